@@ -1,0 +1,345 @@
+/* Scalar data transfer: the recv/peek/send families and sendfile. Each `_into` method
+ * receives into the caller's buffer with no copy; each bytes-returning twin allocates the
+ * result. All of them run the system call through socket_call() (call.c). */
+#include "pysock2.h"
+
+#include <string.h>
+
+#ifdef MSG_DONTWAIT
+#  define IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
+#else
+#  define IS_DONTWAIT(flags) 0
+#endif
+
+typedef struct {
+    void *buf;
+    size_t len;
+    int flags;
+    struct sockaddr_storage *addr;  /* recvfrom: the sender; sendto: the destination */
+    sys_socklen_t addrlen;
+} io_ctx;
+
+static ptrdiff_t
+do_recv(sys_socket_t fd, void *arg)
+{
+    io_ctx *c = arg;
+    return sys_recv(fd, c->buf, c->len, c->flags);
+}
+
+static ptrdiff_t
+do_recvfrom(sys_socket_t fd, void *arg)
+{
+    io_ctx *c = arg;
+    c->addrlen = sizeof(*c->addr);
+    return sys_recvfrom(fd, c->buf, c->len, c->flags, (struct sockaddr *)c->addr, &c->addrlen);
+}
+
+static ptrdiff_t
+do_send(sys_socket_t fd, void *arg)
+{
+    io_ctx *c = arg;
+    return sys_send(fd, c->buf, c->len, c->flags);
+}
+
+static ptrdiff_t
+do_sendto(sys_socket_t fd, void *arg)
+{
+    io_ctx *c = arg;
+    return sys_sendto(fd, c->buf, c->len, c->flags, (struct sockaddr *)c->addr, c->addrlen);
+}
+
+/* (first, flags=0): the shape of recv, recv_into, send, sendall and friends. */
+static int
+parse_with_flags(const char *fname, const char *first, PyObject *const *args,
+                 Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
+{
+    *flags = 0;
+    if (kwnames == NULL && nargs == 1) {  /* the common call, parsed with no loop */
+        *out = args[0];
+        return 0;
+    }
+    const char *const names[] = {first, "flags"};
+    PyObject *argv[2];
+    if (parse_args(fname, args, nargs, kwnames, names, 1, 2, argv) < 0) {
+        return -1;
+    }
+    *out = argv[0];
+    return argv[1] == NULL ? 0 : int_arg(fname, "flags", argv[1], flags);
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+/* Receives into [buf, buf+len); with `sender`, also makes the sender's SockAddr. Returns
+ * the byte count, or -1 with an exception set. */
+static ptrdiff_t
+receive(SocketObject *self, void *buf, size_t len, int flags, PyObject **sender)
+{
+    struct sockaddr_storage from;
+    io_ctx ctx = {.buf = buf, .len = len, .flags = flags};
+    if (sender != NULL) {
+        memset(&from, 0, sizeof(from));
+        ctx.addr = &from;
+    }
+    ptrdiff_t n = socket_call(self, sender ? do_recvfrom : do_recv, &ctx, IS_DONTWAIT(flags));
+    if (n >= 0 && sender != NULL) {
+        *sender = sockaddr_new(self->state, &from, ctx.addrlen);
+        if (*sender == NULL) {
+            return -1;
+        }
+    }
+    return n;
+}
+
+/* n, or (n, sender) where the method reports the sender; steals `value` and `sender`. */
+static PyObject *
+with_sender(PyObject *value, PyObject *sender)
+{
+    if (sender == NULL || value == NULL) {
+        Py_XDECREF(sender);
+        return value;
+    }
+    return Py_BuildValue("(NN)", value, sender);
+}
+
+static PyObject *
+receive_into(SocketObject *self, const char *fname, PyObject *target, int flags, int want_sender)
+{
+    Py_buffer view;
+    if (writable_buffer_arg(fname, target, &view) < 0) {
+        return NULL;
+    }
+    PyObject *sender = NULL;
+    /* The buffer stays exported across the call: a bytearray cannot be resized meanwhile. */
+    ptrdiff_t n = receive(self, view.buf, (size_t)view.len, flags,
+                          want_sender ? &sender : NULL);
+    PyBuffer_Release(&view);
+    return n < 0 ? NULL : with_sender(PyLong_FromSsize_t(n), sender);
+}
+
+static PyObject *
+receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, int want_sender)
+{
+    Py_ssize_t bufsize;
+    if (size_arg(fname, "bufsize", size, &bufsize) < 0) {
+        return NULL;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(NULL, bufsize);
+    if (data == NULL) {
+        return NULL;
+    }
+    PyObject *sender = NULL;
+    ptrdiff_t n = receive(self, PyBytes_AS_STRING(data), (size_t)bufsize, flags,
+                          want_sender ? &sender : NULL);
+    if (n < 0) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    if (n < bufsize) {  /* a short read: hand out exactly the bytes received */
+        Py_SETREF(data, PyBytes_FromStringAndSize(PyBytes_AS_STRING(data), n));
+    }
+    return with_sender(data, sender);
+}
+
+#define RECEIVER(name, extra_flags, sender, takes_flags, first, body)                       \
+    static PyObject *socket_##name(SocketObject *self, PyObject *const *args,               \
+                                   Py_ssize_t nargs, PyObject *kwnames)                     \
+    {                                                                                       \
+        PyObject *arg;                                                                      \
+        int flags = 0;                                                                      \
+        if (takes_flags) {                                                                  \
+            if (parse_with_flags(#name, first, args, nargs, kwnames, &arg, &flags) < 0) {   \
+                return NULL;                                                                \
+            }                                                                               \
+        }                                                                                   \
+        else {                                                                              \
+            const char *const names[] = {first};                                            \
+            if (parse_args(#name, args, nargs, kwnames, names, 1, 1, &arg) < 0) {           \
+                return NULL;                                                                \
+            }                                                                               \
+        }                                                                                   \
+        return body(self, #name, arg, flags | (extra_flags), sender);                       \
+    }
+
+RECEIVER(recv, 0, 0, 1, "bufsize", receive_bytes)
+RECEIVER(recv_into, 0, 0, 1, "buffer", receive_into)
+RECEIVER(recv_out_of_band, MSG_OOB, 0, 0, "bufsize", receive_bytes)
+RECEIVER(recv_out_of_band_into, MSG_OOB, 0, 0, "buffer", receive_into)
+RECEIVER(peek, MSG_PEEK, 0, 0, "bufsize", receive_bytes)
+RECEIVER(peek_into, MSG_PEEK, 0, 0, "buffer", receive_into)
+RECEIVER(recv_from, 0, 1, 1, "bufsize", receive_bytes)
+RECEIVER(recv_from_into, 0, 1, 1, "buffer", receive_into)
+RECEIVER(peek_from, MSG_PEEK, 1, 0, "bufsize", receive_bytes)
+RECEIVER(peek_from_into, MSG_PEEK, 1, 0, "buffer", receive_into)
+
+static PyObject *
+socket_peek_sender(SocketObject *self, PyObject *unused)
+{
+    (void)unused;
+    /* As socket2: peek into a small buffer, keep only the sender. */
+    char scratch[8];
+    PyObject *sender = NULL;
+    return receive(self, scratch, sizeof(scratch), MSG_PEEK, &sender) < 0 ? NULL : sender;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static PyObject *
+transmit(SocketObject *self, const char *fname, PyObject *data, int flags,
+         struct sockaddr_storage *to, sys_socklen_t tolen)
+{
+    Py_buffer view;
+    if (readable_buffer_arg(fname, data, &view) < 0) {
+        return NULL;
+    }
+    io_ctx ctx = {.buf = view.buf, .len = (size_t)view.len, .flags = flags,
+                  .addr = to, .addrlen = tolen};
+    ptrdiff_t n = socket_call(self, to ? do_sendto : do_send, &ctx, IS_DONTWAIT(flags));
+    PyBuffer_Release(&view);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+socket_send(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *data;
+    int flags;
+    if (parse_with_flags("send", "data", args, nargs, kwnames, &data, &flags) < 0) {
+        return NULL;
+    }
+    return transmit(self, "send", data, flags, NULL, 0);
+}
+
+static PyObject *
+socket_send_out_of_band(SocketObject *self, PyObject *data)
+{
+    return transmit(self, "send_out_of_band", data, MSG_OOB, NULL, 0);
+}
+
+static PyObject *
+socket_send_to(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data", "address", "flags"};
+    PyObject *argv[3];
+    int flags = 0;
+    struct sockaddr_storage to;
+    sys_socklen_t tolen;
+    if (parse_args("send_to", args, nargs, kwnames, names, 2, 3, argv) < 0
+        || (argv[2] != NULL && int_arg("send_to", "flags", argv[2], &flags) < 0)
+        || sockaddr_from_object(self->state, argv[1], &to, &tolen) < 0
+        || PySys_Audit("socket.sendto", "OO", self, argv[1]) < 0) {
+        return NULL;
+    }
+    return transmit(self, "send_to", argv[0], flags, &to, tolen);
+}
+
+static PyObject *
+socket_sendall(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *data;
+    int flags;
+    Py_buffer view;
+    if (parse_with_flags("sendall", "data", args, nargs, kwnames, &data, &flags) < 0
+        || readable_buffer_arg("sendall", data, &view) < 0) {
+        return NULL;
+    }
+    io_ctx ctx = {.buf = view.buf, .len = (size_t)view.len, .flags = flags};
+    ptrdiff_t n = 0;
+    while (ctx.len > 0) {
+        n = socket_call(self, do_send, &ctx, IS_DONTWAIT(flags));
+        if (n < 0) {
+            break;
+        }
+        ctx.buf = (char *)ctx.buf + n;
+        ctx.len -= (size_t)n;
+    }
+    PyBuffer_Release(&view);
+    if (n < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+#ifdef SYS_HAS_SENDFILE
+typedef struct {
+    int in_fd;
+    int64_t offset;
+    size_t len;
+} sendfile_ctx;
+
+static ptrdiff_t
+do_sendfile(sys_socket_t fd, void *arg)
+{
+    sendfile_ctx *c = arg;
+    return sys_sendfile(fd, c->in_fd, c->offset, c->len);
+}
+
+static PyObject *
+socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"file", "offset", "length"};
+    PyObject *argv[3];
+    sendfile_ctx ctx = {.offset = 0, .len = 0};
+    if (parse_args("sendfile", args, nargs, kwnames, names, 1, 3, argv) < 0) {
+        return NULL;
+    }
+    ctx.in_fd = PyObject_AsFileDescriptor(argv[0]);
+    if (ctx.in_fd < 0) {
+        return NULL;
+    }
+    Py_ssize_t value;
+    if (argv[1] != NULL) {
+        if (size_arg("sendfile", "offset", argv[1], &value) < 0) {
+            return NULL;
+        }
+        ctx.offset = value;
+    }
+    if (argv[2] != NULL && argv[2] != Py_None) {
+        if (size_arg("sendfile", "length", argv[2], &value) < 0) {
+            return NULL;
+        }
+        if (value == 0) {
+            PyErr_SetString(PyExc_ValueError, "sendfile() length must be positive or None");
+            return NULL;
+        }
+        ctx.len = (size_t)value;
+    }
+    ptrdiff_t n = socket_call(self, do_sendfile, &ctx, 0);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+#endif
+
+#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
+
+PyMethodDef socket_io_methods[] = {
+    {"recv", FASTCALL_KW(socket_recv), "recv(bufsize, flags=0) -> bytes"},
+    {"recv_into", FASTCALL_KW(socket_recv_into),
+     "recv_into(buffer, flags=0) -> int: receives into a writable buffer, zero-copy."},
+    {"recv_out_of_band", FASTCALL_KW(socket_recv_out_of_band),
+     "recv_out_of_band(bufsize) -> bytes: recv with MSG_OOB."},
+    {"recv_out_of_band_into", FASTCALL_KW(socket_recv_out_of_band_into),
+     "recv_out_of_band_into(buffer) -> int: recv_into with MSG_OOB."},
+    {"peek", FASTCALL_KW(socket_peek), "peek(bufsize) -> bytes: recv with MSG_PEEK."},
+    {"peek_into", FASTCALL_KW(socket_peek_into),
+     "peek_into(buffer) -> int: recv_into with MSG_PEEK."},
+    {"recv_from", FASTCALL_KW(socket_recv_from),
+     "recv_from(bufsize, flags=0) -> (bytes, SockAddr)"},
+    {"recv_from_into", FASTCALL_KW(socket_recv_from_into),
+     "recv_from_into(buffer, flags=0) -> (int, SockAddr): zero-copy."},
+    {"peek_from", FASTCALL_KW(socket_peek_from),
+     "peek_from(bufsize) -> (bytes, SockAddr): recv_from with MSG_PEEK."},
+    {"peek_from_into", FASTCALL_KW(socket_peek_from_into),
+     "peek_from_into(buffer) -> (int, SockAddr): recv_from_into with MSG_PEEK."},
+    {"peek_sender", (PyCFunction)socket_peek_sender, METH_NOARGS,
+     "peek_sender() -> SockAddr: the sender of the next datagram, left queued."},
+    {"send", FASTCALL_KW(socket_send), "send(data, flags=0) -> int: bytes sent."},
+    {"send_out_of_band", (PyCFunction)socket_send_out_of_band, METH_O,
+     "send_out_of_band(data) -> int: send with MSG_OOB."},
+    {"send_to", FASTCALL_KW(socket_send_to), "send_to(data, address, flags=0) -> int"},
+    {"sendall", FASTCALL_KW(socket_sendall),
+     "sendall(data, flags=0): sends until all of data is sent or an error is raised."},
+#ifdef SYS_HAS_SENDFILE
+    {"sendfile", FASTCALL_KW(socket_sendfile),
+     "sendfile(file, offset=0, length=None) -> int: bytes of file sent in one call."},
+#endif
+    {NULL, NULL, 0, NULL},
+};

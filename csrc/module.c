@@ -1,0 +1,271 @@
+/* The _pysock2 module: multi-phase initialisation (PEP 489), module state, the integer
+ * constants the Python layer builds its enums from, and the assembly of the Socket type
+ * from the method tables of socket.c, io.c and options.c. */
+#include "pysock2.h"
+
+module_state *
+state_of_type(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *module = PyType_GetModuleByDef(type, &pysock2_module_def);
+#else
+    PyObject *module = NULL;
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        PyObject *m = PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE)
+                          ? ((PyHeapTypeObject *)base)->ht_module
+                          : NULL;
+        if (m != NULL && PyModule_GetDef(m) == &pysock2_module_def) {
+            module = m;
+            break;
+        }
+    }
+    if (module == NULL) {
+        PyErr_SetString(PyExc_TypeError, "not a pysock2 type");
+    }
+#endif
+    return module == NULL ? NULL : (module_state *)PyModule_GetState(module);
+}
+
+/* ---------------------------------------------------------------- constants */
+
+typedef struct {
+    const char *name;
+    long value;
+} constant;
+
+#define C(name) {#name, (long)(name)}
+static const constant constants[] = {
+    C(AF_INET), C(AF_INET6), C(AF_UNIX),
+#ifdef AF_PACKET
+    C(AF_PACKET),
+#endif
+#ifdef AF_VSOCK
+    C(AF_VSOCK),
+#endif
+    C(AF_UNSPEC),
+    C(SOCK_STREAM), C(SOCK_DGRAM), C(SOCK_SEQPACKET), C(SOCK_RAW),
+#ifdef SOCK_DCCP
+    C(SOCK_DCCP),
+#endif
+#ifdef SOCK_NONBLOCK
+    C(SOCK_NONBLOCK),
+#endif
+#ifdef SOCK_CLOEXEC
+    C(SOCK_CLOEXEC),
+#endif
+    C(IPPROTO_ICMP), C(IPPROTO_ICMPV6), C(IPPROTO_TCP), C(IPPROTO_UDP), C(IPPROTO_IP),
+    C(IPPROTO_IPV6),
+#ifdef IPPROTO_MPTCP
+    C(IPPROTO_MPTCP),
+#elif defined(__linux__)
+    {"IPPROTO_MPTCP", 262},  /* older kernel headers lack the name, not the protocol */
+#endif
+#ifdef IPPROTO_DCCP
+    C(IPPROTO_DCCP),
+#endif
+#ifdef IPPROTO_SCTP
+    C(IPPROTO_SCTP),
+#endif
+#ifdef IPPROTO_UDPLITE
+    C(IPPROTO_UDPLITE),
+#endif
+#ifdef IPPROTO_DIVERT
+    C(IPPROTO_DIVERT),
+#endif
+    {"SHUT_RD", SYS_SHUT_RD}, {"SHUT_WR", SYS_SHUT_WR}, {"SHUT_RDWR", SYS_SHUT_RDWR},
+    C(MSG_PEEK), C(MSG_OOB),
+#ifdef MSG_TRUNC
+    C(MSG_TRUNC),
+#endif
+#ifdef MSG_CTRUNC
+    C(MSG_CTRUNC),
+#endif
+#ifdef MSG_EOR
+    C(MSG_EOR),
+#endif
+#ifdef MSG_CONFIRM
+    C(MSG_CONFIRM),
+#endif
+#ifdef MSG_DONTROUTE
+    C(MSG_DONTROUTE),
+#endif
+#ifdef MSG_DONTWAIT
+    C(MSG_DONTWAIT),
+#endif
+#ifdef MSG_WAITALL
+    C(MSG_WAITALL),
+#endif
+#ifdef MSG_NOSIGNAL
+    C(MSG_NOSIGNAL),
+#endif
+#ifdef MSG_ERRQUEUE
+    C(MSG_ERRQUEUE),
+#endif
+    C(SOL_SOCKET),
+};
+#undef C
+
+static int
+add_constants(PyObject *module)
+{
+    for (size_t i = 0; i < sizeof(constants) / sizeof(constants[0]); i++) {
+        if (PyModule_AddIntConstant(module, constants[i].name, constants[i].value) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- types */
+
+/* Adds a NULL-terminated method table to a type under construction. The Socket type is
+ * assembled from several files' tables this way so each file owns its methods. */
+static int
+add_methods(PyTypeObject *type, PyMethodDef *defs)
+{
+    PyObject *dict = type->tp_dict;
+    for (PyMethodDef *def = defs; def->ml_name != NULL; def++) {
+        PyObject *descr = (def->ml_flags & METH_CLASS) ? PyDescr_NewClassMethod(type, def)
+                                                       : PyDescr_NewMethod(type, def);
+        if (descr == NULL) {
+            return -1;
+        }
+        int rc = PyDict_SetItemString(dict, def->ml_name, descr);
+        Py_DECREF(descr);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    PyType_Modified(type);
+    return 0;
+}
+
+static PyTypeObject *
+add_type(PyObject *module, PyType_Spec *spec)
+{
+    PyTypeObject *type = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
+    if (type == NULL || PyModule_AddObjectRef(module, strrchr(spec->name, '.') + 1,
+                                              (PyObject *)type) < 0) {
+        Py_XDECREF(type);
+        return NULL;
+    }
+    return type;
+}
+
+/* _register_classes(socket_class, sockaddr_class): the Python layer's subclasses, which C
+ * then uses for every Socket and SockAddr it creates (accept, recv_from, ...). */
+static PyObject *
+register_classes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    module_state *state = PyModule_GetState(module);
+    if (nargs != 2 || !PyType_Check(args[0]) || !PyType_Check(args[1])
+        || !PyType_IsSubtype((PyTypeObject *)args[0], state->socket_type)
+        || !PyType_IsSubtype((PyTypeObject *)args[1], state->sockaddr_type)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_register_classes(socket_class, sockaddr_class) takes subclasses of "
+                        "Socket and SockAddr");
+        return NULL;
+    }
+    Py_SETREF(state->socket_class, (PyTypeObject *)Py_NewRef(args[0]));
+    Py_SETREF(state->sockaddr_class, (PyTypeObject *)Py_NewRef(args[1]));
+    Py_RETURN_NONE;
+}
+
+static int
+module_exec(PyObject *module)
+{
+    module_state *state = PyModule_GetState(module);
+    int err = 0;
+    if (sys_init(&err) < 0) {
+        sys_set_error(err);
+        return -1;
+    }
+    state->sys_ready = 1;
+    state->socket_type = add_type(module, &socket_spec);
+    if (state->socket_type == NULL) {
+        return -1;
+    }
+    /* socket.c's own methods come with the spec; the other files' tables are added here. */
+    PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods};
+    for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
+        if (add_methods(state->socket_type, socket_tables[i]) < 0) {
+            return -1;
+        }
+    }
+    state->sockaddr_type = add_type(module, &sockaddr_spec);
+    if (state->sockaddr_type == NULL) {
+        return -1;
+    }
+    state->socket_class = (PyTypeObject *)Py_NewRef(state->socket_type);
+    state->sockaddr_class = (PyTypeObject *)Py_NewRef(state->sockaddr_type);
+    return add_constants(module);
+}
+
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    module_state *state = PyModule_GetState(module);
+    Py_VISIT(state->socket_type);
+    Py_VISIT(state->sockaddr_type);
+    Py_VISIT(state->socket_class);
+    Py_VISIT(state->sockaddr_class);
+    return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+    module_state *state = PyModule_GetState(module);
+    Py_CLEAR(state->socket_type);
+    Py_CLEAR(state->sockaddr_type);
+    Py_CLEAR(state->socket_class);
+    Py_CLEAR(state->sockaddr_class);
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    module_state *state = PyModule_GetState((PyObject *)module);
+    module_clear((PyObject *)module);
+    if (state->sys_ready) {
+        sys_fini();
+    }
+}
+
+static PyMethodDef module_methods[] = {
+    {"_register_classes", (PyCFunction)(void (*)(void))register_classes, METH_FASTCALL,
+     "Internal: the public subclasses C uses for new Socket and SockAddr objects."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+PyModuleDef pysock2_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_pysock2",
+    .m_doc = "The C core of pysock2: socket2's API over raw descriptors, integers in and out.",
+    .m_size = sizeof(module_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC
+PyInit__pysock2(void)
+{
+    return PyModuleDef_Init(&pysock2_module_def);
+}

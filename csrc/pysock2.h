@@ -1,0 +1,117 @@
+/* Shared declarations of the _pysock2 extension: module state, object layouts, and the
+ * helpers every file uses (argument parsing, the system-call loop, error raising). */
+#ifndef PYSOCK2_H
+#define PYSOCK2_H
+
+#include "sys.h"
+
+/* ---- module state (no static mutable globals; see module.c) ---- */
+typedef struct {
+    PyTypeObject *socket_type;    /* _pysock2.Socket, the C base type */
+    PyTypeObject *sockaddr_type;  /* _pysock2.SockAddr */
+    /* The public classes that C hands out for new objects (pysock2.Socket, pysock2.SockAddr);
+     * they default to the C types until the Python package registers its subclasses. */
+    PyTypeObject *socket_class;
+    PyTypeObject *sockaddr_class;
+    int sys_ready;                /* sys_init() succeeded, so module free calls sys_fini() */
+} module_state;
+
+extern PyModuleDef pysock2_module_def;
+/* The state of the module that defined `type` or one of its bases; NULL with TypeError. */
+module_state *state_of_type(PyTypeObject *type);
+
+/* ---- what 3.9 lacks ---- */
+#ifndef Py_TPFLAGS_IMMUTABLETYPE
+#  define Py_TPFLAGS_IMMUTABLETYPE 0
+#endif
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *Py_NewRef(PyObject *o) { Py_INCREF(o); return o; }
+static inline PyObject *Py_XNewRef(PyObject *o) { Py_XINCREF(o); return o; }
+static inline int
+PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
+{
+    Py_INCREF(value);
+    int rc = PyModule_AddObject(m, name, value);
+    if (rc < 0) {
+        Py_DECREF(value);
+    }
+    return rc;
+}
+#  define Py_NewRef(o) Py_NewRef((PyObject *)(o))
+#  define Py_XNewRef(o) Py_XNewRef((PyObject *)(o))
+#endif
+
+/* ---- SockAddr ---- */
+typedef struct {
+    PyObject_HEAD
+    sys_socklen_t len;
+    Py_hash_t hash;               /* -1 until computed */
+    struct sockaddr_storage storage;
+} SockAddrObject;
+
+/* Fills storage/len from a SockAddr or anything SockAddr(...) accepts; 0 or -1 (raised). */
+int sockaddr_from_object(module_state *state, PyObject *obj, struct sockaddr_storage *storage, sys_socklen_t *len);
+/* A new SockAddr (of the registered public class) holding the first `len` bytes. */
+PyObject *sockaddr_new(module_state *state, const struct sockaddr_storage *storage,
+                       sys_socklen_t len);
+extern PyType_Spec sockaddr_spec;
+
+/* ---- Socket ---- */
+typedef struct {
+    PyObject_HEAD
+    /* The descriptor; SYS_INVALID_SOCKET once closed or detached. Read and swapped
+     * atomically so that a free-threaded close() cannot close it twice. */
+    sys_socket_t fd;
+    /* NULL for an owning Socket; for a borrowed one (SockRef) the object kept alive. */
+    PyObject *owner;
+    module_state *state;          /* the defining module's state (alive while our type is) */
+    PyObject *weakreflist;
+} SocketObject;
+
+extern PyType_Spec socket_spec;
+/* Method tables contributed by other files, added to the Socket type at module init. */
+extern PyMethodDef socket_io_methods[];
+extern PyMethodDef socket_option_methods[];
+
+#if defined(_MSC_VER)
+#  define SOCK_FD(s) (*(volatile sys_socket_t *)&(s)->fd)
+#  define SOCK_FD_SWAP(s, v) \
+      ((sys_socket_t)InterlockedExchangePointer((PVOID volatile *)&(s)->fd, (PVOID)(v)))
+#else
+#  define SOCK_FD(s) __atomic_load_n(&(s)->fd, __ATOMIC_ACQUIRE)
+#  define SOCK_FD_SWAP(s, v) __atomic_exchange_n(&(s)->fd, (v), __ATOMIC_ACQ_REL)
+#endif
+
+/* A new Socket of the registered public class owning `fd`; closes fd on failure. */
+PyObject *socket_wrap_fd(module_state *state, sys_socket_t fd);
+/* The descriptor of an open socket, or SYS_INVALID_SOCKET with OSError(EBADF) raised. */
+sys_socket_t socket_checked_fd(SocketObject *self);
+
+/* ---- the one system-call loop (call.c) ---- */
+/* Runs fn(fd, ctx) without the GIL, retrying on EINTR after running signal handlers
+ * (PEP 475), and raises the right exception on failure: TimeoutError when a blocking
+ * socket's SO_RCVTIMEO/SO_SNDTIMEO expired (unless `dontwait`), else the OSError subclass.
+ * Returns the call's non-negative result or -1 with an exception set. */
+typedef ptrdiff_t (*sys_call_fn)(sys_socket_t fd, void *ctx);
+ptrdiff_t socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait);
+/* Raises for a failed call on `fd` with error `err` (the classification above). */
+void socket_raise(sys_socket_t fd, int err, int dontwait);
+
+/* ---- argument helpers (args.c) ---- */
+/* Parses FASTCALL positional + keyword arguments by name into out[]; missing optional ones
+ * stay NULL. No tuple or dict is built. */
+int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               const char *const *names, Py_ssize_t required, Py_ssize_t total,
+               PyObject **out);
+int int_arg(const char *fname, const char *what, PyObject *obj, int *out);
+int size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out);
+/* A duration in seconds (float, int or datetime.timedelta), finite and >= 0, as
+ * microseconds rounded up so that a tiny positive value never becomes zero. */
+int duration_arg(const char *fname, PyObject *obj, int64_t *usec);
+/* Acquires a writable, C-contiguous buffer; a read-only or non-contiguous object is a
+ * TypeError naming the method. */
+int writable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view);
+int readable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view);
+PyObject *seconds_from_usec(int64_t usec);  /* None for 0 */
+
+#endif /* PYSOCK2_H */

@@ -1,0 +1,156 @@
+/* The platform layer: the only functions that call socket APIs.
+ *
+ * sys_unix.c and sys_windows.c implement the same names; setup.py compiles exactly one of
+ * them.  Every function here is safe to call without the GIL (none touches a Python
+ * object) except sys_init, sys_set_error and sys_error_object.
+ *
+ * Conventions: functions returning int give 0 on success and -1 on failure; functions
+ * returning a length give -1 on failure.  After a failure, sys_last_error() is the
+ * platform's error code (errno or WSAGetLastError()).
+ */
+#ifndef PYSOCK2_SYS_H
+#define PYSOCK2_SYS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _WIN32
+#  include <winsock2.h>
+#  include <ws2tcpip.h>
+#  include <afunix.h>
+#  include <mswsock.h>
+#  include <mstcpip.h>
+typedef SOCKET sys_socket_t;
+typedef int sys_socklen_t;
+#  define SYS_INVALID_SOCKET INVALID_SOCKET
+#  define SYS_SHUT_RD SD_RECEIVE
+#  define SYS_SHUT_WR SD_SEND
+#  define SYS_SHUT_RDWR SD_BOTH
+#else
+#  include <sys/types.h>
+#  include <sys/socket.h>
+#  include <sys/un.h>
+#  include <netinet/in.h>
+#  include <netinet/tcp.h>
+#  include <arpa/inet.h>
+#  include <net/if.h>
+#  ifdef __linux__
+#    include <linux/vm_sockets.h>
+#  endif
+typedef int sys_socket_t;
+typedef socklen_t sys_socklen_t;
+#  define SYS_INVALID_SOCKET (-1)
+#  define SYS_SHUT_RD SHUT_RD
+#  define SYS_SHUT_WR SHUT_WR
+#  define SYS_SHUT_RDWR SHUT_RDWR
+#  define SYS_HAS_SOCKETPAIR 1
+#  define SYS_HAS_CLOEXEC 1
+#  if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__)
+#    define SYS_HAS_SENDFILE 1
+#  endif
+#  if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) \
+      || defined(__OpenBSD__) || defined(__DragonFly__)
+#    define SYS_HAS_ACCEPT4 1
+#  endif
+#endif
+
+/* BSD-derived systems carry the address length in the first byte of every sockaddr. */
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) \
+    || defined(__OpenBSD__) || defined(__DragonFly__)
+#  define SYS_HAS_SA_LEN 1
+#endif
+
+#if defined(__APPLE__) && defined(SO_NOSIGPIPE)
+#  define SYS_HAS_NOSIGPIPE 1
+#endif
+
+/* Raises the OSError subclass matching a platform error code; returns NULL. */
+PyObject *sys_set_error(int err);
+/* A new OSError instance (not raised) for a platform error code, for take_error(). */
+PyObject *sys_error_object(int err);
+
+/* Process-wide start-up (WSAStartup on Windows); 0 or -1 with the error code in *err. */
+int sys_init(int *err);
+void sys_fini(void);
+
+int sys_last_error(void);
+int sys_error_is_interrupted(int err);
+int sys_error_is_would_block(int err);
+/* Whether a failed blocking call reports an expired SO_RCVTIMEO/SO_SNDTIMEO. On Unix this
+ * is EAGAIN on a socket in blocking mode; the caller checks the mode. */
+int sys_error_is_timeout(int err);
+int sys_error_in_progress(int err);
+extern const int SYS_EBADF;
+extern const int SYS_EINVAL;
+extern const int SYS_ETIMEDOUT;
+
+/* Creation. `raw` asks for no extra flags (no close-on-exec, no SO_NOSIGPIPE). */
+sys_socket_t sys_socket(int domain, int type, int protocol, int raw);
+#ifdef SYS_HAS_SOCKETPAIR
+int sys_socketpair(int domain, int type, int protocol, int raw, sys_socket_t pair[2]);
+#endif
+int sys_close(sys_socket_t fd);
+/* A close-on-exec / non-inheritable duplicate (try_clone). */
+sys_socket_t sys_duplicate(sys_socket_t fd);
+
+/* Connection. */
+int sys_bind(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len);
+int sys_connect(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len);
+int sys_listen(sys_socket_t fd, int backlog);
+/* accept, then mark the new socket close-on-exec / non-inheritable unless `raw`. */
+sys_socket_t sys_accept(sys_socket_t fd, struct sockaddr *addr, sys_socklen_t *len, int raw);
+#ifdef SYS_HAS_ACCEPT4
+sys_socket_t sys_accept4(sys_socket_t fd, struct sockaddr *addr, sys_socklen_t *len, int flags);
+#endif
+int sys_shutdown(sys_socket_t fd, int how);
+int sys_getsockname(sys_socket_t fd, struct sockaddr *addr, sys_socklen_t *len);
+int sys_getpeername(sys_socket_t fd, struct sockaddr *addr, sys_socklen_t *len);
+/* Waits until a non-blocking connect finishes: 1 ready, 0 timed out, -1 error.
+ * timeout_ms < 0 waits forever. */
+int sys_poll_connect(sys_socket_t fd, int timeout_ms);
+
+/* Descriptor state. */
+int sys_set_nonblocking(sys_socket_t fd, int on);
+#ifndef _WIN32
+int sys_get_nonblocking(sys_socket_t fd, int *on);
+int sys_set_cloexec(sys_socket_t fd, int on);
+#else
+int sys_set_no_inherit(sys_socket_t fd, int on);
+#endif
+/* Whether the socket is in blocking mode, as far as the platform can tell (Windows cannot
+ * read FIONBIO back and reports 1). Used only to classify a failure. */
+int sys_is_blocking(sys_socket_t fd);
+
+/* Options. */
+int sys_getsockopt(sys_socket_t fd, int level, int name, void *value, sys_socklen_t *len);
+int sys_setsockopt(sys_socket_t fd, int level, int name, const void *value, sys_socklen_t len);
+/* SO_RCVTIMEO / SO_SNDTIMEO in microseconds, 0 meaning no timeout (timeval on Unix,
+ * DWORD milliseconds on Windows). */
+int sys_set_timeout(sys_socket_t fd, int name, int64_t usec);
+int sys_get_timeout(sys_socket_t fd, int name, int64_t *usec);
+
+/* Scalar I/O; lengths are clamped to what the platform accepts in one call. */
+ptrdiff_t sys_recv(sys_socket_t fd, void *buf, size_t len, int flags);
+ptrdiff_t sys_recvfrom(sys_socket_t fd, void *buf, size_t len, int flags,
+                       struct sockaddr *addr, sys_socklen_t *addrlen);
+ptrdiff_t sys_send(sys_socket_t fd, const void *buf, size_t len, int flags);
+ptrdiff_t sys_sendto(sys_socket_t fd, const void *buf, size_t len, int flags,
+                     const struct sockaddr *addr, sys_socklen_t addrlen);
+#ifdef SYS_HAS_SENDFILE
+/* Sends up to `len` bytes (0: as many as one call allows) of file `in_fd` from `offset`;
+ * returns bytes sent. */
+ptrdiff_t sys_sendfile(sys_socket_t fd, int in_fd, int64_t offset, size_t len);
+#endif
+
+/* Address text, numeric only (no name resolution). */
+int sys_inet_pton(int family, const char *text, void *out);
+const char *sys_inet_ntop(int family, const void *addr, char *out, size_t outlen);
+/* Interface name to index (0 if unknown); no name resolution involved. */
+unsigned int sys_if_nametoindex(const char *name);
+
+/* A monotonic clock in nanoseconds, for deadlines. */
+int64_t sys_monotonic_ns(void);
+
+#endif /* PYSOCK2_SYS_H */
