@@ -1,0 +1,141 @@
+"""The enums of pysock2, built from the C core's integer constants.
+
+A member exists only where the platform defines its constant, so ``hasattr(Domain,
+"VSOCK")`` is the feature test, as ``hasattr(Socket, "set_tcp_cork")`` is for methods.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from . import _pysock2 as _c
+
+_HAS = frozenset(name for name in dir(_c) if name.isupper())
+
+
+class Domain(enum.IntEnum):
+    """Address families (socket2's ``Domain``)."""
+
+    IPV4 = _c.AF_INET
+    IPV6 = _c.AF_INET6
+    UNIX = _c.AF_UNIX
+    if "AF_PACKET" in _HAS:
+        PACKET = _c.AF_PACKET
+    if "AF_VSOCK" in _HAS:
+        VSOCK = _c.AF_VSOCK
+
+    @classmethod
+    def for_address(cls, address: Any) -> Domain:
+        """The domain of an address: a SockAddr or anything SockAddr() accepts."""
+        from ._socket import SockAddr
+
+        family = (address if isinstance(address, _c.SockAddr) else SockAddr(address)).family
+        return cls(family)
+
+
+class Type(enum.IntEnum):
+    """Socket types (socket2's ``Type``). Constructors accept the ints that
+    ``nonblocking()`` and ``cloexec()`` return."""
+
+    STREAM = _c.SOCK_STREAM
+    DGRAM = _c.SOCK_DGRAM
+    SEQPACKET = _c.SOCK_SEQPACKET
+    RAW = _c.SOCK_RAW
+    if "SOCK_DCCP" in _HAS:
+        DCCP = _c.SOCK_DCCP
+
+    if "SOCK_NONBLOCK" in _HAS:
+
+        def nonblocking(self) -> int:
+            """This type ORed with SOCK_NONBLOCK, for ``Socket(...)``."""
+            return int(self) | _c.SOCK_NONBLOCK
+
+    if "SOCK_CLOEXEC" in _HAS:
+
+        def cloexec(self) -> int:
+            """This type ORed with SOCK_CLOEXEC, for ``Socket.new_raw(...)``."""
+            return int(self) | _c.SOCK_CLOEXEC
+
+
+class Protocol(enum.IntEnum):
+    """IP protocols (socket2's ``Protocol``)."""
+
+    ICMPV4 = _c.IPPROTO_ICMP
+    ICMPV6 = _c.IPPROTO_ICMPV6
+    TCP = _c.IPPROTO_TCP
+    UDP = _c.IPPROTO_UDP
+    if "IPPROTO_MPTCP" in _HAS:
+        MPTCP = _c.IPPROTO_MPTCP
+    if "IPPROTO_DCCP" in _HAS:
+        DCCP = _c.IPPROTO_DCCP
+    if "IPPROTO_SCTP" in _HAS:
+        SCTP = _c.IPPROTO_SCTP
+    if "IPPROTO_UDPLITE" in _HAS:
+        UDPLITE = _c.IPPROTO_UDPLITE
+    if "IPPROTO_DIVERT" in _HAS:
+        DIVERT = getattr(_c, "IPPROTO_DIVERT")  # FreeBSD, OpenBSD
+
+
+class Shutdown(enum.IntEnum):
+    """Which halves of a connection ``Socket.shutdown`` closes (the OS's SHUT_* values)."""
+
+    READ = _c.SHUT_RD
+    WRITE = _c.SHUT_WR
+    BOTH = _c.SHUT_RDWR
+
+
+class RecvFlags(enum.IntFlag):
+    """The flags a receive reported (``msg_flags``), as socket2's ``RecvFlags``."""
+
+    if "MSG_TRUNC" in _HAS:
+        TRUNC = _c.MSG_TRUNC
+    if "MSG_EOR" in _HAS:
+        EOR = _c.MSG_EOR
+    OOB = _c.MSG_OOB
+    if "MSG_CTRUNC" in _HAS:
+        CTRUNC = _c.MSG_CTRUNC
+    if "MSG_CONFIRM" in _HAS:
+        CONFIRM = _c.MSG_CONFIRM
+    if "MSG_DONTROUTE" in _HAS:
+        DONTROUTE = _c.MSG_DONTROUTE
+
+    @property
+    def is_truncated(self) -> bool:
+        """The datagram was larger than the buffers and was cut (MSG_TRUNC)."""
+        return bool(self & _c.MSG_TRUNC) if "MSG_TRUNC" in _HAS else False
+
+    if "MSG_EOR" in _HAS:
+
+        @property
+        def is_end_of_record(self) -> bool:
+            """The data ends a record (MSG_EOR, SOCK_SEQPACKET)."""
+            return bool(self & _c.MSG_EOR)
+
+    @property
+    def is_out_of_band(self) -> bool:
+        """Out-of-band data was received (MSG_OOB)."""
+        return bool(self & _c.MSG_OOB)
+
+    if "MSG_CONFIRM" in _HAS:
+
+        @property
+        def is_confirm(self) -> bool:
+            """MSG_CONFIRM was set (Linux)."""
+            return bool(self & _c.MSG_CONFIRM)
+
+    if "MSG_DONTROUTE" in _HAS and "MSG_CONFIRM" in _HAS:
+
+        @property
+        def is_dontroute(self) -> bool:
+            """MSG_DONTROUTE was set (Linux)."""
+            return bool(self & _c.MSG_DONTROUTE)
+
+
+def as_enum(enum_class: Any, value: int | None) -> Any:
+    """``enum_class(value)``, or the plain int where the enum has no such member."""
+    if value is None:
+        return None
+    try:
+        return enum_class(value)
+    except ValueError:
+        return value

@@ -1,0 +1,78 @@
+"""``Socket`` and ``SockAddr``: thin subclasses of the C types.
+
+The hot methods (send, recv_into, ...) are inherited straight from C; the subclasses add
+only cold-path conversions (ints to enums, stdlib interop).
+"""
+from __future__ import annotations
+
+import errno
+import os
+from typing import TYPE_CHECKING
+
+from . import _pysock2
+from ._enums import Domain, Protocol, Type, as_enum
+
+if TYPE_CHECKING:
+    import socket
+
+
+class SockAddr(_pysock2.SockAddr):
+    __slots__ = ()
+
+    def domain(self) -> Domain | int:  # type: ignore[override]
+        """The address family as a ``Domain`` (a plain int for other families)."""
+        return as_enum(Domain, self.family)
+
+
+class Socket(_pysock2.Socket):
+    __slots__ = ()
+
+    def type(self) -> Type | int:  # type: ignore[override]
+        """The socket type (SO_TYPE) as a ``Type``."""
+        return as_enum(Type, super().type())
+
+    if hasattr(_pysock2.Socket, "domain"):
+
+        def domain(self) -> Domain | int:  # type: ignore[override]
+            """The socket's domain (SO_DOMAIN) as a ``Domain``."""
+            return as_enum(Domain, super().domain())
+
+    if hasattr(_pysock2.Socket, "protocol"):
+
+        def protocol(self) -> Protocol | int | None:  # type: ignore[override]
+            """The socket's protocol (SO_PROTOCOL), or None when it is 0."""
+            return as_enum(Protocol, super().protocol())
+
+    @classmethod
+    def from_stdlib(cls, sock: socket.socket) -> Socket:
+        """Takes ownership of a ``socket.socket``'s descriptor; ``sock`` is left detached."""
+        fd = sock.detach()
+        if fd < 0:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        try:
+            return cls.from_fd(fd)
+        except BaseException:
+            _close_descriptor(fd)
+            raise
+
+    def into_stdlib(self) -> socket.socket:
+        """Gives the descriptor away to a new ``socket.socket``; this Socket is detached."""
+        import socket
+
+        if self.closed:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        fd = self.detach()
+        try:
+            return socket.socket(fileno=fd)
+        except BaseException:
+            _close_descriptor(fd)
+            raise
+
+
+def _close_descriptor(fd: int) -> None:
+    import socket
+
+    socket.close(fd)
+
+
+_pysock2._register_classes(Socket, SockAddr)
