@@ -36,6 +36,7 @@ typedef int sys_socklen_t;
 #  include <netinet/tcp.h>
 #  include <arpa/inet.h>
 #  include <net/if.h>
+#  include <sys/uio.h>
 #  ifdef __linux__
 #    include <linux/vm_sockets.h>
 #  endif
@@ -142,6 +143,51 @@ ptrdiff_t sys_sendto(sys_socket_t fd, const void *buf, size_t len, int flags,
 /* Sends up to `len` bytes (0: as many as one call allows) of file `in_fd` from `offset`;
  * returns bytes sent. */
 ptrdiff_t sys_sendfile(sys_socket_t fd, int in_fd, int64_t offset, size_t len);
+#endif
+
+/* Message I/O: one scatter/gather element is the platform's own type (struct iovec on
+ * Unix, WSABUF on Windows) so that arrays of them go to the kernel as they are. */
+#ifdef _WIN32
+typedef WSABUF sys_iovec;
+static inline void
+sys_iovec_set(sys_iovec *iov, void *base, size_t len)
+{
+    iov->buf = (CHAR *)base;
+    iov->len = len > ULONG_MAX ? ULONG_MAX : (ULONG)len;
+}
+#else
+typedef struct iovec sys_iovec;
+static inline void
+sys_iovec_set(sys_iovec *iov, void *base, size_t len)
+{
+    iov->iov_base = base;
+    iov->iov_len = len;
+}
+#endif
+
+/* A platform-neutral msghdr/WSAMSG: sys_sendmsg/sys_recvmsg translate it. On return from
+ * sys_recvmsg, namelen and controllen hold the lengths the kernel filled and flags the
+ * received message's flags (MSG_TRUNC, MSG_CTRUNC, ...). */
+typedef struct {
+    struct sockaddr *name;    /* NULL: none */
+    sys_socklen_t namelen;
+    sys_iovec *iov;
+    size_t iovlen;
+    void *control;            /* NULL: none */
+    size_t controllen;
+    int flags;
+} sys_msg;
+ptrdiff_t sys_sendmsg(sys_socket_t fd, sys_msg *msg, int flags);
+/* Windows: through the WSARecvMsg extension pointer (datagram and raw sockets only). */
+ptrdiff_t sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags);
+
+/* TCP keepalive as socket2 sets it: SO_KEEPALIVE on, then the idle time and the probe
+ * interval (milliseconds; whole seconds on Unix) and the probe count, each only if >= 0.
+ * Windows sends time and interval through SIO_KEEPALIVE_VALS (unset ones as 0). */
+int sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int retries);
+#ifdef _WIN32
+/* SIO_TCP_SET_ACK_FREQUENCY. */
+int sys_set_tcp_ack_frequency(sys_socket_t fd, unsigned char frequency);
 #endif
 
 /* Address text, numeric only (no name resolution). */

@@ -359,6 +359,79 @@ sys_sendfile(sys_socket_t fd, int in_fd, int64_t offset, size_t len)
 }
 #endif
 
+static void
+to_msghdr(const sys_msg *msg, struct msghdr *hdr)
+{
+    memset(hdr, 0, sizeof(*hdr));
+    hdr->msg_name = msg->name;
+    hdr->msg_namelen = msg->name ? msg->namelen : 0;
+    hdr->msg_iov = msg->iov;
+    hdr->msg_iovlen = msg->iovlen;
+    hdr->msg_control = msg->control;
+    hdr->msg_controllen = msg->control ? msg->controllen : 0;
+}
+
+ptrdiff_t
+sys_sendmsg(sys_socket_t fd, sys_msg *msg, int flags)
+{
+    struct msghdr hdr;
+    to_msghdr(msg, &hdr);
+    hdr.msg_flags = msg->flags;
+    return sendmsg(fd, &hdr, flags);
+}
+
+ptrdiff_t
+sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags)
+{
+    struct msghdr hdr;
+    to_msghdr(msg, &hdr);
+    ptrdiff_t n = recvmsg(fd, &hdr, flags);
+    if (n >= 0) {
+        msg->namelen = hdr.msg_namelen;
+        msg->controllen = hdr.msg_controllen;
+        msg->flags = hdr.msg_flags;
+    }
+    return n;
+}
+
+#if defined(__APPLE__)
+#  define KEEPALIVE_IDLE TCP_KEEPALIVE
+#elif defined(TCP_KEEPIDLE)
+#  define KEEPALIVE_IDLE TCP_KEEPIDLE
+#endif
+
+static int
+set_int_option(int fd, int level, int name, int value)
+{
+    return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+int
+sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int retries)
+{
+    if (set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1) < 0) {
+        return -1;
+    }
+#ifdef KEEPALIVE_IDLE
+    if (time_ms >= 0 && set_int_option(fd, IPPROTO_TCP, KEEPALIVE_IDLE,
+                                       (int)(time_ms / 1000)) < 0) {
+        return -1;
+    }
+#endif
+#ifdef TCP_KEEPINTVL
+    if (interval_ms >= 0 && set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL,
+                                           (int)(interval_ms / 1000)) < 0) {
+        return -1;
+    }
+#endif
+#ifdef TCP_KEEPCNT
+    if (retries >= 0 && set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, retries) < 0) {
+        return -1;
+    }
+#endif
+    return 0;
+}
+
 int
 sys_inet_pton(int family, const char *text, void *out)
 {
