@@ -228,10 +228,17 @@ unix_from_bytes(const char *path, Py_ssize_t n, struct sockaddr_storage *storage
 }
 
 static int
-unix_from_object(PyObject *path, struct sockaddr_storage *storage, sys_socklen_t *len)
+unix_from_object(PyObject *obj, struct sockaddr_storage *storage, sys_socklen_t *len)
 {
-    PyObject *encoded = NULL;
-    if (!PyUnicode_FSConverter(path, &encoded)) {
+    /* Not PyUnicode_FSConverter: it refuses the NUL that starts an abstract name. */
+    PyObject *path = PyOS_FSPath(obj);
+    if (path == NULL) {
+        return -1;
+    }
+    PyObject *encoded = PyUnicode_Check(path) ? PyUnicode_EncodeFSDefault(path)
+                                              : Py_NewRef(path);
+    Py_DECREF(path);
+    if (encoded == NULL) {
         return -1;
     }
     int rc = unix_from_bytes(PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded), storage,
@@ -254,7 +261,6 @@ sockaddr_from_object(module_state *state, PyObject *obj, struct sockaddr_storage
         return ip_from_tuple(obj, storage, len);
     }
     if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyObject_HasAttrString(obj, "__fspath__")) {
-        /* PyUnicode_FSConverter wants str, bytes or os.PathLike; bytearray is refused. */
         return unix_from_object(obj, storage, len);
     }
     PyErr_Format(PyExc_TypeError,
