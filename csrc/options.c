@@ -116,13 +116,9 @@ ipv6_arg(const char *fname, const char *what, PyObject *obj, struct in6_addr *ou
 }
 
 int
-option_getsockopt(SocketObject *self, int level, int name, void *value, sys_socklen_t *len)
+option_checked(int rc)
 {
-    sys_socket_t fd = socket_checked_fd(self);
-    if (fd == SYS_INVALID_SOCKET) {
-        return -1;
-    }
-    if (sys_getsockopt(fd, level, name, value, len) < 0) {
+    if (rc < 0) {
         sys_set_error(sys_last_error());
         return -1;
     }
@@ -130,18 +126,18 @@ option_getsockopt(SocketObject *self, int level, int name, void *value, sys_sock
 }
 
 int
+option_getsockopt(SocketObject *self, int level, int name, void *value, sys_socklen_t *len)
+{
+    sys_socket_t fd = socket_checked_fd(self);
+    return fd == SYS_INVALID_SOCKET ? -1 : option_checked(sys_getsockopt(fd, level, name, value, len));
+}
+
+int
 option_setsockopt(SocketObject *self, int level, int name, const void *value,
                   sys_socklen_t len)
 {
     sys_socket_t fd = socket_checked_fd(self);
-    if (fd == SYS_INVALID_SOCKET) {
-        return -1;
-    }
-    if (sys_setsockopt(fd, level, name, value, len) < 0) {
-        sys_set_error(sys_last_error());
-        return -1;
-    }
-    return 0;
+    return fd == SYS_INVALID_SOCKET ? -1 : option_checked(sys_setsockopt(fd, level, name, value, len));
 }
 
 /* ---------------------------------------------------------------- values */
@@ -384,12 +380,10 @@ option_get(SocketObject *self, const option_row *row)
 {
     if (row->shape == SHAPE_TIMEOUT) {
         sys_socket_t fd = socket_checked_fd(self);
-        int64_t usec;
-        if (fd == SYS_INVALID_SOCKET) {
+        int64_t usec = 0;
+        if (fd == SYS_INVALID_SOCKET
+            || option_checked(sys_get_timeout(fd, row->optname, &usec)) < 0) {
             return NULL;
-        }
-        if (sys_get_timeout(fd, row->optname, &usec) < 0) {
-            return sys_set_error(sys_last_error());
         }
         return seconds_from_usec(usec);
     }
@@ -419,11 +413,9 @@ option_set(SocketObject *self, const option_row *row, PyObject *obj)
             }
         }
         sys_socket_t fd = socket_checked_fd(self);
-        if (fd == SYS_INVALID_SOCKET) {
+        if (fd == SYS_INVALID_SOCKET
+            || option_checked(sys_set_timeout(fd, row->optname, usec)) < 0) {
             return NULL;
-        }
-        if (sys_set_timeout(fd, row->optname, usec) < 0) {
-            return sys_set_error(sys_last_error());
         }
         Py_RETURN_NONE;
     }

@@ -15,6 +15,8 @@ int uint_arg(const char *fname, const char *what, PyObject *obj, unsigned long l
 int ipv4_arg(const char *fname, const char *what, PyObject *obj, struct in_addr *out);
 int ipv6_arg(const char *fname, const char *what, PyObject *obj, struct in6_addr *out);
 
+/* 0 when a platform call's result rc is >= 0; else -1 with its OSError raised. */
+int option_checked(int rc);
 /* getsockopt / setsockopt on the socket's descriptor: 0, or -1 with OSError raised
  * (EBADF when it is closed). */
 int option_getsockopt(SocketObject *self, int level, int name, void *value,

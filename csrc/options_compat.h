@@ -106,6 +106,11 @@
 #  endif
 #endif /* __linux__ */
 
+/* Windows 10 1703+ has TCP_KEEPCNT; older SDKs and mingw headers lack the name. */
+#if defined(_WIN32) && !defined(TCP_KEEPCNT)
+#  define TCP_KEEPCNT 16
+#endif
+
 /* The idle time before keepalive probes: TCP_KEEPALIVE on Apple, TCP_KEEPIDLE elsewhere. */
 #if defined(__APPLE__) && defined(TCP_KEEPALIVE)
 #  define PYSOCK2_TCP_KEEPIDLE TCP_KEEPALIVE

@@ -49,11 +49,10 @@ socket_set_tcp_keepalive(SocketObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     sys_socket_t fd = socket_checked_fd(self);
-    if (fd == SYS_INVALID_SOCKET) {
+    if (fd == SYS_INVALID_SOCKET
+        || option_checked(sys_set_tcp_keepalive(fd, time_ms, interval_ms,
+                                                have_retries ? (int)retries : -1)) < 0) {
         return NULL;
-    }
-    if (sys_set_tcp_keepalive(fd, time_ms, interval_ms, have_retries ? (int)retries : -1) < 0) {
-        return sys_set_error(sys_last_error());
     }
     Py_RETURN_NONE;
 }
@@ -235,6 +234,23 @@ socket_tcp_info(SocketObject *self, PyObject *unused)
 /* ---------------------------------------------------------------- Windows */
 
 #ifdef _WIN32
+/* Windows has no SO_PROTOCOL; socket2 reads the protocol from SO_PROTOCOL_INFOW. */
+static PyObject *
+socket_protocol(SocketObject *self, PyObject *unused)
+{
+    (void)unused;
+    WSAPROTOCOL_INFOW info;
+    sys_socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (option_getsockopt(self, SOL_SOCKET, SO_PROTOCOL_INFOW, &info, &len) < 0) {
+        return NULL;
+    }
+    if (info.iProtocol == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(info.iProtocol);
+}
+
 static PyObject *
 socket_set_tcp_ack_frequency(SocketObject *self, PyObject *arg)
 {
@@ -243,11 +259,9 @@ socket_set_tcp_ack_frequency(SocketObject *self, PyObject *arg)
         return NULL;
     }
     sys_socket_t fd = socket_checked_fd(self);
-    if (fd == SYS_INVALID_SOCKET) {
+    if (fd == SYS_INVALID_SOCKET
+        || option_checked(sys_set_tcp_ack_frequency(fd, (unsigned char)frequency)) < 0) {
         return NULL;
-    }
-    if (sys_set_tcp_ack_frequency(fd, (unsigned char)frequency) < 0) {
-        return sys_set_error(sys_last_error());
     }
     Py_RETURN_NONE;
 }
@@ -288,6 +302,8 @@ PyMethodDef socket_special_option_methods[] = {
      "long as the running kernel filled it; pysock2.Socket.tcp_info() decodes it."},
 #endif
 #ifdef _WIN32
+    {"protocol", (PyCFunction)socket_protocol, METH_NOARGS,
+     "protocol($self, /)\n--\n\nThe socket's protocol (from SO_PROTOCOL_INFOW), or None for 0."},
     {"set_tcp_ack_frequency", (PyCFunction)socket_set_tcp_ack_frequency, METH_O,
      "set_tcp_ack_frequency($self, frequency, /)\n--\n\n"
      "Sets how many segments the stack receives before it ACKs (SIO_TCP_SET_ACK_FREQUENCY)."},

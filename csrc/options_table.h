@@ -221,8 +221,11 @@ OPTION(bind_address_no_port_v4, set_bind_address_no_port_v4, IPPROTO_IP,
 #ifdef IP_UNICAST_IF
 OPTION(unicast_if_v4, set_unicast_if_v4, IPPROTO_IP, IP_UNICAST_IF, BE_U32)
 #endif
-#ifdef IPV6_UNICAST_IF
+/* The index is in network byte order, except for IPv6 on Windows. */
+#if defined(IPV6_UNICAST_IF) && defined(_WIN32)
 OPTION(unicast_if_v6, set_unicast_if_v6, IPPROTO_IPV6, IPV6_UNICAST_IF, U32)
+#elif defined(IPV6_UNICAST_IF)
+OPTION(unicast_if_v6, set_unicast_if_v6, IPPROTO_IPV6, IPV6_UNICAST_IF, BE_U32)
 #endif
 #ifdef TCP_FASTOPEN
 OPTION(tcp_fastopen, set_tcp_fastopen, IPPROTO_TCP, TCP_FASTOPEN, NONNEG)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, replace
-from typing import Iterator, Union
+from typing import TYPE_CHECKING, Any, Iterator, Union
 
-_Seconds = Union[float, int]
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+_Seconds = Union[float, int, "timedelta"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,8 @@ class TcpKeepalive:
     """TCP keepalive parameters for ``Socket.set_tcp_keepalive`` (socket2's
     ``TcpKeepalive``): idle ``time`` before the first probe and ``interval`` between probes,
     in seconds, and the number of unanswered probes (``retries``) before the connection is
-    dropped. ``None`` leaves the system's setting alone (Windows resets it to its default).
+    dropped. Durations are seconds (float, int or ``datetime.timedelta``). ``None`` leaves
+    the system's setting alone (Windows resets it to its default).
     """
 
     time: _Seconds | None = None
@@ -206,8 +210,8 @@ _MACOS_LAYOUT: tuple[_Row, ...] = (
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3}
 
 
-def _decode(raw: bytes, layout: tuple[_Row, ...]) -> dict[str, int | float]:
-    values: dict[str, int | float] = {}
+def _decode(raw: bytes, layout: tuple[_Row, ...]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for name, offset, size, unit, shift, width in layout:
         if offset + size > len(raw):
             continue
