@@ -287,6 +287,9 @@ def test_tcp_user_timeout_none_and_rounding() -> None:
         assert sock.tcp_user_timeout() == 0.001
         sock.set_tcp_user_timeout(None)
         assert sock.tcp_user_timeout() is None
+        sock.set_tcp_user_timeout(5)
+        sock.set_tcp_user_timeout(0)  # zero is the system default too
+        assert sock.tcp_user_timeout() is None
 
 
 @pytest.mark.skipif(not hasattr(Socket, "bind_device"), reason="Linux only")
@@ -296,6 +299,9 @@ def test_bind_device_accepts_str_and_none_unbinds() -> None:
         sock.bind_device("lo")
         assert sock.device() == b"lo"
         sock.bind_device(None)
+        assert sock.device() is None
+        sock.bind_device(bytearray(b"lo"))
+        sock.bind_device(b"")  # so does an empty name
         assert sock.device() is None
 
 
