@@ -188,7 +188,9 @@ module_exec(PyObject *module)
         return -1;
     }
     /* socket.c's own methods come with the spec; the other files' tables are added here. */
-    PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods};
+    PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods,
+                                          socket_multicast_methods,
+                                          socket_special_option_methods};
     for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
         if (add_methods(state->socket_type, socket_tables[i]) < 0) {
             return -1;

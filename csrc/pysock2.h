@@ -55,6 +55,11 @@ int sockaddr_from_object(module_state *state, PyObject *obj, struct sockaddr_sto
 PyObject *sockaddr_new(module_state *state, const struct sockaddr_storage *storage,
                        sys_socklen_t len);
 extern PyType_Spec sockaddr_spec;
+/* The 4 (AF_INET) or 16 (AF_INET6) bytes of a numeric host given as a str or an ipaddress
+ * object; an IPv6 "%scope" suffix fills *scope_id. ValueError for a name. */
+int parse_host(PyObject *host, int *family, unsigned char raw[16], uint32_t *scope_id);
+/* ipaddress.IPv4Address / IPv6Address of 4 or 16 raw bytes. */
+PyObject *ip_address_object(int family, const void *raw);
 
 /* ---- Socket ---- */
 typedef struct {
@@ -72,6 +77,8 @@ extern PyType_Spec socket_spec;
 /* Method tables contributed by other files, added to the Socket type at module init. */
 extern PyMethodDef socket_io_methods[];
 extern PyMethodDef socket_option_methods[];
+extern PyMethodDef socket_multicast_methods[];       /* multicast.c */
+extern PyMethodDef socket_special_option_methods[];  /* options_special.c */
 
 #if defined(_MSC_VER)
 #  define SOCK_FD(s) (*(volatile sys_socket_t *)&(s)->fd)

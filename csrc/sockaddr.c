@@ -65,7 +65,7 @@ u32_from_object(PyObject *obj, const char *what, unsigned long max, uint32_t *ou
 
 /* The 4 or 16 raw bytes of a numeric host: a str, or an ipaddress IPv4Address/IPv6Address.
  * For IPv6 text, an optional "%scope" (a number or an interface name) fills *scope_id. */
-static int
+int
 parse_host(PyObject *host, int *family, unsigned char raw[16], uint32_t *scope_id)
 {
     if (!PyUnicode_Check(host)) {
@@ -557,34 +557,34 @@ sockaddr_as_socket_ipv6(SockAddrObject *self, PyObject *unused)
     return as_ipv6_tuple(self);
 }
 
-static PyObject *
-sockaddr_ip(SockAddrObject *self, PyObject *unused)
+PyObject *
+ip_address_object(int family, const void *raw)
 {
-    (void)unused;
-    const char *cls_name;
-    PyObject *packed;
-    if (FAMILY(self) == AF_INET) {
-        cls_name = "IPv4Address";
-        packed = PyBytes_FromStringAndSize((const char *)&SIN(self)->sin_addr, 4);
-    }
-    else if (FAMILY(self) == AF_INET6) {
-        cls_name = "IPv6Address";
-        packed = PyBytes_FromStringAndSize((const char *)&SIN6(self)->sin6_addr, 16);
-    }
-    else {
-        Py_RETURN_NONE;
-    }
+    int v4 = family == AF_INET;
+    PyObject *packed = PyBytes_FromStringAndSize((const char *)raw, v4 ? 4 : 16);
     if (packed == NULL) {
         return NULL;
     }
     PyObject *ipaddress = PyImport_ImportModule("ipaddress");
     PyObject *result = NULL;
     if (ipaddress != NULL) {
-        result = PyObject_CallMethod(ipaddress, cls_name, "O", packed);
+        result = PyObject_CallMethod(ipaddress, v4 ? "IPv4Address" : "IPv6Address", "O",
+                                     packed);
         Py_DECREF(ipaddress);
     }
     Py_DECREF(packed);
     return result;
+}
+
+static PyObject *
+sockaddr_ip(SockAddrObject *self, PyObject *unused)
+{
+    (void)unused;
+    switch (FAMILY(self)) {
+    case AF_INET: return ip_address_object(AF_INET, &SIN(self)->sin_addr);
+    case AF_INET6: return ip_address_object(AF_INET6, &SIN6(self)->sin6_addr);
+    default: Py_RETURN_NONE;
+    }
 }
 
 static PyObject *

@@ -3,8 +3,13 @@
 Every socket option typed and named, zero-copy I/O into your own buffers, and the kernel
 features that performance-sensitive network code needs. See README.md and docs/API.md.
 """
+from typing import TYPE_CHECKING, Any
+
 from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
+
+if TYPE_CHECKING:
+    from ._types import SockFilter, TcpInfo, TcpKeepalive
 
 __all__ = [
     "Domain",
@@ -12,8 +17,30 @@ __all__ = [
     "RecvFlags",
     "Shutdown",
     "SockAddr",
+    "SockFilter",
     "Socket",
+    "TcpInfo",
+    "TcpKeepalive",
     "Type",
 ]
+
+# The option value types load with their module on first use: importing dataclasses
+# would otherwise double the cost of `import pysock2`.
+_LAZY_TYPES = frozenset({"SockFilter", "TcpInfo", "TcpKeepalive"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_TYPES:
+        from . import _types
+
+        value = getattr(_types, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_TYPES)
+
 
 __version__ = "0.1.0"

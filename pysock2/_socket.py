@@ -15,6 +15,8 @@ from ._enums import Domain, Protocol, Type, as_enum
 if TYPE_CHECKING:
     import socket
 
+    from ._types import TcpInfo, TcpKeepalive
+
 
 class SockAddr(_pysock2.SockAddr):
     __slots__ = ()
@@ -42,6 +44,30 @@ class Socket(_pysock2.Socket):
         def protocol(self) -> Protocol | int | None:  # type: ignore[override]
             """The socket's protocol (SO_PROTOCOL), or None when it is 0."""
             return as_enum(Protocol, super().protocol())
+
+    # ---- options: cold-path conversions (docs/options.md) -------------------------------
+
+    def set_tcp_keepalive(self, keepalive: TcpKeepalive) -> None:  # type: ignore[override]
+        """Turns SO_KEEPALIVE on and applies the ``TcpKeepalive``'s time, interval and
+        retries (each only where it is not None)."""
+        from ._types import TcpKeepalive
+
+        if not isinstance(keepalive, TcpKeepalive):
+            raise TypeError(
+                f"set_tcp_keepalive() takes a TcpKeepalive, not {type(keepalive).__name__}"
+            )
+        super().set_tcp_keepalive(keepalive.time, keepalive.interval, keepalive.retries)
+
+    if hasattr(_pysock2.Socket, "tcp_info"):
+
+        def tcp_info(self) -> TcpInfo:  # type: ignore[override]
+            """The kernel's statistics of this TCP connection (TCP_INFO; macOS
+            TCP_CONNECTION_INFO) as a ``TcpInfo``."""
+            from ._types import TcpInfo
+
+            return TcpInfo.from_bytes(super().tcp_info())
+
+    # ---- end of options ---------------------------------------------------------------
 
     @classmethod
     def from_stdlib(cls, sock: socket.socket) -> Socket:
