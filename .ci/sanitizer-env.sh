@@ -1,0 +1,30 @@
+# The environment for running CPython with an ASan+UBSan build of pysock2 (sourced by
+# sanitizers.sh and fuzz.sh). gcc's runtimes are preloaded because the interpreter itself
+# is not instrumented: ASan must be the first library loaded.
+#
+# ASAN_OPTIONS, and why:
+#  detect_leaks=0        CPython keeps interned strings, static types and module state until
+#                        exit on purpose; LeakSanitizer would report thousands of those.
+#                        pysock2's own leaks are measured by tests/test_leaks.py instead
+#                        (descriptors, tracemalloc, sys.gettotalrefcount on a debug build).
+#  allocator_may_return_null=1   a huge request (recv(2**40)) must become MemoryError, as
+#                        it does without ASan, not an ASan abort.
+#  halt_on_error=1       the first report ends the process with exit status 1 (not abort:
+#                        libFuzzer's death callback must get to save the crashing input).
+#  detect_stack_use_after_return=0     CPython's own frames make it slow and noisy.
+# PYTHONMALLOC=malloc sends every Python object through malloc, so that ASan also checks
+# reads and writes past the end of bytes/bytearray objects the extension fills.
+# UBSAN_OPTIONS: stop at the first undefined behaviour, with a stack trace.
+sanitizer_env() {
+    local asan ubsan
+    asan="$(gcc -print-file-name=libasan.so)"
+    ubsan="$(gcc -print-file-name=libubsan.so)"
+    [ -f "$asan" ] && [ -f "$ubsan" ] || die "gcc's libasan/libubsan not found"
+    export LD_PRELOAD="$asan $ubsan"
+    export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:detect_stack_use_after_return=0:print_summary=1"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+    export PYTHONMALLOC=malloc
+}
+
+# The markers of a sanitizer report in a log.
+SANITIZER_REPORT='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: (Address|Undefined)'
