@@ -23,7 +23,8 @@ PYVER="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 log "building pysock2 with ASan+UBSan for CPython $PYVER"
 make_venv "$PYTHON" "$TMP/asan"
 install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined
-nm -D "$TMP"/asan/lib/python*/site-packages/pysock2/_pysock2*.so | grep -q __asan_report \
+nm -D "$TMP"/asan/lib/python*/site-packages/pysock2/_pysock2*.so >"$TMP/symbols"
+grep -q __asan_report "$TMP/symbols" && grep -q __ubsan_handle "$TMP/symbols" \
     || die "the extension is not instrumented"
 suite="$(suite_dir)"
 log "the whole suite under ASan+UBSan (PYTHONMALLOC=malloc)"
@@ -36,6 +37,7 @@ asan_rc=0
 tail -5 "$TMP/asan.log" >&2
 reports="$(grep -cE "$SANITIZER_REPORT" "$TMP/asan.log" || true)"
 if [ "$asan_rc" -ne 0 ] || [ "$reports" -ne 0 ]; then
+    grep -nE '^(E  |FAILED|ERROR)' "$TMP/asan.log" | head -80 >&2 || true
     grep -nE -A30 "$SANITIZER_REPORT" "$TMP/asan.log" | head -120 >&2 || true
     die "ASan/UBSan run: pytest exit $asan_rc, $reports sanitizer report lines"
 fi
@@ -58,6 +60,7 @@ vg_rc=0
 tail -3 "$TMP/valgrind.log" >&2
 errors="$(grep -E 'ERROR SUMMARY: [1-9]' "$TMP/valgrind.log" | head -5 || true)"
 if [ "$vg_rc" -ne 0 ] || [ -n "$errors" ]; then
+    grep -nE '^(E  |FAILED|ERROR)' "$TMP/valgrind.log" | head -80 >&2 || true
     grep -nE -B2 -A40 'Invalid (read|write)|uninitialised|Conditional jump|Syscall param|Invalid free|Mismatched' \
         "$TMP/valgrind.log" | head -150 >&2 || true
     die "valgrind: exit $vg_rc ${errors:+($errors)}"

@@ -7,7 +7,8 @@ must end the loop with
 * at most MEMORY_BOUND more bytes of Python-allocated memory (tracemalloc traces every
   PyMem/PyObject/raw allocation, so one leaked object per call shows as >= 160 KiB),
 * on a debug CPython (sys.gettotalrefcount exists), a total reference count that moved by
-  at most REFCOUNT_BOUND (one leaked reference per call shows as 10,000).
+  at most REFCOUNT_BOUND (one leaked reference per call shows as 10,000);
+  memory and references may instead pass on a second round of CALLS (see assert_flat).
 
 A warm-up of WARMUP calls runs first so that caches (ipaddress, interned names, free
 lists) are filled before the baseline. test_every_public_name_is_checked keeps the table
@@ -50,7 +51,12 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="counts descript
 
 
 def assert_flat(call: Callable[[], Any], expect: type[BaseException] | None) -> None:
-    """Runs `call` WARMUP + CALLS times; with `expect`, each call must raise it."""
+    """Runs `call` WARMUP + CALLS times; with `expect`, each call must raise it.
+
+    Memory and references get a second chance, as in psutil: a cache that fills during
+    the first CALLS (an interpreter cache keyed by address fills later under ASan, for
+    one) stops growing, while a leak of even one small object per call grows again by
+    >= 160 KiB in a second round of CALLS. Descriptors get none: no cache holds one."""
 
     def run(times: int) -> None:
         if expect is None:
@@ -64,26 +70,32 @@ def assert_flat(call: Callable[[], Any], expect: type[BaseException] | None) -> 
                 continue
             raise AssertionError(f"the call did not raise {expect.__name__}")
 
-    total_refs = getattr(sys, "gettotalrefcount", None)
+    total_refs = getattr(sys, "gettotalrefcount", lambda: 0)
+
+    def measure() -> tuple[int, int, int]:
+        gc.collect()
+        return len(open_fds()), tracemalloc.get_traced_memory()[0], total_refs()
+
     tracing = tracemalloc.is_tracing()
     if not tracing:
         tracemalloc.start()
     try:
         run(WARMUP)
-        gc.collect()
-        fds, memory = len(open_fds()), tracemalloc.get_traced_memory()[0]
-        refs = total_refs() if total_refs else 0
+        before = measure()
         run(CALLS)
-        gc.collect()
-        grown_fds = len(open_fds()) - fds
-        grown_memory = tracemalloc.get_traced_memory()[0] - memory
-        grown_refs = total_refs() - refs if total_refs else 0
+        after = measure()
+        grown = [a - b for a, b in zip(after, before)]
+        if grown[1] > MEMORY_BOUND or abs(grown[2]) > REFCOUNT_BOUND:
+            run(CALLS)
+            again = measure()
+            grown[1:] = [a - b for a, b in zip(again[1:], after[1:])]
+            grown[0] = again[0] - before[0]
     finally:
         if not tracing:
             tracemalloc.stop()
-    assert grown_fds <= 0, f"{grown_fds} descriptors more after {CALLS} calls"
-    assert grown_memory <= MEMORY_BOUND, f"{grown_memory} bytes more after {CALLS} calls"
-    assert abs(grown_refs) <= REFCOUNT_BOUND, f"total refcount moved by {grown_refs}"
+    assert grown[0] <= 0, f"{grown[0]} descriptors more after {CALLS} calls"
+    assert grown[1] <= MEMORY_BOUND, f"{grown[1]} bytes more after {CALLS} calls, twice"
+    assert abs(grown[2]) <= REFCOUNT_BOUND, f"total refcount moved by {grown[2]}, twice"
 
 
 # ---------------------------------------------------------------- the sockets a row uses
