@@ -263,10 +263,18 @@ def option_setters(data: bytes) -> None:
             sock.nonblocking()
 
 
-try:
-    from pysock2 import cmsg
-except ImportError:
-    cmsg = None  # type: ignore[assignment]
+def _own_module(name: str):  # type: ignore[no-untyped-def]
+    """pysock2.<name> if this pysock2 ships it, else None. (Checked by file, not by a bare
+    import: an editable install of another checkout could otherwise supply a stray one.)"""
+    import importlib
+    import os
+
+    if not os.path.exists(os.path.join(os.path.dirname(pysock2.__file__), f"{name}.py")):
+        return None
+    return importlib.import_module(f"pysock2.{name}")
+
+
+cmsg = _own_module("cmsg")  # the message-I/O work adds pysock2.cmsg
 
 
 def control_messages(data: bytes) -> None:
