@@ -32,6 +32,8 @@ else:
         extra_link_args += flags
 
 setup(
+    packages=["pysock2"],
+    package_data={"pysock2": ["py.typed", "*.pyi"]},
     ext_modules=[
         Extension(
             "pysock2._pysock2",
