@@ -34,17 +34,28 @@ def udp_pair():
 
 
 @pytest.fixture
-def tcp_pair():
+def listener():
+    """An IPv4 TCP socket listening on 127.0.0.1."""
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock
+
+
+@pytest.fixture
+def client(listener):
+    """An IPv4 TCP socket connected to `listener` (not yet accepted)."""
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        sock.connect(listener.local_addr())
+        yield sock
+
+
+@pytest.fixture
+def tcp_pair(listener, client):
     """(client, server-side) of an IPv4 TCP connection on 127.0.0.1."""
-    with Socket(Domain.IPV4, Type.STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = Socket(Domain.IPV4, Type.STREAM)
-        client.connect(listener.local_addr())
-        server, _ = listener.accept()
-    yield client, server
-    client.close()
-    server.close()
+    server, _ = listener.accept()
+    with server:
+        yield client, server
 
 
 @pytest.fixture
