@@ -59,6 +59,14 @@ def tcp_pair(listener, client):
 
 
 @pytest.fixture
+def refused_address():
+    """A loopback TCP address nobody listens on (bound once, then released)."""
+    with Socket(Domain.IPV4, Type.STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.local_addr()
+
+
+@pytest.fixture
 def closed_socket():
     sock = Socket(Domain.IPV4, Type.DGRAM)
     sock.close()

@@ -215,26 +215,20 @@ class TestConnection:
                 with conn:
                     assert addr.is_unnamed()
 
-    def test_connect_refused(self):
-        with Socket(Domain.IPV4, Type.STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            free = probe.local_addr()
+    def test_connect_refused(self, refused_address):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
             with pytest.raises(ConnectionRefusedError):
-                sock.connect(free)
+                sock.connect(refused_address)
 
     def test_connect_timeout_succeeds_and_leaves_the_socket_blocking(self, listener):
         with Socket(Domain.IPV4, Type.STREAM) as client:
             client.connect_timeout(listener.local_addr(), 5.0)
             assert not client.nonblocking()
 
-    def test_connect_timeout_refused(self):
-        with Socket(Domain.IPV4, Type.STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            free = probe.local_addr()
+    def test_connect_timeout_refused(self, refused_address):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
             with pytest.raises(ConnectionRefusedError):
-                sock.connect_timeout(free, 5)
+                sock.connect_timeout(refused_address, 5)
 
     def test_connect_timeout_expires(self):
         # A listener whose backlog is full leaves new SYNs unanswered on Linux.
