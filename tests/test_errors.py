@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from pysock2 import Domain, SockAddr, Socket, Type
+from pysock2 import Domain, Socket, Type
 
 from conftest import open_fds
 
