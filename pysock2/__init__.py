@@ -5,13 +5,19 @@ features that performance-sensitive network code needs. See README.md and docs/A
 """
 from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
+from ._msg import MsgHdr, MsgHdrMut
+from ._sockref import SockRef
+from . import cmsg
 
 __all__ = [
     "Domain",
+    "MsgHdr",
+    "MsgHdrMut",
     "Protocol",
     "RecvFlags",
     "Shutdown",
     "SockAddr",
+    "SockRef",
     "Socket",
     "Type",
 ]
