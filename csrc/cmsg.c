@@ -254,7 +254,7 @@ static const msg_constant constants[] = {
     {"SIZEOF_UID_T", (long)sizeof(uid_t)},
     {"SIZEOF_GID_T", (long)sizeof(gid_t)},
 #endif
-    C(IP_TOS), C(IP_TTL), C(IPV6_UNICAST_HOPS),
+    C(IP_TOS), C(IP_TTL),
 #ifdef IP_RECVTOS
     C(IP_RECVTOS),
 #endif

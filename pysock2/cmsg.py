@@ -186,8 +186,14 @@ if hasattr(_c, "SCM_RIGHTS"):
     def _fd_of(obj: int | _HasFileno) -> int:
         if isinstance(obj, bool):
             raise TypeError("scm_rights() takes descriptors (int or fileno()), not bool")
-        fd = operator.index(obj) if isinstance(obj, int) else obj.fileno()
-        return _ranged("a descriptor", fd, 0, 2**31 - 1)
+        if isinstance(obj, int):
+            return _ranged("a descriptor", obj, 0, 2**31 - 1)
+        fileno = getattr(obj, "fileno", None)
+        if fileno is None:
+            raise TypeError(
+                f"scm_rights() takes ints or objects with fileno(), not {type(obj).__name__}"
+            )
+        return _ranged("a descriptor", fileno(), 0, 2**31 - 1)
 
     def scm_rights(fds: Iterable[int | _HasFileno]) -> bytes:
         """An SCM_RIGHTS message passing ``fds`` (ints or objects with ``fileno()``, such
