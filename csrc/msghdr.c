@@ -233,7 +233,7 @@ static PyType_Slot msghdr_slots[] = {
 };
 
 PyType_Spec msghdr_spec = {
-    .name = "_pysock2.MsgHdr",
+    .name = "pysock2.MsgHdr",
     .basicsize = sizeof(MsgHdrObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = msghdr_slots,
@@ -348,7 +348,7 @@ close_untaken_fds(MsgHdrMutObject *self)
 {
     Py_ssize_t n = self->nfds;
     for (Py_ssize_t i = 0; i < n; i++) {
-        sys_close(self->fds[i]);
+        sys_close((sys_socket_t)self->fds[i]);
     }
     PyMem_Free(self->fds);
     self->fds = NULL;
@@ -642,7 +642,7 @@ static PyType_Slot msghdrmut_slots[] = {
 };
 
 PyType_Spec msghdrmut_spec = {
-    .name = "_pysock2.MsgHdrMut",
+    .name = "pysock2.MsgHdrMut",
     .basicsize = sizeof(MsgHdrMutObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = msghdrmut_slots,
