@@ -43,11 +43,22 @@ acquire_items(buffer_list *list, const char *fname, const char *what, PyObject *
             return -1;
         }
     }
-    PyObject **items = PySequence_Fast_ITEMS(fast);
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (PyObject_GetBuffer(items[i], &list->views[i],
-                               writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
-            item_error(fname, what, i, items[i], writable);
+        /* A Python __buffer__ (3.12+) runs code that may change a list under us: read the
+         * size and the item afresh each time, and hold the item while exporting. */
+        if (i >= PySequence_Fast_GET_SIZE(fast)) {
+            PyErr_Format(PyExc_RuntimeError, "%s() %s changed size during the call", fname,
+                         what);
+            return -1;
+        }
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, i));
+        int rc = PyObject_GetBuffer(item, &list->views[i],
+                                    writable ? PyBUF_WRITABLE : PyBUF_SIMPLE);
+        if (rc < 0) {
+            item_error(fname, what, i, item, writable);
+        }
+        Py_DECREF(item);
+        if (rc < 0) {
             return -1;
         }
         list->count = i + 1;

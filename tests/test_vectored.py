@@ -6,6 +6,7 @@ from __future__ import annotations
 import array
 import mmap
 import socket
+import sys
 import threading
 
 import pytest
@@ -297,6 +298,44 @@ class TestRecvFromVectored:
         _, b = udp_pair
         with pytest.raises(TypeError, match="writable"):
             b.recv_from_vectored([b"x"])
+
+
+class HostileBuffer:
+    """Exports a buffer (Python 3.12+) and empties the list it is found in meanwhile."""
+
+    def __init__(self, victim: list):
+        self.victim = victim
+        self.data = bytearray(8)
+
+    def __buffer__(self, flags):
+        self.victim.clear()
+        return memoryview(self.data)
+
+    def __release_buffer__(self, view):
+        view.release()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="Python classes export buffers (__buffer__) from 3.12 on")
+def test_a_list_changed_by_a_buffer_export_is_an_error_not_a_crash(udp_pair):
+    a, _ = udp_pair
+    bufs: list = []
+    bufs.extend([HostileBuffer(bufs), bytearray(4), bytearray(4)])
+    with pytest.raises(RuntimeError, match="changed size"):
+        a.send_vectored(bufs)
+
+
+class TestRecvFlagsProperties:
+    def test_every_property_socket2_has_reads_false_on_a_plain_message(self, udp_pair):
+        a, b = udp_pair
+        a.send(b"x")
+        _, flags = b.recv_vectored([bytearray(4)])
+        names = ["is_truncated", "is_end_of_record", "is_out_of_band", "is_confirm",
+                 "is_dontroute"]
+        present = [name for name in names if hasattr(flags, name)]
+        if sys.platform.startswith("linux"):
+            assert present == names
+        assert [getattr(flags, name) for name in present] == [False] * len(present)
 
 
 class TestIovMax:
