@@ -252,13 +252,15 @@ receive_vectored(SocketObject *self, const char *fname, PyObject *const *args,
     PyObject *count = PyLong_FromSsize_t(n);
     PyObject *rflags = recv_flags_new(self->state, ctx.msg.flags);
     PyObject *addr = want_addr ? sockaddr_new(self->state, &from, ctx.msg.namelen) : NULL;
-    if (count == NULL || rflags == NULL || (want_addr && addr == NULL)) {
-        Py_XDECREF(count);
-        Py_XDECREF(rflags);
-        Py_XDECREF(addr);
-        return NULL;
+    PyObject *result = NULL;
+    if (count != NULL && rflags != NULL && (!want_addr || addr != NULL)) {
+        result = want_addr ? PyTuple_Pack(3, count, rflags, addr)
+                           : PyTuple_Pack(2, count, rflags);
     }
-    return want_addr ? PyTuple_Pack(3, count, rflags, addr) : PyTuple_Pack(2, count, rflags);
+    Py_XDECREF(count);  /* PyTuple_Pack took its own references */
+    Py_XDECREF(rflags);
+    Py_XDECREF(addr);
+    return result;
 }
 
 static PyObject *
