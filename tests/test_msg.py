@@ -285,13 +285,18 @@ class TestMsgHdrMut:
 
         def receive():
             started.set()
-            result.append(b.recvmsg(msg))
+            while True:
+                try:
+                    result.append(b.recvmsg(msg))
+                    return
+                except BufferError:  # the main thread's probe held the header: retry
+                    continue
 
         waiter = threading.Thread(target=receive)
         waiter.start()
         started.wait()
-        # Until the datagram arrives the header is either in use (BufferError) or about to
-        # be; once in use, release() and a second recvmsg must both refuse.
+        # Probe until the waiter holds the header (our probe then gets BufferError); it
+        # stays blocked in recvmsg, holding it, until the datagram below arrives.
         while True:
             try:
                 b.recvmsg(msg, socket.MSG_DONTWAIT)
