@@ -102,7 +102,7 @@ class TestMalformed:
     def test_a_tail_shorter_than_a_header_is_ignored(self):
         assert cmsg.parse(cmsg.build(1, 1, b"x") + b"\0" * (HEADER - 1)) == [(1, 1, b"x")]
 
-    @settings(max_examples=500)
+    @settings(max_examples=500, deadline=None)
     @given(st.binary(max_size=200))
     def test_arbitrary_bytes_parse_or_raise_value_error(self, data):
         try:
@@ -111,7 +111,7 @@ class TestMalformed:
             return
         assert sum(HEADER + len(payload) for _, _, payload in messages) <= len(data)
 
-    @settings(max_examples=300)
+    @settings(max_examples=300, deadline=None)
     @given(st.binary(max_size=64))
     def test_typed_parsers_raise_value_error_on_any_bad_payload(self, data):
         parsers = [cmsg.parse_int, cmsg.parse_scm_rights]
@@ -373,7 +373,7 @@ levels = st.integers(min_value=-(2**31), max_value=INT_MAX)
 messages = st.lists(st.tuples(levels, levels, st.binary(max_size=64)), max_size=8)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(messages)
 def test_build_then_parse_round_trips(items):
     control = b"".join(cmsg.build(level, kind, data) for level, kind, data in items)
@@ -407,7 +407,7 @@ if hasattr(cmsg, "udp_segment"):
     typed |= st.integers(1, 65535).map(lambda v: (cmsg.udp_segment(v), cmsg.parse_udp_gro, v))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(typed, max_size=6))
 def test_typed_builders_and_parsers_round_trip(items):
     control = b"".join(message for message, _, _ in items)

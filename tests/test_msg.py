@@ -180,13 +180,14 @@ class TestMsgHdrMut:
 
     @needs_linux
     def test_the_address_of_an_abstract_socket(self):
+        name = b"pysock2-msg-test-%d" % os.getpid()  # unique among concurrent runs
         with Socket(Domain.UNIX, Type.DGRAM) as a, Socket(Domain.UNIX, Type.DGRAM) as b:
-            a.bind(SockAddr.abstract(b"pysock2-msg-test-a"))
-            b.bind(SockAddr.abstract(b"pysock2-msg-test-b"))
+            a.bind(SockAddr.abstract(name + b"-a"))
+            b.bind(SockAddr.abstract(name + b"-b"))
             a.send_to(b"x", b.local_addr())
             msg = MsgHdrMut(addr=True, buffers=[bytearray(4)])
             b.recvmsg(msg)
-            assert msg.addr.as_abstract_namespace() == b"pysock2-msg-test-a"
+            assert msg.addr.as_abstract_namespace() == name + b"-a"
             assert msg.addr.len == a.local_addr().len
 
     def test_a_stream_socket_reports_no_address(self, tcp_pair):
