@@ -190,7 +190,8 @@ module_exec(PyObject *module)
     /* socket.c's own methods come with the spec; the other files' tables are added here. */
     PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods,
                                           socket_multicast_methods,
-                                          socket_special_option_methods};
+                                          socket_special_option_methods,
+                                          socket_msg_methods};
     for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
         if (add_methods(state->socket_type, socket_tables[i]) < 0) {
             return -1;
@@ -202,6 +203,9 @@ module_exec(PyObject *module)
     }
     state->socket_class = (PyTypeObject *)Py_NewRef(state->socket_type);
     state->sockaddr_class = (PyTypeObject *)Py_NewRef(state->sockaddr_type);
+    if (msg_module_exec(module, state) < 0) {
+        return -1;
+    }
     return add_constants(module);
 }
 
@@ -213,7 +217,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->sockaddr_type);
     Py_VISIT(state->socket_class);
     Py_VISIT(state->sockaddr_class);
-    return 0;
+    return msg_module_traverse(state, visit, arg);
 }
 
 static int
@@ -224,6 +228,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->sockaddr_type);
     Py_CLEAR(state->socket_class);
     Py_CLEAR(state->sockaddr_class);
+    msg_module_clear(state);
     return 0;
 }
 

@@ -14,6 +14,11 @@ typedef struct {
     PyTypeObject *socket_class;
     PyTypeObject *sockaddr_class;
     int sys_ready;                /* sys_init() succeeded, so module free calls sys_fini() */
+    /* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ---- */
+    PyTypeObject *msghdr_type;    /* _pysock2.MsgHdr */
+    PyTypeObject *msghdrmut_type; /* _pysock2.MsgHdrMut */
+    PyObject *recv_flags_class;   /* pysock2.RecvFlags once registered; until then ints */
+    PyObject *recv_flags_cache;   /* dict: int -> RecvFlags member */
 } module_state;
 
 extern PyModuleDef pysock2_module_def;
@@ -79,6 +84,12 @@ extern PyMethodDef socket_io_methods[];
 extern PyMethodDef socket_option_methods[];
 extern PyMethodDef socket_multicast_methods[];       /* multicast.c */
 extern PyMethodDef socket_special_option_methods[];  /* options_special.c */
+extern PyMethodDef socket_msg_methods[];       /* msg.c */
+
+/* msg.c: MsgHdr, MsgHdrMut, the cmsg functions and constants, and their module state. */
+int msg_module_exec(PyObject *module, module_state *state);
+int msg_module_traverse(module_state *state, visitproc visit, void *arg);
+void msg_module_clear(module_state *state);
 
 #if defined(_MSC_VER)
 #  define SOCK_FD(s) (*(volatile sys_socket_t *)&(s)->fd)

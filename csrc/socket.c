@@ -196,6 +196,35 @@ socket_from_fd(PyObject *cls, PyObject *arg)
     return wrap_fd_as((PyTypeObject *)cls, state, fd, NULL);
 }
 
+/* ---- borrowed sockets (SockRef, pysock2/_sockref.py) ---- */
+
+/* _borrow(fd, owner): an object of class cls on a descriptor it does not own: `owner` is
+ * kept alive, and neither close() nor the finalizer ever closes the descriptor. */
+static PyObject *
+socket_borrow(PyObject *cls, PyObject *const *args, Py_ssize_t nargs)
+{
+    module_state *state = state_of_type((PyTypeObject *)cls);
+    sys_socket_t fd;
+    if (state == NULL) {
+        return NULL;
+    }
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_borrow() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (fd_arg("_borrow", args[0], &fd) < 0) {
+        return NULL;
+    }
+    int type;
+    sys_socklen_t len = sizeof(type);
+    if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, (void *)&type, &len) < 0) {
+        return sys_set_error(sys_last_error());  /* not a socket (ENOTSOCK) or not open */
+    }
+    return wrap_fd_as((PyTypeObject *)cls, state, fd, args[1]);
+}
+
+/* ---- end of borrowed sockets ---- */
+
 /* ---------------------------------------------------------------- ownership */
 
 static PyObject *
@@ -727,6 +756,8 @@ static PyMethodDef socket_methods[] = {
 #endif
     {"from_fd", (PyCFunction)socket_from_fd, METH_O | METH_CLASS,
      "from_fd($type, fd, /)\n--\n\nReturns Socket: takes ownership of an open socket descriptor."},
+    {"_borrow", (PyCFunction)(void (*)(void))socket_borrow, METH_FASTCALL | METH_CLASS,
+     "_borrow($type, fd, owner, /)\n--\n\nInternal (SockRef): borrows fd, keeping owner alive."},
     {"fileno", (PyCFunction)socket_fileno, METH_NOARGS,
      "fileno($self, /)\n--\n\nThe descriptor, or -1 once closed or detached."},
     {"detach", (PyCFunction)socket_detach, METH_NOARGS,

@@ -37,6 +37,7 @@ typedef int sys_socklen_t;
 #  include <arpa/inet.h>
 #  include <net/if.h>
 #  include <sys/uio.h>
+#  include <limits.h>
 #  ifdef __linux__
 #    include <linux/vm_sockets.h>
 #  endif
@@ -198,5 +199,39 @@ unsigned int sys_if_nametoindex(const char *name);
 
 /* A monotonic clock in nanoseconds, for deadlines. */
 int64_t sys_monotonic_ns(void);
+
+/* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ----
+ * msg.c also runs the vectored calls (recv_vectored, send_to_vectored, ...) through
+ * sys_recvmsg/sys_sendmsg with control == NULL; there the Windows layer must accept stream
+ * sockets too (WSARecvFrom/WSASendTo, as socket2's vectored calls do) and report a
+ * WSAEMSGSIZE receive as success with MSG_TRUNC in msg->flags. */
+
+/* The most buffers one vectored call takes (Linux and Apple: IOV_MAX = 1024). Windows has
+ * no documented limit; the same cap keeps programs portable. */
+#if defined(IOV_MAX)
+#  define SYS_IOV_MAX IOV_MAX
+#elif defined(UIO_MAXIOV)
+#  define SYS_IOV_MAX UIO_MAXIOV
+#else
+#  define SYS_IOV_MAX 1024
+#endif
+
+/* Control-message layout: the header type (fields cmsg_len, cmsg_level, cmsg_type) and the
+ * CMSG_SPACE / CMSG_LEN arithmetic, with no pointer into a real msghdr needed. */
+#ifdef _WIN32
+typedef WSACMSGHDR sys_cmsghdr;
+static inline size_t sys_cmsg_space(size_t n) { return WSA_CMSG_SPACE(n); }
+static inline size_t sys_cmsg_len(size_t n) { return WSA_CMSG_LEN(n); }
+#else
+typedef struct cmsghdr sys_cmsghdr;
+static inline size_t sys_cmsg_space(size_t n) { return CMSG_SPACE(n); }
+static inline size_t sys_cmsg_len(size_t n) { return CMSG_LEN(n); }
+#endif
+/* The distance from a header whose cmsg_len is `len` (>= sys_cmsg_len(0)) to the next. */
+static inline size_t
+sys_cmsg_next(size_t len)
+{
+    return sys_cmsg_space(len - sys_cmsg_len(0));
+}
 
 #endif /* PYSOCK2_SYS_H */

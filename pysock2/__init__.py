@@ -7,17 +7,23 @@ from typing import TYPE_CHECKING, Any
 
 from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
+from ._msg import MsgHdr, MsgHdrMut
+from ._sockref import SockRef
+from . import cmsg
 
 if TYPE_CHECKING:
     from ._types import SockFilter, TcpInfo, TcpKeepalive
 
 __all__ = [
     "Domain",
+    "MsgHdr",
+    "MsgHdrMut",
     "Protocol",
     "RecvFlags",
     "Shutdown",
     "SockAddr",
     "SockFilter",
+    "SockRef",
     "Socket",
     "TcpInfo",
     "TcpKeepalive",

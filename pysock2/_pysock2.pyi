@@ -6,9 +6,11 @@ from datetime import timedelta
 from os import PathLike
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Union
+from typing import Any, Literal, Sequence, Union, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
+
+from pysock2._enums import RecvFlags
 
 _Duration: TypeAlias = Union[float, int, timedelta]
 _IPv4: TypeAlias = Union[str, IPv4Address]
@@ -68,6 +70,95 @@ if sys.platform == "linux":
     MSG_ERRQUEUE: int
 
 def _register_classes(socket_class: type[Socket], sockaddr_class: type[SockAddr], /) -> None: ...
+
+# ---- vectored and message I/O: csrc/msg.c, csrc/msghdr.c, csrc/cmsg.c ----
+IOV_MAX: int
+SIZEOF_INT: int
+IP_TOS: int
+IP_TTL: int
+IPV6_TCLASS: int
+IPV6_HOPLIMIT: int
+if sys.platform != "win32":
+    SCM_RIGHTS: int
+    IP_RECVTOS: int
+    IPV6_RECVTCLASS: int
+    IPV6_RECVHOPLIMIT: int
+    IPV6_RECVPKTINFO: int
+    IP_PKTINFO: int
+    IPV6_PKTINFO: int
+    SIZEOF_IN_PKTINFO: int
+    SIZEOF_IN6_PKTINFO: int
+    SIZEOF_TIME_T: int
+    SIZEOF_LONG: int
+    SIZEOF_SUSECONDS_T: int
+    SIZEOF_TIMEVAL: int
+    SIZEOF_TIMESPEC: int
+    SO_TIMESTAMP: int
+    SCM_TIMESTAMP: int
+if sys.platform == "linux":
+    MSG_CMSG_CLOEXEC: int
+    SCM_CREDENTIALS: int
+    SO_PASSCRED: int
+    SIZEOF_UCRED: int
+    SIZEOF_PID_T: int
+    SIZEOF_UID_T: int
+    SIZEOF_GID_T: int
+    IP_RECVTTL: int
+    SO_TIMESTAMPNS: int
+    SCM_TIMESTAMPNS: int
+    SO_TIMESTAMPING: int
+    SCM_TIMESTAMPING: int
+    SOF_TIMESTAMPING_TX_HARDWARE: int
+    SOF_TIMESTAMPING_TX_SOFTWARE: int
+    SOF_TIMESTAMPING_RX_HARDWARE: int
+    SOF_TIMESTAMPING_RX_SOFTWARE: int
+    SOF_TIMESTAMPING_SOFTWARE: int
+    SOF_TIMESTAMPING_RAW_HARDWARE: int
+    SOF_TIMESTAMPING_OPT_ID: int
+    SOF_TIMESTAMPING_TX_SCHED: int
+    SOF_TIMESTAMPING_TX_ACK: int
+    SOF_TIMESTAMPING_OPT_CMSG: int
+    SOF_TIMESTAMPING_OPT_TSONLY: int
+    SOL_UDP: int
+    UDP_SEGMENT: int
+    UDP_GRO: int
+
+def _register_recv_flags(cls: type[RecvFlags], /) -> None: ...
+def cmsg_space(n: int, /) -> int: ...
+def cmsg_len(n: int, /) -> int: ...
+def cmsg_build(level: int, type: int, data: _Buffer) -> bytes: ...
+def cmsg_parse(control: _Buffer, /) -> list[tuple[int, int, bytes]]: ...
+@final
+class MsgHdr:
+    def __new__(
+        cls,
+        addr: _AddressLike | None = None,
+        buffers: Sequence[_Buffer] = (),
+        control: _Buffer = b"",
+        flags: int = 0,
+    ) -> Self: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+
+@final
+class MsgHdrMut:
+    def __new__(
+        cls,
+        addr: bool | None = False,
+        buffers: Sequence[_Buffer] = (),
+        control: int | _Buffer | None = None,
+    ) -> Self: ...
+    @property
+    def addr(self) -> SockAddr | None: ...
+    def flags(self) -> RecvFlags: ...
+    def control_len(self) -> int: ...
+    def control_messages(self) -> list[tuple[int, int, bytes]]: ...
+    def take_fds(self) -> list[int]: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+# ---- end of vectored and message I/O ----
 
 @disjoint_base
 class SockAddr:
@@ -167,6 +258,21 @@ class Socket:
     def send_out_of_band(self, data: _Buffer, /) -> int: ...
     def send_to(self, data: _Buffer, address: _AddressLike, flags: int = 0) -> int: ...
     def sendall(self, data: _Buffer, flags: int = 0) -> None: ...
+    # ---- vectored and message I/O (csrc/msg.c) ----
+    def recv_vectored(self, bufs: Sequence[_Buffer], flags: int = 0) -> tuple[int, RecvFlags]: ...
+    def recv_from_vectored(
+        self, bufs: Sequence[_Buffer], flags: int = 0
+    ) -> tuple[int, RecvFlags, SockAddr]: ...
+    def send_vectored(self, bufs: Sequence[_Buffer], flags: int = 0) -> int: ...
+    def send_to_vectored(
+        self, bufs: Sequence[_Buffer], address: _AddressLike, flags: int = 0
+    ) -> int: ...
+    def sendmsg(self, msg: MsgHdr, flags: int = 0) -> int: ...
+    def recvmsg(self, msg: MsgHdrMut, flags: int = 0) -> int: ...
+    # borrowed sockets (SockRef; csrc/socket.c)
+    @classmethod
+    def _borrow(cls, fd: int, owner: object, /) -> Self: ...
+    # ---- end of vectored and message I/O ----
     # ---- options (csrc/options_table.h rows; multicast.c; options_special.c) ----
     # SOL_SOCKET
     def read_timeout(self) -> float | None: ...
