@@ -9,7 +9,7 @@ from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
 from ._msg import MsgHdr, MsgHdrMut
 from ._sockref import SockRef
-from . import cmsg
+from . import cmsg  # noqa: F401  (pysock2.cmsg is public)
 
 if TYPE_CHECKING:
     from ._types import SockFilter, TcpInfo, TcpKeepalive

@@ -6,7 +6,7 @@ from datetime import timedelta
 from os import PathLike
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Literal, Sequence, Union, final
+from typing import Any, Sequence, Union, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pysock2 import Domain, MsgHdr, MsgHdrMut, SockRef, Socket, Type, cmsg
 
-from msg_support import needs_linux, no_fd_leak, setsockopt  # noqa: F401
+from conftest import needs_linux
 
 INT_MAX = 2**31 - 1
 HEADER = cmsg.length(0)

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from msg_support import no_fd_leak  # noqa: F401
 
 DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "messages.md"
 EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)

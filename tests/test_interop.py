@@ -17,7 +17,6 @@ import pytest
 import pysock2
 from pysock2 import Domain, MsgHdr, MsgHdrMut, SockRef, Socket, Type, cmsg
 
-from msg_support import no_fd_leak, pipe, unix_stream_pair  # noqa: F401
 
 needs_scm_rights = pytest.mark.skipif(not hasattr(cmsg, "SCM_RIGHTS"),
                                       reason="SCM_RIGHTS is Unix-only")

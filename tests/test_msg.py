@@ -12,17 +12,7 @@ import pytest
 
 from pysock2 import Domain, MsgHdr, MsgHdrMut, RecvFlags, SockAddr, Socket, Type, cmsg
 
-from msg_support import (  # noqa: F401  (fixtures)
-    LINUX,
-    is_closed,
-    needs_linux,
-    no_fd_leak,
-    pipe,
-    tcp_pair,
-    udp_pair,
-    unix_dgram_pair,
-    unix_stream_pair,
-)
+from conftest import LINUX, needs_linux, setsockopt
 
 needs_scm_rights = pytest.mark.skipif(not hasattr(cmsg, "SCM_RIGHTS"),
                                       reason="SCM_RIGHTS is Unix-only")
@@ -483,8 +473,6 @@ class TestReceivedDescriptors:
 class TestCredentials:
     def test_scm_credentials_of_the_sender(self, unix_dgram_pair):
         a, b = unix_dgram_pair
-        from msg_support import setsockopt
-
         setsockopt(b, socket.SOL_SOCKET, cmsg.SO_PASSCRED)
         a.send(b"who")
         msg = MsgHdrMut(buffers=[bytearray(4)], control=cmsg.space(64))
@@ -495,8 +483,6 @@ class TestCredentials:
 
     def test_sending_explicit_credentials(self, unix_dgram_pair):
         a, b = unix_dgram_pair
-        from msg_support import setsockopt
-
         setsockopt(b, socket.SOL_SOCKET, cmsg.SO_PASSCRED)
         creds = cmsg.scm_credentials(os.getpid(), os.getuid(), os.getgid())
         with MsgHdr(buffers=[b"me"], control=creds) as out:

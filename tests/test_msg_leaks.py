@@ -13,7 +13,6 @@ import pytest
 
 from pysock2 import MsgHdr, MsgHdrMut, RecvFlags, SockRef, cmsg
 
-from msg_support import no_fd_leak, pipe, unix_dgram_pair  # noqa: F401
 
 ROUNDS = 3000
 # One leaked object per call would be >= 16 bytes * ROUNDS; allow allocator noise only.

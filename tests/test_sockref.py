@@ -4,7 +4,6 @@ borrow."""
 from __future__ import annotations
 
 import gc
-import os
 import socket
 import weakref
 
@@ -12,7 +11,7 @@ import pytest
 
 from pysock2 import Domain, SockAddr, SockRef, Socket, Type
 
-from msg_support import is_closed, no_fd_leak, pipe  # noqa: F401
+from conftest import is_closed
 
 OWNERSHIP_TRANSFER = ["detach", "into_stdlib", "from_fd", "from_stdlib", "new_raw"]
 if hasattr(Socket, "pair"):

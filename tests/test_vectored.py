@@ -13,13 +13,6 @@ import pytest
 
 from pysock2 import Domain, RecvFlags, SockAddr, Socket, Type, _pysock2
 
-from msg_support import (  # noqa: F401  (fixtures)
-    no_fd_leak,
-    tcp_pair,
-    udp_pair,
-    unix_dgram_pair,
-    unix_stream_pair,
-)
 
 IOV_MAX = _pysock2.IOV_MAX
 
