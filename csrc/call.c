@@ -3,6 +3,8 @@
  * method goes through socket_call(); none re-implements it. */
 #include "pysock2.h"
 
+#include <stdarg.h>
+
 sys_socket_t
 socket_checked_fd(SocketObject *self)
 {
@@ -55,4 +57,29 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait)
             return -1;
         }
     }
+}
+
+void
+finalizer_warning(PyObject *source, const char *format, ...)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *saved = PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+#endif
+    va_list vargs;
+    va_start(vargs, format);
+    PyObject *message = PyUnicode_FromFormatV(format, vargs);
+    va_end(vargs);
+    /* A warnings filter may turn the warning into an error: report it, never raise. */
+    if (message == NULL || PyErr_ResourceWarning(source, 1, "%U", message) < 0) {
+        PyErr_WriteUnraisable(source);
+    }
+    Py_XDECREF(message);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved);
+#else
+    PyErr_Restore(type, value, tb);
+#endif
 }

@@ -142,7 +142,7 @@ add_methods(PyTypeObject *type, PyMethodDef *defs)
     return 0;
 }
 
-static PyTypeObject *
+PyTypeObject *
 add_type(PyObject *module, PyType_Spec *spec)
 {
     PyTypeObject *type = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);

@@ -418,26 +418,14 @@ static PyMethodDef msg_functions[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject *
-add_msg_type(PyObject *module, PyType_Spec *spec)
-{
-    PyTypeObject *type = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
-    if (type == NULL || PyModule_AddObjectRef(module, strrchr(spec->name, '.') + 1,
-                                              (PyObject *)type) < 0) {
-        Py_XDECREF(type);
-        return NULL;
-    }
-    return type;
-}
-
 int
 msg_module_exec(PyObject *module, module_state *state)
 {
-    state->msghdr_type = add_msg_type(module, &msghdr_spec);
+    state->msghdr_type = add_type(module, &msghdr_spec);
     if (state->msghdr_type == NULL) {
         return -1;
     }
-    state->msghdrmut_type = add_msg_type(module, &msghdrmut_spec);
+    state->msghdrmut_type = add_type(module, &msghdrmut_spec);
     if (state->msghdrmut_type == NULL) {
         return -1;
     }

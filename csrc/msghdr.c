@@ -551,22 +551,9 @@ msghdrmut_finalize(PyObject *op)
     if (self->nfds == 0) {
         return;
     }
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *saved = PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-#endif
-    if (PyErr_ResourceWarning(op, 1, "%R closed %zd received descriptor(s) never taken with "
-                              "take_fds()", op, self->nfds) < 0) {
-        PyErr_WriteUnraisable(op);
-    }
+    finalizer_warning(op, "%R closed %zd received descriptor(s) never taken with "
+                      "take_fds()", op, self->nfds);
     close_untaken_fds(self);
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(saved);
-#else
-    PyErr_Restore(type, value, tb);
-#endif
 }
 
 static int

@@ -300,22 +300,8 @@ socket_finalize(PyObject *op)
     if (self->owner != NULL || SOCK_FD(self) == SYS_INVALID_SOCKET) {
         return;
     }
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *saved = PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-#endif
-    if (PyErr_ResourceWarning(op, 1, "unclosed %R", op) < 0) {
-        /* A warnings filter turned it into an error: report, but close anyway. */
-        PyErr_WriteUnraisable(op);
-    }
+    finalizer_warning(op, "unclosed %R", op);
     release_fd(self);
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(saved);
-#else
-    PyErr_Restore(type, value, tb);
-#endif
 }
 
 static int
