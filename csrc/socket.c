@@ -236,7 +236,7 @@ socket_close(SocketObject *self, PyObject *unused)
     (void)unused;
     int err = release_fd(self);
     /* As the stdlib: a reset peer is not the closer's problem. */
-    if (err != 0 && err != ECONNRESET) {
+    if (err != 0 && err != SYS_ECONNRESET) {
         return sys_set_error(err);
     }
     Py_RETURN_NONE;
@@ -704,6 +704,14 @@ socket_set_cloexec(SocketObject *self, PyObject *arg)
 {
     return set_flag(self, arg, sys_set_cloexec);
 }
+
+#  ifdef SYS_HAS_NOSIGPIPE
+static PyObject *
+socket_set_nosigpipe(SocketObject *self, PyObject *arg)
+{
+    return set_flag(self, arg, sys_set_nosigpipe);
+}
+#  endif
 #else
 static PyObject *
 socket_set_no_inherit(SocketObject *self, PyObject *arg)
@@ -760,6 +768,10 @@ static PyMethodDef socket_methods[] = {
     {"nonblocking", (PyCFunction)socket_nonblocking, METH_NOARGS,
      "Whether O_NONBLOCK is set."},
     {"set_cloexec", (PyCFunction)socket_set_cloexec, METH_O, "set_cloexec(on)"},
+#  ifdef SYS_HAS_NOSIGPIPE
+    {"set_nosigpipe", (PyCFunction)socket_set_nosigpipe, METH_O,
+     "set_nosigpipe(on): SO_NOSIGPIPE (Apple; Socket() sets it already)."},
+#  endif
 #else
     {"set_no_inherit", (PyCFunction)socket_set_no_inherit, METH_O, "set_no_inherit(on)"},
 #endif

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Compiles and links csrc/ for Windows (x86_64 and i686) with mingw-w64, warnings as errors.
+#
+# This machine is Linux, so the Windows code path is checked by cross-compiling: every
+# csrc/*.c except sys_unix.c, against CPython's headers with the Windows pyconfig.h, then
+# linked into a real _pysock2.pyd so that a sys_* function missing from sys_windows.c, or a
+# Windows library missing from setup.py, fails here and not first on GitHub Actions.
+# mingw is looser than MSVC; the windows job of .github/workflows/tests.yml stays the
+# real build.
+#
+# Needs: Debian 12, root (apt-get), deb.debian.org. Idempotent: the headers are cached in
+# $PYSOCK2_CACHE (default ~/.cache/pysock2) and reused; mingw is installed only if missing.
+# Usage: .ci/windows-check.sh            (from anywhere; it finds the repository itself)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${PYSOCK2_CACHE:-$HOME/.cache/pysock2}"
+PY_SOURCE_PKG=python3.11       # Debian 12's CPython; its orig tarball carries PC/pyconfig.h
+HEADERS="$CACHE/windows-include-$PY_SOURCE_PKG"
+TARGETS=(x86_64-w64-mingw32 i686-w64-mingw32)
+# -O2 so that flow-dependent warnings (-Wmaybe-uninitialized) are checked too.
+# NTDDI_VERSION: the newest mingw-w64 knows (NTDDI_WIN10_CO), as MSVC defaults to its SDK's.
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -O2 -D_WIN32_WINNT=0x0A00 -DNTDDI_VERSION=0x0A00000B)
+# What setup.py links on Windows (libraries=...); a missing one fails the link below.
+WINLIBS=(-lws2_32 -liphlpapi)
+
+log() { printf '[windows-check] %s\n' "$*"; }
+
+install_mingw() {
+    local missing=0
+    for t in "${TARGETS[@]}"; do
+        command -v "$t-gcc" >/dev/null || missing=1
+    done
+    command -v xz >/dev/null || missing=1
+    if [ "$missing" = 1 ]; then
+        log "installing mingw-w64 C compilers (apt)"
+        apt-get update -qq
+        # The gcc packages alone: the mingw-w64 metapackage also pulls in g++.
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            gcc-mingw-w64-x86-64-win32 gcc-mingw-w64-i686-win32 binutils-mingw-w64 xz-utils \
+            >/dev/null
+    fi
+}
+
+# CPython's Include/ with PC/pyconfig.h (the Windows one) beside it, from Debian's source
+# package, fetched through a private apt configuration so the system's sources are untouched.
+fetch_headers() {
+    if [ -f "$HEADERS/pyconfig.h" ] && [ -f "$HEADERS/Python.h" ]; then
+        return
+    fi
+    log "fetching $PY_SOURCE_PKG sources (deb-src) for the Windows pyconfig.h"
+    local work="$TMP/apt"
+    mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/src"
+    cat >"$work/sources.list" <<SRC
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
+SRC
+    local apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=-"
+                    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work"
+                    -o "APT::Sandbox::User=root" -qq)
+    apt-get "${apt_opts[@]}" update
+    (cd "$work/src" && apt-get "${apt_opts[@]}" source --download-only "$PY_SOURCE_PKG" >/dev/null)
+    local tarball
+    tarball="$(ls "$work"/src/"$PY_SOURCE_PKG"_*.orig.tar.* | head -n1)"
+    tar -xf "$tarball" -C "$work/src" --wildcards '*/Include/*' '*/PC/pyconfig.h'
+    local top
+    top="$(dirname "$(dirname "$(ls "$work"/src/*/PC/pyconfig.h | head -n1)")")"
+    rm -rf "$HEADERS.tmp"
+    mkdir -p "$HEADERS.tmp"
+    cp -r "$top/Include/." "$HEADERS.tmp/"
+    cp "$top/PC/pyconfig.h" "$HEADERS.tmp/pyconfig.h"
+    rm -rf "$HEADERS"
+    mv "$HEADERS.tmp" "$HEADERS"   # atomic: a half-written cache is never reused
+}
+
+# Compiles every Windows source for one target, then links a .pyd against an import
+# library built from the Python symbols the objects use (no python3X.lib needed).
+check_target() {
+    local target="$1" out="$2/$1"
+    mkdir -p "$out"
+    local sources=()
+    for src in "$ROOT"/csrc/*.c; do
+        [ "$(basename "$src")" = sys_unix.c ] || sources+=("$src")
+    done
+    local failed=()
+    for src in "${sources[@]}"; do
+        "$target-gcc" "${CFLAGS[@]}" -I"$HEADERS" -I"$ROOT/csrc" -c "$src" \
+            -o "$out/$(basename "$src" .c).o" || failed+=("$(basename "$src")")
+    done
+    if [ "${#failed[@]}" -gt 0 ]; then
+        log "$target: FAILED to compile: ${failed[*]}"
+        return 1
+    fi
+    # The Python C API comes from python3X.dll: every __imp_ reference to a Py*/_Py* name
+    # becomes an export of a stand-in import library, so only what Windows' own libraries
+    # must provide can stay unresolved. (i686 decorates C names with one more underscore.)
+    local imp=__imp_
+    [ "$target" = i686-w64-mingw32 ] && imp=__imp__
+    "$target-nm" -u "$out"/*.o | awk '{print $NF}' | sed -n "s/^$imp\(_\{0,1\}Py.*\)\$/\1/p" \
+        | sort -u | { echo "LIBRARY python3.dll"; echo "EXPORTS"; sed 's/$/ DATA/'; } \
+        >"$out/python.def" || return 1
+    "$target-dlltool" -d "$out/python.def" -l "$out/libpython.a" || return 1
+    "$target-gcc" -shared -o "$out/_pysock2.pyd" "$out"/*.o -L"$out" -lpython "${WINLIBS[@]}" \
+        || { log "$target: FAILED to link"; return 1; }
+    log "$target: ${#sources[@]} files compiled, _pysock2.pyd linked, no warnings"
+}
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+install_mingw
+fetch_headers
+status=0
+for t in "${TARGETS[@]}"; do
+    check_target "$t" "$TMP/build" || status=1
+done
+[ "$status" = 0 ] && log "OK" || log "FAILED"
+exit "$status"
