@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the .ci/*-check.sh scripts (sourced, not run). Each script sets NAME first.
 #
 # PYSOCK2_CACHE (default ~/.cache/pysock2) holds what is slow to fetch and safe to reuse:
@@ -6,7 +7,8 @@ CACHE="${PYSOCK2_CACHE:-$HOME/.cache/pysock2}"
 PYTHON="${PYTHON:-python3}"
 mkdir -p "$CACHE"
 
-log() { printf '[%s] %s\n' "$NAME" "$*"; }
+# Each line carries the seconds since the script started.
+log() { printf '[%s %3ss] %s\n' "$NAME" "$SECONDS" "$*"; }
 
 # apt_install PACKAGE...: installs the Debian packages (root, Debian 12), once.
 apt_install() {
@@ -44,4 +46,18 @@ tool_venv() {
     "$PYTHON" -m venv "$dir"
     "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
     echo "$*" >"$dir/.installed"
+}
+
+# wheel_cache DIR PYTHON REQUIREMENT...: wheels for these requirements (and their
+# dependencies) downloaded into DIR by PYTHON's pip; again only when the list changes.
+wheel_cache() {
+    local dir="$1" python="$2"
+    shift 2
+    if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$*" ]; then
+        return
+    fi
+    log "downloading $* into $dir"
+    rm -rf "$dir"
+    "$python" -m pip download -q --disable-pip-version-check --only-binary :all: -d "$dir" "$@"
+    echo "$*" >"$dir/.complete"
 }

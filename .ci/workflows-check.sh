@@ -10,9 +10,9 @@
 # the tools live in a venv under $PYSOCK2_CACHE (default ~/.cache/pysock2), reused.
 set -euo pipefail
 
-NAME=workflows-check
+NAME="workflows-check"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$ROOT/.ci/lib.sh"
 # Keep in step with pypa/cibuildwheel@v... in .github/workflows/wheels.yml.
 TOOLS=(cibuildwheel==4.3.3 check-jsonschema==0.39.0)
@@ -28,12 +28,15 @@ declare -A PLATFORMS=(
 )
 declare -A ARCHS=([linux]="x86_64 aarch64" [macos]="x86_64 arm64" [windows]="AMD64 x86 ARM64")
 
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { log "FAILED: cibuildwheel 4 needs Python >= 3.11; set PYTHON"; exit 1; }
 ensure_python
 tool_venv "$VENV" "${TOOLS[@]}"
 cd "$ROOT"
 
 "$VENV/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
-log "workflows valid: $(ls .github/workflows/*.yml | xargs -n1 basename | tr '\n' ' ')"
+workflows=(.github/workflows/*.yml)
+log "workflows valid: ${workflows[*]##*/}"
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -57,13 +60,17 @@ for platform in linux macos windows; do
     missing="$(comm -23 "$TMP/$platform.expected" "$TMP/$platform.actual")"
     extra="$(comm -13 "$TMP/$platform.expected" "$TMP/$platform.actual")"
     if [ -n "$missing" ]; then
-        log "MISSING on $platform: $(echo $missing)"
+        log "MISSING on $platform: $(tr '\n' ' ' <<<"$missing")"
         status=1
     fi
     if [ -n "$extra" ]; then
-        log "UNEXPECTED on $platform: $(echo $extra)"
+        log "UNEXPECTED on $platform: $(tr '\n' ' ' <<<"$extra")"
         status=1
     fi
 done
-[ "$status" = 0 ] && log "OK: every expected build identifier is listed" || log "FAILED"
+if [ "$status" = 0 ]; then
+    log "OK: every expected build identifier is listed"
+else
+    log "FAILED"
+fi
 exit "$status"

@@ -104,25 +104,51 @@ lookup_extension(SOCKET probe, GUID guid, void *fn, size_t fn_size)
     return 0;
 }
 
+/* Keeps the DLL holding `fn` (mswsock.dll) loaded for the life of the process: the last
+ * WSACleanup (an embedder finalising and re-initialising Python) could otherwise unload it
+ * under the cached pointers. */
+static int
+pin_module_of(void *fn)
+{
+    HMODULE module;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                            (LPCWSTR)fn, &module)) {
+        return (int)GetLastError();
+    }
+    return 0;
+}
+
 static BOOL CALLBACK
 resolve_extensions(PINIT_ONCE once, PVOID param, PVOID *context)
 {
     (void)once;
     (void)param;
     (void)context;
+    extension_functions found = {NULL, NULL, 0};
     SOCKET probe = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0,
                               WSA_FLAG_NO_HANDLE_INHERIT);
     if (probe == INVALID_SOCKET) {
-        extensions.error = WSAGetLastError();
-        return TRUE;  /* keep running: only sendmsg/recvmsg with control data need them */
+        found.error = WSAGetLastError();
     }
-    GUID send_id = WSAID_WSASENDMSG, recv_id = WSAID_WSARECVMSG;
-    int err = lookup_extension(probe, send_id, &extensions.sendmsg, sizeof(extensions.sendmsg));
-    if (err == 0) {
-        err = lookup_extension(probe, recv_id, &extensions.recvmsg, sizeof(extensions.recvmsg));
+    else {
+        GUID send_id = WSAID_WSASENDMSG, recv_id = WSAID_WSARECVMSG;
+        found.error = lookup_extension(probe, send_id, &found.sendmsg, sizeof(found.sendmsg));
+        if (found.error == 0) {
+            found.error = lookup_extension(probe, recv_id, &found.recvmsg,
+                                           sizeof(found.recvmsg));
+        }
+        if (found.error == 0) {
+            found.error = pin_module_of((void *)found.recvmsg);
+        }
+        closesocket(probe);
     }
-    extensions.error = err;
-    closesocket(probe);
+    if (found.error == 0) {
+        extensions = found;
+    }
+    else {
+        extensions.error = found.error;
+    }
+    /* Success either way: only sendmsg/recvmsg with control data need these. */
     return TRUE;
 }
 
@@ -355,27 +381,40 @@ sys_set_tcp_ack_frequency(sys_socket_t fd, unsigned char frequency)
 
 /* ---------------------------------------------------------------- scalar I/O */
 
-/* A receive's result: WSAESHUTDOWN (reading after shutdown(SD_RECEIVE)) is end of stream. */
+/* A receive's result (`len` bytes asked for): WSAESHUTDOWN, reading after
+ * shutdown(SD_RECEIVE), is end of stream. A datagram larger than the buffer fails with
+ * WSAEMSGSIZE where Unix truncates silently; socket2 keeps that error for a consuming
+ * receive but not for a peek (peek_sender peeks with 8 bytes), which filled the buffer and
+ * left the datagram queued, so a peek reports the buffer full, as Unix does. */
 static ptrdiff_t
-received(int n)
+received(int n, int len, int flags)
 {
-    if (n == SOCKET_ERROR) {
-        return WSAGetLastError() == WSAESHUTDOWN ? 0 : -1;
+    if (n != SOCKET_ERROR) {
+        return n;
     }
-    return n;
+    switch (WSAGetLastError()) {
+    case WSAESHUTDOWN:
+        return 0;
+    case WSAEMSGSIZE:
+        return (flags & MSG_PEEK) ? len : -1;
+    default:
+        return -1;
+    }
 }
 
 ptrdiff_t
 sys_recv(sys_socket_t fd, void *buf, size_t len, int flags)
 {
-    return received(recv(fd, (char *)buf, clamp_len(len), flags));
+    int n = clamp_len(len);
+    return received(recv(fd, (char *)buf, n, flags), n, flags);
 }
 
 ptrdiff_t
 sys_recvfrom(sys_socket_t fd, void *buf, size_t len, int flags, struct sockaddr *addr,
              sys_socklen_t *addrlen)
 {
-    return received(recvfrom(fd, (char *)buf, clamp_len(len), flags, addr, addrlen));
+    int n = clamp_len(len);
+    return received(recvfrom(fd, (char *)buf, n, flags, addr, addrlen), n, flags);
 }
 
 ptrdiff_t
@@ -489,8 +528,9 @@ sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags)
         msg->flags = 0;
         return 0;
     case WSAEMSGSIZE:
-        /* Unix reports a cut datagram as a success with MSG_TRUNC; so does socket2 here. */
-        msg->flags = (int)out_flags | MSG_TRUNC;
+        /* Unix reports a cut datagram as a success with MSG_TRUNC; so does socket2 here.
+         * The flags word may still hold the input flags, so keep only what can be true. */
+        msg->flags = MSG_TRUNC | ((int)out_flags & MSG_CTRUNC);
         return capacity(msg);
     default:
         return -1;

@@ -17,8 +17,8 @@ from pysock2 import Domain, Shutdown, SockAddr, Socket, Type
 
 WINDOWS = sys.platform == "win32"
 APPLE = sys.platform == "darwin"
-windows_only = pytest.mark.skipif(not WINDOWS, reason="Windows only (WSASocketW flags)")
-apple_only = pytest.mark.skipif(not APPLE, reason="macOS only (SO_NOSIGPIPE)")
+windows_only = pytest.mark.skipif(not WINDOWS, reason="Windows only")
+apple_only = pytest.mark.skipif(not APPLE, reason="macOS only")
 # <sys/socket.h> on Apple; the stdlib does not export the name.
 SO_NOSIGPIPE = getattr(socket, "SO_NOSIGPIPE", 0x1022)
 
@@ -204,6 +204,55 @@ class TestShutdown:
         server.shutdown(Shutdown.READ)
         assert server.recv(16) == b""
         assert server.recv_into(bytearray(16)) == 0
+
+
+# ---------------------------------------------------------------- datagram truncation
+
+
+@pytest.fixture
+def udp_pair():
+    """(a, b): two loopback UDP sockets, each connected to the other."""
+    a = Socket(Domain.IPV4, Type.DGRAM)
+    b = Socket(Domain.IPV4, Type.DGRAM)
+    with a, b:
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        a.connect(b.local_addr())
+        b.connect(a.local_addr())
+        yield a, b
+
+
+class TestTruncation:
+    """A datagram larger than the buffer: Unix cuts it silently, Windows fails a consuming
+    receive with WSAEMSGSIZE (as socket2 and the stdlib leave it); a peek fills the buffer
+    and leaves the datagram queued everywhere."""
+
+    def test_peek_sender_of_a_large_datagram(self, udp_pair):
+        a, b = udp_pair
+        a.send(b"x" * 100)
+        assert b.peek_sender() == a.local_addr()
+        assert b.recv(100) == b"x" * 100
+
+    def test_truncated_peek_fills_the_buffer(self, udp_pair):
+        a, b = udp_pair
+        a.send(b"0123456789")
+        data, sender = b.peek_from(4)
+        assert (data, sender) == (b"0123", a.local_addr())
+        assert b.recv(10) == b"0123456789"
+
+    @pytest.mark.skipif(WINDOWS, reason="Unix truncates; Windows raises WSAEMSGSIZE")
+    def test_truncated_recv_on_unix(self, udp_pair):
+        a, b = udp_pair
+        a.send(b"0123456789")
+        assert b.recv(4) == b"0123"
+
+    @windows_only
+    def test_truncated_recv_on_windows(self, udp_pair):
+        a, b = udp_pair
+        a.send(b"0123456789")
+        with pytest.raises(OSError) as info:
+            b.recv(4)
+        assert info.value.winerror == 10040  # WSAEMSGSIZE
 
 
 # ---------------------------------------------------------------- AF_UNIX everywhere
