@@ -13,6 +13,9 @@
  * - recv/send take an int length: lengths are clamped to INT_MAX.
  * - A receive on a socket shut down for reading fails with WSAESHUTDOWN where Unix returns
  *   0 (end of stream); it is read as 0 bytes, as socket2 does.
+ * - Message I/O with control data goes through the WSASendMsg/WSARecvMsg extension
+ *   functions (WSAIoctl SIO_GET_EXTENSION_FUNCTION_POINTER); SIO_TCP_SET_ACK_FREQUENCY is
+ *   an ioctl too. AF_UNIX needs nothing here: sys.h includes afunix.h (sockaddr_un).
  */
 #include "sys.h"
 
@@ -104,15 +107,15 @@ lookup_extension(SOCKET probe, GUID guid, void *fn, size_t fn_size)
     return 0;
 }
 
-/* Keeps the DLL holding `fn` (mswsock.dll) loaded for the life of the process: the last
+/* Keeps the DLL holding `address` (mswsock.dll) loaded for the life of the process: the last
  * WSACleanup (an embedder finalising and re-initialising Python) could otherwise unload it
  * under the cached pointers. */
 static int
-pin_module_of(void *fn)
+pin_module_of(ULONG_PTR address)
 {
     HMODULE module;
     if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
-                            (LPCWSTR)fn, &module)) {
+                            (LPCWSTR)address, &module)) {
         return (int)GetLastError();
     }
     return 0;
@@ -138,7 +141,8 @@ resolve_extensions(PINIT_ONCE once, PVOID param, PVOID *context)
                                            sizeof(found.recvmsg));
         }
         if (found.error == 0) {
-            found.error = pin_module_of((void *)found.recvmsg);
+            /* Through an integer: a function pointer is not a data pointer in ISO C. */
+            found.error = pin_module_of((ULONG_PTR)found.recvmsg);
         }
         closesocket(probe);
     }
