@@ -292,7 +292,7 @@ static const msg_constant constants[] = {
     {"SIZEOF_TIMEVAL", (long)sizeof(struct timeval)},
     {"SIZEOF_TIMESPEC", (long)sizeof(struct timespec)},
 #endif
-#ifdef SO_TIMESTAMP
+#if defined(SO_TIMESTAMP) && defined(SCM_TIMESTAMP)  /* Windows has only the option */
     C(SO_TIMESTAMP), C(SCM_TIMESTAMP),
 #endif
 #ifdef SO_TIMESTAMPNS

@@ -55,6 +55,10 @@ static const constant constants[] = {
 #ifdef SOCK_CLOEXEC
     C(SOCK_CLOEXEC),
 #endif
+#ifdef SYS_SOCK_NO_INHERIT
+    /* Windows: socket2's Type::no_inherit() / registered_io() bits (see sys.h). */
+    {"SOCK_NO_INHERIT", SYS_SOCK_NO_INHERIT}, {"SOCK_REGISTERED_IO", SYS_SOCK_REGISTERED_IO},
+#endif
     C(IPPROTO_ICMP), C(IPPROTO_ICMPV6), C(IPPROTO_TCP), C(IPPROTO_UDP), C(IPPROTO_IP),
     C(IPPROTO_IPV6),
 #ifdef IPPROTO_MPTCP

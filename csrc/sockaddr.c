@@ -6,7 +6,8 @@
 #include <string.h>
 
 #define UNIX_PATH_OFFSET ((sys_socklen_t)offsetof(struct sockaddr_un, sun_path))
-#define UNIX_PATH_MAX ((Py_ssize_t)sizeof(((struct sockaddr_un *)0)->sun_path))
+/* Not UNIX_PATH_MAX: Windows' afunix.h defines that name itself. */
+#define SUN_PATH_SIZE ((Py_ssize_t)sizeof(((struct sockaddr_un *)0)->sun_path))
 
 #if defined(__linux__) || defined(__ANDROID__)
 #  define HAVE_ABSTRACT_NAMESPACE 1
@@ -202,16 +203,16 @@ unix_from_bytes(const char *path, Py_ssize_t n, struct sockaddr_storage *storage
                         "abstract Unix socket names (a leading NUL) exist only on Linux");
         return -1;
 #endif
-        if (n > UNIX_PATH_MAX) {
+        if (n > SUN_PATH_SIZE) {
             PyErr_Format(PyExc_ValueError, "abstract name must be at most %zd bytes with its "
-                         "leading NUL", UNIX_PATH_MAX);
+                         "leading NUL", SUN_PATH_SIZE);
             return -1;
         }
     }
     else {
-        if (n >= UNIX_PATH_MAX) {
+        if (n >= SUN_PATH_SIZE) {
             PyErr_Format(PyExc_ValueError, "Unix socket path must be shorter than %zd bytes",
-                         UNIX_PATH_MAX);
+                         SUN_PATH_SIZE);
             return -1;
         }
         if (n > 0 && memchr(path, '\0', (size_t)n) != NULL) {
@@ -332,9 +333,9 @@ sockaddr_abstract(PyObject *cls, PyObject *name)
     }
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
     PyObject *result = NULL;
-    if (view.len >= UNIX_PATH_MAX) {
+    if (view.len >= SUN_PATH_SIZE) {
         PyErr_Format(PyExc_ValueError, "abstract name must be shorter than %zd bytes",
-                     UNIX_PATH_MAX);
+                     SUN_PATH_SIZE);
     }
     else {
         struct sockaddr_storage storage;

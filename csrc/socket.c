@@ -265,7 +265,7 @@ socket_close(SocketObject *self, PyObject *unused)
     (void)unused;
     int err = release_fd(self);
     /* As the stdlib: a reset peer is not the closer's problem. */
-    if (err != 0 && err != ECONNRESET) {
+    if (err != 0 && err != SYS_ECONNRESET) {
         return sys_set_error(err);
     }
     Py_RETURN_NONE;
@@ -758,7 +758,8 @@ static PyMethodDef socket_methods[] = {
     {"connect_timeout", FASTCALL_KW(socket_connect_timeout),
      "connect_timeout($self, address, timeout)\n--\n\nConnects, raising TimeoutError after timeout "
      "seconds; the socket is in blocking mode afterwards."},
-    {"listen", (PyCFunction)socket_listen, METH_O, "listen($self, backlog, /)\n--\n\n"},
+    {"listen", (PyCFunction)socket_listen, METH_O,
+     "listen($self, backlog, /)\n--\n\nMarks the socket as accepting connections."},
     {"accept", (PyCFunction)socket_accept, METH_NOARGS,
      "accept($self, /)\n--\n\nReturns (Socket, SockAddr): the new socket is close-on-exec."},
     {"accept_raw", (PyCFunction)socket_accept_raw, METH_NOARGS,
@@ -769,16 +770,20 @@ static PyMethodDef socket_methods[] = {
 #endif
     {"local_addr", (PyCFunction)socket_local_addr, METH_NOARGS, "local_addr($self, /)\n--\n\nThe bound address."},
     {"peer_addr", (PyCFunction)socket_peer_addr, METH_NOARGS, "peer_addr($self, /)\n--\n\nThe connected peer's address."},
-    {"shutdown", (PyCFunction)socket_shutdown, METH_O, "shutdown($self, how, /)\n--\n\n"},
+    {"shutdown", (PyCFunction)socket_shutdown, METH_O,
+     "shutdown($self, how, /)\n--\n\nShuts down reading, writing or both (a Shutdown)."},
     {"try_clone", (PyCFunction)socket_try_clone, METH_NOARGS,
      "try_clone($self, /)\n--\n\nA new Socket on a close-on-exec duplicate of the descriptor."},
-    {"set_nonblocking", (PyCFunction)socket_set_nonblocking, METH_O, "set_nonblocking($self, on, /)\n--\n\n"},
+    {"set_nonblocking", (PyCFunction)socket_set_nonblocking, METH_O,
+     "set_nonblocking($self, on, /)\n--\n\nSets or clears non-blocking mode."},
 #ifndef _WIN32
     {"nonblocking", (PyCFunction)socket_nonblocking, METH_NOARGS,
      "nonblocking($self, /)\n--\n\nWhether O_NONBLOCK is set."},
-    {"set_cloexec", (PyCFunction)socket_set_cloexec, METH_O, "set_cloexec($self, on, /)\n--\n\n"},
+    {"set_cloexec", (PyCFunction)socket_set_cloexec, METH_O,
+     "set_cloexec($self, on, /)\n--\n\nSets or clears FD_CLOEXEC."},
 #else
-    {"set_no_inherit", (PyCFunction)socket_set_no_inherit, METH_O, "set_no_inherit($self, on, /)\n--\n\n"},
+    {"set_no_inherit", (PyCFunction)socket_set_no_inherit, METH_O,
+     "set_no_inherit($self, on, /)\n--\n\nSets or clears HANDLE_FLAG_INHERIT (Windows)."},
 #endif
     {NULL, NULL, 0, NULL},
 };

@@ -22,12 +22,23 @@
 #  include <afunix.h>
 #  include <mswsock.h>
 #  include <mstcpip.h>
+#  include <iphlpapi.h>   /* if_nametoindex, IF_NAMESIZE */
 typedef SOCKET sys_socket_t;
 typedef int sys_socklen_t;
+/* The POSIX name for the sockaddr family field's type, which Winsock calls ADDRESS_FAMILY. */
+typedef ADDRESS_FAMILY sa_family_t;
 #  define SYS_INVALID_SOCKET INVALID_SOCKET
 #  define SYS_SHUT_RD SD_RECEIVE
 #  define SYS_SHUT_WR SD_SEND
 #  define SYS_SHUT_RDWR SD_BOTH
+/* socket2's Type::no_inherit() and Type::registered_io(): flags carried in bits 31 and 30
+ * of the type argument, which sys_socket strips and turns into WSASocketW flags. */
+#  define SYS_SOCK_NO_INHERIT INT_MIN  /* bit 31 */
+#  define SYS_SOCK_REGISTERED_IO (1 << 30)
+/* Windows 10 1703+ has TCP_KEEPCNT (MSVC's ws2ipdef.h names it; mingw-w64's does not). */
+#  ifndef TCP_KEEPCNT
+#    define TCP_KEEPCNT 16
+#  endif
 #else
 #  include <sys/types.h>
 #  include <sys/socket.h>
@@ -68,6 +79,21 @@ typedef socklen_t sys_socklen_t;
 #  define SYS_HAS_NOSIGPIPE 1
 #endif
 
+/* Binding to an interface by index (bind_device_by_index_v4/_v6, device_index_v4/_v6), as
+ * socket2 does it: SO_BINDTOIFINDEX for both families on Linux/Android, one option per
+ * family on Apple. The option table uses these (level, name) pairs. */
+#if defined(__APPLE__) && defined(IP_BOUND_IF) && defined(IPV6_BOUND_IF)
+#  define SYS_BOUND_IF_V4_LEVEL IPPROTO_IP
+#  define SYS_BOUND_IF_V4 IP_BOUND_IF
+#  define SYS_BOUND_IF_V6_LEVEL IPPROTO_IPV6
+#  define SYS_BOUND_IF_V6 IPV6_BOUND_IF
+#elif (defined(__linux__) || defined(__ANDROID__)) && defined(SO_BINDTOIFINDEX)
+#  define SYS_BOUND_IF_V4_LEVEL SOL_SOCKET
+#  define SYS_BOUND_IF_V4 SO_BINDTOIFINDEX
+#  define SYS_BOUND_IF_V6_LEVEL SOL_SOCKET
+#  define SYS_BOUND_IF_V6 SO_BINDTOIFINDEX
+#endif
+
 /* Raises the OSError subclass matching a platform error code; returns NULL. */
 PyObject *sys_set_error(int err);
 /* A new OSError instance (not raised) for a platform error code, for take_error(). */
@@ -87,6 +113,7 @@ int sys_error_in_progress(int err);
 extern const int SYS_EBADF;
 extern const int SYS_EINVAL;
 extern const int SYS_ETIMEDOUT;
+extern const int SYS_ECONNRESET;
 
 /* Creation. `raw` asks for no extra flags (no close-on-exec, no SO_NOSIGPIPE). */
 sys_socket_t sys_socket(int domain, int type, int protocol, int raw);
@@ -118,6 +145,9 @@ int sys_set_nonblocking(sys_socket_t fd, int on);
 #ifndef _WIN32
 int sys_get_nonblocking(sys_socket_t fd, int *on);
 int sys_set_cloexec(sys_socket_t fd, int on);
+#  ifdef SYS_HAS_NOSIGPIPE
+int sys_set_nosigpipe(sys_socket_t fd, int on);
+#  endif
 #else
 int sys_set_no_inherit(sys_socket_t fd, int on);
 #endif
@@ -178,8 +208,10 @@ typedef struct {
     size_t controllen;
     int flags;
 } sys_msg;
+/* Windows: WSASendTo/WSARecvFrom when there is no control buffer (any socket type), else
+ * the WSASendMsg/WSARecvMsg extension functions, which Winsock allows only on datagram and
+ * raw sockets. A truncated datagram (WSAEMSGSIZE) is a success with MSG_TRUNC in flags. */
 ptrdiff_t sys_sendmsg(sys_socket_t fd, sys_msg *msg, int flags);
-/* Windows: through the WSARecvMsg extension pointer (datagram and raw sockets only). */
 ptrdiff_t sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags);
 
 /* TCP keepalive as socket2 sets it: SO_KEEPALIVE on, then the idle time and the probe

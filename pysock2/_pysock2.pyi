@@ -48,13 +48,16 @@ SHUT_RDWR: int
 MSG_PEEK: int
 MSG_OOB: int
 SOL_SOCKET: int
+MSG_TRUNC: int
+MSG_CTRUNC: int
+MSG_DONTROUTE: int
+MSG_WAITALL: int
 if sys.platform != "win32":
-    MSG_TRUNC: int
-    MSG_CTRUNC: int
     MSG_EOR: int
-    MSG_DONTROUTE: int
     MSG_DONTWAIT: int
-    MSG_WAITALL: int
+if sys.platform == "win32":
+    SOCK_NO_INHERIT: int
+    SOCK_REGISTERED_IO: int
 if sys.platform == "linux":
     AF_PACKET: int
     AF_VSOCK: int
@@ -212,7 +215,7 @@ class Socket:
         def nonblocking(self) -> bool: ...
         def set_cloexec(self, on: bool, /) -> None: ...
         def sendfile(self, file: Any, offset: int = 0, length: int | None = None) -> int: ...
-    else:
+    if sys.platform == "win32":
         def set_no_inherit(self, on: bool, /) -> None: ...
         def protocol(self) -> int | None: ...
     if sys.platform == "linux":

@@ -1,7 +1,6 @@
 """Socket lifecycle: creation flags, ownership, connection set-up, descriptor state."""
 from __future__ import annotations
 
-import fcntl
 import gc
 import os
 import socket
@@ -13,11 +12,7 @@ import pytest
 
 from pysock2 import Domain, Protocol, SockAddr, Shutdown, Socket, Type
 
-from conftest import needs_linux
-
-
-def cloexec(sock) -> bool:
-    return bool(fcntl.fcntl(sock.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+from conftest import cloexec, needs_linux, needs_unix
 
 
 class TestCreation:
@@ -58,6 +53,7 @@ class TestCreation:
             sock.listen(1)
             assert sock.is_listener()
 
+    @needs_unix
     def test_pair(self):
         a, b = Socket.pair(Domain.UNIX, Type.STREAM)
         with a, b:
@@ -66,6 +62,7 @@ class TestCreation:
             a.sendall(b"ping")
             assert b.recv(4) == b"ping"
 
+    @needs_unix
     def test_pair_raw(self):
         a, b = Socket.pair_raw(Domain.UNIX, Type.DGRAM)
         with a, b:
@@ -85,8 +82,9 @@ class TestCreation:
             Socket(2, 1, 0, 0)
         with pytest.raises(TypeError):
             Socket(2, 1, flags=0)
-        with pytest.raises(TypeError):
-            Socket.pair(1)
+        if hasattr(Socket, "pair"):
+            with pytest.raises(TypeError):
+                Socket.pair(1)
 
 
 class TestOwnership:
@@ -99,6 +97,7 @@ class TestOwnership:
         assert sock.fileno() == -1
         assert "closed" in repr(sock)
 
+    @needs_unix
     def test_context_manager_closes(self):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             fd = sock.fileno()
@@ -107,6 +106,7 @@ class TestOwnership:
         with pytest.raises(OSError):
             os.fstat(fd)
 
+    @needs_unix
     def test_detach_gives_the_descriptor_away(self):
         sock = Socket(Domain.IPV4, Type.DGRAM)
         fd = sock.detach()
@@ -114,6 +114,7 @@ class TestOwnership:
         os.fstat(fd)
         os.close(fd)
 
+    @needs_unix
     def test_from_fd_takes_ownership(self):
         fd = Socket(Domain.IPV4, Type.DGRAM).detach()
         with Socket.from_fd(fd) as sock:
@@ -121,6 +122,7 @@ class TestOwnership:
         with pytest.raises(OSError):
             os.fstat(fd)
 
+    @needs_unix
     def test_from_fd_refuses_what_is_not_a_socket(self, tmp_path):
         with open(tmp_path / "f", "w") as f:
             with pytest.raises(OSError) as info:
@@ -153,6 +155,7 @@ class TestOwnership:
         with pytest.raises(OSError):
             closed_socket.into_stdlib()
 
+    @needs_unix
     def test_garbage_collection_closes_with_a_resource_warning(self):
         sock = Socket(Domain.IPV4, Type.DGRAM)
         fd = sock.fileno()
@@ -203,6 +206,7 @@ class TestConnection:
         with pytest.raises(ValueError):
             listener.accept4(-1)
 
+    @needs_unix
     def test_unix_stream_by_path(self, tmp_path):
         path = tmp_path / "server.sock"
         with Socket(Domain.UNIX, Type.STREAM) as listener:
@@ -220,6 +224,7 @@ class TestConnection:
             with pytest.raises(ConnectionRefusedError):
                 sock.connect(refused_address)
 
+    @needs_unix
     def test_connect_timeout_succeeds_and_leaves_the_socket_blocking(self, listener):
         with Socket(Domain.IPV4, Type.STREAM) as client:
             client.connect_timeout(listener.local_addr(), 5.0)
@@ -230,6 +235,7 @@ class TestConnection:
             with pytest.raises(ConnectionRefusedError):
                 sock.connect_timeout(refused_address, 5)
 
+    @needs_unix
     def test_connect_timeout_expires(self):
         # A listener whose backlog is full leaves new SYNs unanswered on Linux.
         with Socket(Domain.IPV4, Type.STREAM) as listener:
@@ -266,6 +272,7 @@ class TestConnection:
         with Socket(Domain.IPV4, Type.STREAM) as client:
             client.connect_timeout(listener.local_addr(), datetime.timedelta(seconds=2))
 
+    @needs_unix
     def test_nonblocking_connect_raises_blocking_io_error_or_connects(self, listener):
         with Socket(Domain.IPV4, Type.STREAM) as client:
             client.set_nonblocking(True)
@@ -309,6 +316,7 @@ class TestConnection:
 
 
 class TestDescriptorState:
+    @needs_unix
     def test_set_nonblocking(self):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             assert not sock.nonblocking()
@@ -319,6 +327,7 @@ class TestDescriptorState:
             sock.set_nonblocking(False)
             assert not sock.nonblocking()
 
+    @needs_unix
     def test_set_cloexec(self):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             sock.set_cloexec(False)
