@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import pysock2
 from pysock2 import Domain, Socket, Type
 
 LINUX = sys.platform.startswith("linux")
@@ -23,6 +24,15 @@ def open_fds() -> set[int]:
         return set()
     path = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
     return {int(name) for name in os.listdir(path)}
+
+
+def child_python() -> dict:
+    """Keyword arguments for subprocess.run/Popen so that a child `python` imports the same
+    pysock2 as these tests (the source tree or an installed wheel), whatever the cwd."""
+    import tempfile
+
+    package_parent = os.path.dirname(os.path.dirname(pysock2.__file__))
+    return {"env": dict(os.environ, PYTHONPATH=package_parent), "cwd": tempfile.gettempdir()}
 
 
 def cloexec(sock) -> bool:

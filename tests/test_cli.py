@@ -7,6 +7,8 @@ import sys
 from pysock2 import Socket
 from pysock2.__main__ import build_info
 
+from conftest import child_python
+
 
 def test_info_lists_every_socket2_method_with_its_availability():
     table = build_info()
@@ -32,10 +34,11 @@ def test_info_lists_enum_members():
 
 def test_info_runs_as_a_module():
     out = subprocess.run([sys.executable, "-m", "pysock2", "info"], capture_output=True,
-                         text=True, check=True).stdout
+                         text=True, check=True, **child_python()).stdout
     assert out.startswith("pysock2 capability table")
 
 
 def test_unknown_command_fails():
-    result = subprocess.run([sys.executable, "-m", "pysock2", "nonsense"], capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "pysock2", "nonsense"], capture_output=True,
+                            **child_python())
     assert result.returncode != 0

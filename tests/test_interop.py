@@ -14,7 +14,8 @@ import textwrap
 
 import pytest
 
-import pysock2
+from conftest import child_python
+
 from pysock2 import Domain, MsgHdr, MsgHdrMut, SockRef, Socket, Type, cmsg
 
 
@@ -184,12 +185,11 @@ CHILD = textwrap.dedent("""
 def test_descriptors_pass_between_two_processes(pipe):
     r, w = pipe
     parent, child_end = Socket.pair(Domain.UNIX, Type.STREAM)
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pysock2.__file__)))
     with parent:
         with child_end:
             child_end.set_cloexec(False)
             proc = subprocess.Popen([sys.executable, "-c", CHILD, str(child_end.fileno())],
-                                    pass_fds=[child_end.fileno()], env=env)
+                                    pass_fds=[child_end.fileno()], **child_python())
         with MsgHdr(buffers=[b"pipe"], control=cmsg.scm_rights([w])) as out:
             parent.sendmsg(out)
         pipe.close_write()
