@@ -56,3 +56,77 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait)
         }
     }
 }
+
+/* ---------------------------------------------------------------- the fast path */
+
+#ifdef MSG_DONTWAIT
+/* Whether a call on this socket may first be tried with MSG_DONTWAIT and give the same
+ * result as the blocking call: true of datagram and raw sockets, where a call moves one
+ * whole message or none. Not of stream sockets: MSG_DONTWAIT could cut a send short or
+ * return fewer bytes than SO_RCVLOWAT asks for. */
+static int
+socket_is_datagram(SocketObject *self, sys_socket_t fd)
+{
+    int kind = __atomic_load_n(&self->kind, __ATOMIC_RELAXED);
+    if (kind == SOCK_KIND_UNKNOWN) {
+        int type = 0;
+        sys_socklen_t len = sizeof(type);
+        if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+            return 0;  /* not cached: the call itself will report the problem */
+        }
+        kind = (type == SOCK_DGRAM || type == SOCK_RAW) ? SOCK_KIND_DATAGRAM : SOCK_KIND_OTHER;
+        __atomic_store_n(&self->kind, kind, __ATOMIC_RELAXED);
+    }
+    return kind == SOCK_KIND_DATAGRAM;
+}
+#endif
+
+ptrdiff_t
+socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+{
+#ifdef MSG_DONTWAIT
+    int asked = *flags;
+    if (asked & MSG_WAITALL) {
+        return SOCKET_MUST_WAIT;
+    }
+    sys_socket_t fd = socket_checked_fd(self);
+    if (fd == SYS_INVALID_SOCKET) {
+        return -1;
+    }
+    int dontwait = (asked & MSG_DONTWAIT) != 0;
+    if (!dontwait && !socket_is_datagram(self, fd)) {
+        return SOCKET_MUST_WAIT;
+    }
+    /* Cannot block, so the GIL stays held: releasing and taking it back would cost more
+     * than a datagram call on loopback. */
+    *flags = asked | MSG_DONTWAIT;
+    ptrdiff_t result = fn(fd, ctx);
+    *flags = asked;
+    if (result >= 0) {
+        return result;
+    }
+    int err = sys_last_error();
+    if (sys_error_is_interrupted(err)) {
+        return SOCKET_MUST_WAIT;  /* socket_call runs the handlers and retries */
+    }
+    if (sys_error_is_would_block(err) && !dontwait && sys_is_blocking(fd)) {
+        return SOCKET_MUST_WAIT;  /* nothing yet: wait as the caller asked, GIL released */
+    }
+    /* A non-blocking socket or MSG_DONTWAIT: EAGAIN is BlockingIOError, as it would be. */
+    socket_raise(fd, err, 1);
+    return -1;
+#else
+    (void)self;
+    (void)fn;
+    (void)ctx;
+    (void)flags;
+    return SOCKET_MUST_WAIT;
+#endif
+}
+
+ptrdiff_t
+socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+{
+    ptrdiff_t result = socket_try_call(self, fn, ctx, flags);
+    return result != SOCKET_MUST_WAIT ? result : socket_call(self, fn, ctx, IS_DONTWAIT(*flags));
+}

@@ -71,6 +71,13 @@ typedef struct {
     PyObject *owner;
     module_state *state;          /* the defining module's state (alive while our type is) */
     PyObject *weakreflist;
+    /* ---- per-call fast paths (call.c, io.c) ---- */
+    /* SOCK_KIND_*: whether calls may first be tried with MSG_DONTWAIT; read lazily from
+     * SO_TYPE once, the type of a descriptor never changes. */
+    int kind;
+    /* The SockAddr last returned as a sender: handed out again while the sender's raw
+     * bytes are unchanged, so a steady peer costs no new object (io.c). */
+    PyObject *sender_cache;
 } SocketObject;
 
 extern PyType_Spec socket_spec;
@@ -103,6 +110,27 @@ typedef ptrdiff_t (*sys_call_fn)(sys_socket_t fd, void *ctx);
 ptrdiff_t socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait);
 /* Raises for a failed call on `fd` with error `err` (the classification above). */
 void socket_raise(sys_socket_t fd, int err, int dontwait);
+/* The fast path of datagram calls: tries fn once with the GIL held where it provably cannot
+ * block (the caller's flags ask for MSG_DONTWAIT, or the socket is a datagram socket and
+ * fn runs with MSG_DONTWAIT added through *flags, which fn must read from ctx). Returns
+ * the result, -1 with an exception set, or SOCKET_MUST_WAIT: then the caller (after
+ * pinning any buffer it borrowed for the attempt) runs the blocking call with
+ * socket_call(). */
+#define SOCKET_MUST_WAIT (-2)
+#define SOCK_KIND_UNKNOWN 0
+#define SOCK_KIND_DATAGRAM 1      /* SOCK_DGRAM, SOCK_RAW: one message per call */
+#define SOCK_KIND_OTHER 2
+ptrdiff_t socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+/* socket_try_call(), then socket_call() when the call must wait. */
+ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+#ifdef MSG_DONTWAIT
+#  define IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
+#else
+#  define IS_DONTWAIT(flags) 0
+#endif
+/* The SockAddr for a sender: the socket's cached one when the raw bytes are equal. */
+PyObject *socket_sender(SocketObject *self, const struct sockaddr_storage *from,
+                        sys_socklen_t len);
 
 /* ---- argument helpers (args.c) ---- */
 /* Parses FASTCALL positional + keyword arguments by name into out[]; missing optional ones
