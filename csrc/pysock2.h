@@ -14,6 +14,8 @@ typedef struct {
     PyTypeObject *socket_class;
     PyTypeObject *sockaddr_class;
     int sys_ready;                /* sys_init() succeeded, so module free calls sys_fini() */
+    /* ---- batch datagram I/O (batch.c) ---- */
+    PyTypeObject *batch_type;     /* _pysock2.DatagramBatch */
 } module_state;
 
 extern PyModuleDef pysock2_module_def;
@@ -86,6 +88,9 @@ extern PyMethodDef socket_io_methods[];
 extern PyMethodDef socket_option_methods[];
 extern PyMethodDef socket_multicast_methods[];       /* multicast.c */
 extern PyMethodDef socket_special_option_methods[];  /* options_special.c */
+/* batch.c: recv_batch/send_batch and the UDP GSO/GRO calls; the DatagramBatch type. */
+extern PyMethodDef socket_batch_methods[];
+extern PyType_Spec batch_spec;
 
 #if defined(_MSC_VER)
 #  define SOCK_FD(s) (*(volatile sys_socket_t *)&(s)->fd)

@@ -5,6 +5,7 @@ features that performance-sensitive network code needs. See README.md and docs/A
 """
 from typing import TYPE_CHECKING, Any
 
+from ._batch import DatagramBatch, segments
 from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from ._types import SockFilter, TcpInfo, TcpKeepalive
 
 __all__ = [
+    "DatagramBatch",
     "Domain",
     "Protocol",
     "RecvFlags",
@@ -22,6 +24,7 @@ __all__ = [
     "TcpInfo",
     "TcpKeepalive",
     "Type",
+    "segments",
 ]
 
 # The option value types load with their module on first use: importing dataclasses
