@@ -366,18 +366,26 @@ find_gro_size(void *control, size_t controllen)
 #endif
 
 /* The size of each coalesced segment (all but the last are this size); the datagram's
- * length when the kernel did not coalesce (or cannot: no GRO here, or no control room). */
+ * length when the kernel did not coalesce; 0 when it cannot be known because the control
+ * messages were cut short (MSG_CTRUNC: no room for UDP_GRO). */
 static size_t
-segment_size_of(size_t len, void *control, size_t controllen)
+segment_size_of(size_t len, void *control, size_t controllen, int msg_flags)
 {
 #ifdef HAVE_UDP_OFFLOAD
     int size = control != NULL ? find_gro_size(control, controllen) : 0;
-    if (size > 0 && (size_t)size < len) {
-        return (size_t)size;
+    if (size > 0) {
+        return (size_t)size < len ? (size_t)size : len;
     }
 #else
     (void)control;
     (void)controllen;
+#endif
+#ifdef MSG_CTRUNC
+    if (msg_flags & MSG_CTRUNC) {
+        return 0;
+    }
+#else
+    (void)msg_flags;
 #endif
     return len;
 }
@@ -390,7 +398,8 @@ batch_segment_size(BatchObject *self, PyObject *arg)
         return NULL;
     }
     void *control = self->control ? self->control + i * self->control_size : NULL;
-    return PyLong_FromSize_t(segment_size_of(self->lens[i], control, self->controllens[i]));
+    return PyLong_FromSize_t(
+        segment_size_of(self->lens[i], control, self->controllens[i], self->flags[i]));
 }
 
 static PyObject *
@@ -551,8 +560,8 @@ static PyMethodDef batch_methods[] = {
      "address(index) -> SockAddr | None: the sender (or destination set) of datagram "
      "`index`; the same object while it is unchanged."},
     {"segment_size", (PyCFunction)batch_segment_size, METH_O,
-     "segment_size(index) -> int: the GRO segment size of datagram `index`, its length "
-     "when it was not coalesced."},
+     "segment_size(index) -> int: the GRO segment size of datagram `index`: its length "
+     "when it was not coalesced, 0 when unknown (control_size too small: MSG_CTRUNC)."},
     {"control", (PyCFunction)batch_control, METH_O,
      "control(index) -> bytes: the control messages received with datagram `index`."},
     {"buffer", (PyCFunction)batch_buffer, METH_O,
@@ -961,7 +970,7 @@ receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssi
     if (n < 0) {
         return NULL;
     }
-    size_t segment = segment_size_of((size_t)n, control.buf, ctx.msg.controllen);
+    size_t segment = segment_size_of((size_t)n, control.buf, ctx.msg.controllen, ctx.msg.flags);
     if (!want_sender) {
         return Py_BuildValue("(nn)", (Py_ssize_t)n, (Py_ssize_t)segment);
     }

@@ -73,5 +73,5 @@ def segments(buffer: Buffer, nbytes: int, segment_size: int) -> Iterator[memoryv
 
 
 def _cut(view: memoryview, nbytes: int, size: int) -> Iterator[memoryview]:
-    for start in range(0, nbytes, size):
+    for start in range(0, nbytes, max(size, 1)):
         yield view[start:min(start + size, nbytes)]
