@@ -74,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pysock2", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="print which methods and enum members exist here")
+    commands.add_parser("bench", help="pysock2 vs stdlib vs C, JSON out (bench --help)",
+                        add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own options: see pysock2/_bench.py
+        from ._bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "info":
         print(build_info())

@@ -6,9 +6,12 @@ A member exists only where the platform defines its constant, so ``hasattr(Domai
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 from . import _pysock2 as _c
+
+TYPE_CHECKING = False  # no `import typing` at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _HAS = frozenset(name for name in dir(_c) if name.isupper())
 
