@@ -82,7 +82,23 @@ socket_is_datagram(SocketObject *self, sys_socket_t fd)
 #endif
 
 ptrdiff_t
-socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked)
+{
+    (void)self;
+    if (sys_error_is_interrupted(err)) {
+        return SOCKET_MUST_WAIT;  /* socket_call runs the handlers and retries */
+    }
+    int dontwait = IS_DONTWAIT(asked);
+    if (sys_error_is_would_block(err) && !dontwait && sys_is_blocking(fd)) {
+        return SOCKET_MUST_WAIT;  /* nothing yet: wait as the caller asked, GIL released */
+    }
+    /* A non-blocking socket or MSG_DONTWAIT: EAGAIN is BlockingIOError, as it would be. */
+    socket_raise(fd, err, 1);
+    return -1;
+}
+
+ptrdiff_t
+socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
 {
 #ifdef MSG_DONTWAIT
     int asked = *flags;
@@ -93,8 +109,7 @@ socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
     if (fd == SYS_INVALID_SOCKET) {
         return -1;
     }
-    int dontwait = (asked & MSG_DONTWAIT) != 0;
-    if (!dontwait && !socket_is_datagram(self, fd)) {
+    if (!(asked & MSG_DONTWAIT) && !socket_is_datagram(self, fd)) {
         return SOCKET_MUST_WAIT;
     }
     /* Cannot block, so the GIL stays held: releasing and taking it back would cost more
@@ -102,19 +117,7 @@ socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
     *flags = asked | MSG_DONTWAIT;
     ptrdiff_t result = fn(fd, ctx);
     *flags = asked;
-    if (result >= 0) {
-        return result;
-    }
-    int err = sys_last_error();
-    if (sys_error_is_interrupted(err)) {
-        return SOCKET_MUST_WAIT;  /* socket_call runs the handlers and retries */
-    }
-    if (sys_error_is_would_block(err) && !dontwait && sys_is_blocking(fd)) {
-        return SOCKET_MUST_WAIT;  /* nothing yet: wait as the caller asked, GIL released */
-    }
-    /* A non-blocking socket or MSG_DONTWAIT: EAGAIN is BlockingIOError, as it would be. */
-    socket_raise(fd, err, 1);
-    return -1;
+    return result >= 0 ? result : socket_try_failed(self, fd, sys_last_error(), asked);
 #else
     (void)self;
     (void)fn;

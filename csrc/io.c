@@ -5,6 +5,14 @@
 
 #include <string.h>
 
+/* The hot helpers are inlined into each method so that the constant arguments (which
+ * system call, whether a sender is wanted) fold away: fewer instructions per call. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#  define HOT_INLINE static inline
+#endif
+
 typedef struct {
     void *buf;
     size_t len;
@@ -92,7 +100,7 @@ data_pin(const char *fname, PyObject *obj, int writable, data_arg *arg)
     return 0;
 }
 
-static int
+HOT_INLINE int
 data_open(const char *fname, PyObject *obj, int writable, data_arg *arg)
 {
     arg->pinned = 0;
@@ -113,7 +121,7 @@ data_open(const char *fname, PyObject *obj, int writable, data_arg *arg)
     return data_pin(fname, obj, writable, arg);
 }
 
-static void
+HOT_INLINE void
 data_close(data_arg *arg)
 {
     if (arg->pinned) {
@@ -123,7 +131,7 @@ data_close(data_arg *arg)
 
 /* Runs fn over `arg` (whose pointer and length are in ctx): first without blocking and
  * with the GIL held, then, if it must wait, as a blocking call with the buffer pinned. */
-static ptrdiff_t
+HOT_INLINE ptrdiff_t
 call_with_data(SocketObject *self, const char *fname, PyObject *obj, int writable,
                data_arg *arg, sys_call_fn fn, io_ctx *ctx)
 {
@@ -186,7 +194,7 @@ with_sender(SocketObject *self, PyObject *value, const io_ctx *ctx)
     return Py_BuildValue("(NN)", value, sender);
 }
 
-static PyObject *
+HOT_INLINE PyObject *
 receive_into(SocketObject *self, const char *fname, PyObject *target, int flags, int want_sender)
 {
     data_arg arg;
@@ -276,7 +284,7 @@ socket_peek_sender(SocketObject *self, PyObject *unused)
 
 /* ---------------------------------------------------------------- sending */
 
-static PyObject *
+HOT_INLINE PyObject *
 transmit(SocketObject *self, const char *fname, PyObject *data, int flags,
          struct sockaddr_storage *to, sys_socklen_t tolen)
 {

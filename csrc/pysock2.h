@@ -125,7 +125,27 @@ void socket_raise(sys_socket_t fd, int err, int dontwait);
 #define SOCK_KIND_UNKNOWN 0
 #define SOCK_KIND_DATAGRAM 1      /* SOCK_DGRAM, SOCK_RAW: one message per call */
 #define SOCK_KIND_OTHER 2
-ptrdiff_t socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+ptrdiff_t socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+/* The failure of a socket_try_call attempt (error `err`): SOCKET_MUST_WAIT or -1 raised. */
+ptrdiff_t socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked);
+static inline ptrdiff_t
+socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+{
+#ifdef MSG_DONTWAIT
+    /* Inline for the common case: an open datagram socket whose kind is known. */
+    int asked = *flags;
+    sys_socket_t fd = SOCK_FD(self);
+    if (fd != SYS_INVALID_SOCKET && (asked & MSG_WAITALL) == 0
+        && (__atomic_load_n(&self->kind, __ATOMIC_RELAXED) == SOCK_KIND_DATAGRAM
+            || (asked & MSG_DONTWAIT))) {
+        *flags = asked | MSG_DONTWAIT;
+        ptrdiff_t result = fn(fd, ctx);
+        *flags = asked;
+        return result >= 0 ? result : socket_try_failed(self, fd, sys_last_error(), asked);
+    }
+#endif
+    return socket_try_call_slow(self, fn, ctx, flags);
+}
 /* socket_try_call(), then socket_call() when the call must wait. */
 ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
 #ifdef MSG_DONTWAIT
