@@ -32,8 +32,18 @@ typedef struct {
     int pinned;                   /* views hold exports */
     int busy;                     /* a call is using the arrays (maybe without the GIL) */
     module_state *state;
-    sys_mmsg *msgs;
-    sys_iovec *iov;
+    /* Receive headers, armed once over the pinned buffers: a call re-arms only the
+     * `recv_dirty` first ones, which the last receive rewrote. */
+    sys_mmsg *rmsgs;
+    sys_iovec *riov;
+    Py_ssize_t recv_dirty;
+    /* Send headers, built for the first `send_built` slots and reused while nothing
+     * changed (send_built = -1: rebuild); send_to is the address they were built for. */
+    sys_mmsg *smsgs;
+    sys_iovec *siov;
+    Py_ssize_t send_built;
+    struct sockaddr_storage send_to;
+    sys_socklen_t send_tolen;
     struct sockaddr_storage *addrs;
     size_t *lens;                 /* datagram length per slot */
     sys_socklen_t *addrlens;      /* address length per slot; 0: none */
@@ -86,8 +96,10 @@ batch_free_arrays(BatchObject *self)
         }
     }
     PyMem_Free(self->views);
-    PyMem_Free(self->msgs);
-    PyMem_Free(self->iov);
+    PyMem_Free(self->rmsgs);
+    PyMem_Free(self->riov);
+    PyMem_Free(self->smsgs);
+    PyMem_Free(self->siov);
     PyMem_Free(self->addrs);
     PyMem_Free(self->lens);
     PyMem_Free(self->addrlens);
@@ -96,8 +108,10 @@ batch_free_arrays(BatchObject *self)
     PyMem_Free(self->control);
     PyMem_Free(self->addr_objs);
     self->views = NULL;
-    self->msgs = NULL;
-    self->iov = NULL;
+    self->rmsgs = NULL;
+    self->riov = NULL;
+    self->smsgs = NULL;
+    self->siov = NULL;
     self->addrs = NULL;
     self->lens = NULL;
     self->addrlens = NULL;
@@ -160,8 +174,11 @@ batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->capacity = n;
     self->control_size = control_size;
     self->views = NEW_ARRAY(Py_buffer, n);
-    self->msgs = NEW_ARRAY(sys_mmsg, n);
-    self->iov = NEW_ARRAY(sys_iovec, n);
+    self->rmsgs = NEW_ARRAY(sys_mmsg, n);
+    self->riov = NEW_ARRAY(sys_iovec, n);
+    self->smsgs = NEW_ARRAY(sys_mmsg, n);
+    self->siov = NEW_ARRAY(sys_iovec, n);
+    self->send_built = -1;
     self->addrs = NEW_ARRAY(struct sockaddr_storage, n);
     self->lens = NEW_ARRAY(size_t, n);
     self->addrlens = NEW_ARRAY(sys_socklen_t, n);
@@ -169,7 +186,8 @@ batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->controllens = NEW_ARRAY(size_t, n);
     self->control = control_size ? NEW_ARRAY(char, n * control_size) : NULL;
     self->addr_objs = NEW_ARRAY(PyObject *, n);
-    if (!self->views || !self->msgs || !self->iov || !self->addrs || !self->lens
+    if (!self->views || !self->rmsgs || !self->riov || !self->smsgs || !self->siov
+        || !self->addrs || !self->lens
         || !self->addrlens || !self->flags || !self->controllens || !self->addr_objs
         || (control_size && !self->control)) {
         Py_DECREF(self);
@@ -186,6 +204,13 @@ batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
         }
     }
     self->pinned = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sys_iovec_set(&self->riov[i], self->views[i].buf, (size_t)self->views[i].len);
+        sys_mmsg_set(&self->rmsgs[i], (struct sockaddr *)&self->addrs[i],
+                     sizeof(self->addrs[i]), &self->riov[i], 1,
+                     control_size ? self->control + i * control_size : NULL,
+                     (size_t)control_size);
+    }
     return (PyObject *)self;
 }
 
@@ -451,6 +476,7 @@ batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     }
     self->flags[i] = 0;
     self->controllens[i] = 0;
+    self->send_built = -1;
     BUSY_DONE(self);
     Py_RETURN_NONE;
 }
@@ -483,6 +509,7 @@ batch_set_count(BatchObject *self, PyObject *value, void *closure)
         return -1;
     }
     self->count = n;
+    self->send_built = -1;
     BUSY_DONE(self);
     return 0;
 }
@@ -717,29 +744,53 @@ socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     if (batch == NULL || batch_enter(batch) < 0) {
         return NULL;
     }
-    Py_ssize_t n = batch->capacity;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        sys_iovec_set(&batch->iov[i], batch->views[i].buf, (size_t)batch->views[i].len);
-        sys_mmsg_set(&batch->msgs[i], (struct sockaddr *)&batch->addrs[i],
-                     sizeof(batch->addrs[i]), &batch->iov[i], 1,
-                     batch->control ? batch->control + i * batch->control_size : NULL,
-                     (size_t)batch->control_size);
+    for (Py_ssize_t i = 0; i < batch->recv_dirty; i++) {
+        sys_mmsg_rearm(&batch->rmsgs[i], sizeof(batch->addrs[i]), (size_t)batch->control_size);
     }
-    batch_ctx ctx = {.msgs = batch->msgs, .count = (size_t)n, .flags = flags};
+    batch_ctx ctx = {.msgs = batch->rmsgs, .count = (size_t)batch->capacity, .flags = flags};
     /* The buffers are pinned for the batch's life: no borrowing to undo before waiting. */
     ptrdiff_t got = socket_call_flags(self, do_recv_batch, &ctx, &ctx.flags);
-    if (got >= 0) {
-        for (ptrdiff_t i = 0; i < got; i++) {
-            const sys_mmsg *m = &batch->msgs[i];
-            batch->lens[i] = sys_mmsg_len(m);
-            batch->addrlens[i] = sys_mmsg_namelen(m);
-            batch->flags[i] = sys_mmsg_flags(m);
-            batch->controllens[i] = batch->control ? sys_mmsg_controllen(m) : 0;
-        }
+    for (ptrdiff_t i = 0; i < got; i++) {
+        const sys_mmsg *m = &batch->rmsgs[i];
+        batch->lens[i] = sys_mmsg_len(m);
+        batch->addrlens[i] = sys_mmsg_namelen(m);
+        batch->flags[i] = sys_mmsg_flags(m);
+        batch->controllens[i] = batch->control ? sys_mmsg_controllen(m) : 0;
     }
+    batch->recv_dirty = got > 0 ? got : batch->capacity;
     batch->count = got > 0 ? got : 0;  /* a failed call leaves nothing held */
+    batch->send_built = -1;
     BUSY_DONE(batch);
     return got < 0 ? NULL : PyLong_FromSsize_t(got);
+}
+
+/* Sends msgs[0..n). On a datagram socket first without blocking and with the GIL held;
+ * what did not fit then goes as the blocking sendmmsg would send it, GIL released. An
+ * error after the first datagram is not reported (as with sendmmsg): the count says how
+ * many went. */
+static ptrdiff_t
+run_send(SocketObject *self, sys_mmsg *msgs, size_t n, int flags)
+{
+    batch_ctx ctx = {.msgs = msgs, .count = n, .flags = flags};
+    ptrdiff_t sent = socket_try_call(self, do_send_batch, &ctx, &ctx.flags);
+    if (sent == SOCKET_MUST_WAIT) {
+        return socket_call(self, do_send_batch, &ctx, IS_DONTWAIT(flags));
+    }
+    if (sent <= 0 || (size_t)sent == n || IS_DONTWAIT(flags)
+        || !sys_is_blocking(SOCK_FD(self))) {
+        return sent;
+    }
+    ctx.msgs = msgs + sent;
+    ctx.count = n - (size_t)sent;
+    ptrdiff_t more = socket_call(self, do_send_batch, &ctx, 0);
+    if (more < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+            return -1;  /* a signal handler raised */
+        }
+        PyErr_Clear();
+        return sent;
+    }
+    return sent + more;
 }
 
 /* Sends the first `count` slots of a batch, each to `to` when given, else to the slot's
@@ -752,17 +803,26 @@ send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage 
         return -1;
     }
     Py_ssize_t n = batch->count;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        sys_iovec_set(&batch->iov[i], batch->views[i].buf, batch->lens[i]);
-        struct sockaddr *name = to ? (struct sockaddr *)to
-                                : batch->addrlens[i] ? (struct sockaddr *)&batch->addrs[i]
-                                                     : NULL;
-        sys_mmsg_set(&batch->msgs[i], name, to ? tolen : batch->addrlens[i], &batch->iov[i], 1,
-                     NULL, 0);
+    int same_to = to ? (batch->send_tolen == tolen
+                        && memcmp(&batch->send_to, to, (size_t)tolen) == 0)
+                     : batch->send_tolen == 0;
+    if (batch->send_built != n || !same_to) {
+        /* The headers point into the batch (addrs, send_to), never at the caller's stack. */
+        batch->send_tolen = to ? tolen : 0;
+        if (to) {
+            memcpy(&batch->send_to, to, (size_t)tolen);
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            sys_iovec_set(&batch->siov[i], batch->views[i].buf, batch->lens[i]);
+            struct sockaddr *name = to ? (struct sockaddr *)&batch->send_to
+                                    : batch->addrlens[i] ? (struct sockaddr *)&batch->addrs[i]
+                                                         : NULL;
+            sys_mmsg_set(&batch->smsgs[i], name, to ? tolen : batch->addrlens[i],
+                         &batch->siov[i], 1, NULL, 0);
+        }
+        batch->send_built = n;
     }
-    batch_ctx ctx = {.msgs = batch->msgs, .count = (size_t)n, .flags = flags};
-    /* Released GIL: a blocking sendmmsg tried with MSG_DONTWAIT could stop part-way. */
-    ptrdiff_t sent = n == 0 ? 0 : socket_call(self, do_send_batch, &ctx, IS_DONTWAIT(flags));
+    ptrdiff_t sent = n == 0 ? 0 : run_send(self, batch->smsgs, (size_t)n, flags);
     BUSY_DONE(batch);
     return sent;
 }
@@ -814,8 +874,7 @@ send_from_sequence(SocketObject *self, PyObject *seq, struct sockaddr_storage *t
         sys_iovec_set(&iov[pinned], views[pinned].buf, (size_t)views[pinned].len);
         sys_mmsg_set(&msgs[pinned], (struct sockaddr *)to, tolen, &iov[pinned], 1, NULL, 0);
     }
-    batch_ctx ctx = {.msgs = msgs, .count = (size_t)n, .flags = flags};
-    sent = socket_call(self, do_send_batch, &ctx, IS_DONTWAIT(flags));
+    sent = run_send(self, msgs, (size_t)n, flags);
 done:
     for (Py_ssize_t i = 0; i < pinned; i++) {
         PyBuffer_Release(&views[i]);
@@ -895,10 +954,16 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
     static const char *const names[] = {"data", "segment_size", "address", "flags"};
-    PyObject *argv[4];
+    PyObject *argv[4] = {NULL, NULL, NULL, NULL};
     int segment_size, flags = 0;
-    if (parse_args("send_gso", args, nargs, kwnames, names, 2, 4, argv) < 0
-        || int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0
+    if (nargs == 2 && kwnames == NULL) {  /* the common call, parsed with no loop */
+        argv[0] = args[0];
+        argv[1] = args[1];
+    }
+    else if (parse_args("send_gso", args, nargs, kwnames, names, 2, 4, argv) < 0) {
+        return NULL;
+    }
+    if (int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0
         || (argv[3] != NULL && int_arg("send_gso", "flags", argv[3], &flags) < 0)) {
         return NULL;
     }
@@ -914,8 +979,15 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                    || PySys_Audit("socket.sendmsg", "OO", self, argv[2]) < 0)) {
         return NULL;
     }
+    /* A bytes object is read in place (immutable, kept alive by the caller); anything
+     * else is pinned for the call. */
     Py_buffer view;
-    if (readable_buffer_arg("send_gso", argv[0], &view) < 0) {
+    if (PyBytes_CheckExact(argv[0])) {
+        view.buf = PyBytes_AS_STRING(argv[0]);
+        view.len = PyBytes_GET_SIZE(argv[0]);
+        view.obj = NULL;
+    }
+    else if (readable_buffer_arg("send_gso", argv[0], &view) < 0) {
         return NULL;
     }
     union {
@@ -936,7 +1008,9 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                            .controllen = sizeof(control.buf)},
                    .flags = flags};
     ptrdiff_t n = socket_call_flags(self, do_sendmsg, &ctx, &ctx.flags);
-    PyBuffer_Release(&view);
+    if (view.obj != NULL) {
+        PyBuffer_Release(&view);
+    }
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
@@ -971,12 +1045,23 @@ receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssi
         return NULL;
     }
     size_t segment = segment_size_of((size_t)n, control.buf, ctx.msg.controllen, ctx.msg.flags);
-    if (!want_sender) {
-        return Py_BuildValue("(nn)", (Py_ssize_t)n, (Py_ssize_t)segment);
+    PyObject *result = PyTuple_New(want_sender ? 3 : 2);
+    PyObject *nbytes = PyLong_FromSsize_t(n);
+    PyObject *size = PyLong_FromSize_t(segment);
+    PyObject *sender = want_sender ? socket_sender(self, &from, ctx.msg.namelen) : NULL;
+    if (result == NULL || nbytes == NULL || size == NULL || (want_sender && sender == NULL)) {
+        Py_XDECREF(result);
+        Py_XDECREF(nbytes);
+        Py_XDECREF(size);
+        Py_XDECREF(sender);
+        return NULL;
     }
-    PyObject *sender = socket_sender(self, &from, ctx.msg.namelen);
-    return sender == NULL ? NULL
-                          : Py_BuildValue("(nnN)", (Py_ssize_t)n, (Py_ssize_t)segment, sender);
+    PyTuple_SET_ITEM(result, 0, nbytes);
+    PyTuple_SET_ITEM(result, 1, size);
+    if (want_sender) {
+        PyTuple_SET_ITEM(result, 2, sender);
+    }
+    return result;
 }
 
 static PyObject *

@@ -224,6 +224,13 @@ sys_mmsg_set(sys_mmsg *m, struct sockaddr *name, sys_socklen_t namelen, sys_iove
     m->msg_hdr.msg_flags = 0;
     m->msg_len = 0;
 }
+/* Makes a received header ready for the next receive (the kernel rewrote these). */
+static inline void
+sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
+{
+    m->msg_hdr.msg_namelen = namelen;
+    m->msg_hdr.msg_controllen = controllen;
+}
 static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->msg_len; }
 static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg_hdr.msg_namelen; }
 static inline size_t sys_mmsg_controllen(const sys_mmsg *m) { return m->msg_hdr.msg_controllen; }
@@ -254,6 +261,12 @@ sys_mmsg_set(sys_mmsg *m, struct sockaddr *name, sys_socklen_t namelen, sys_iove
     m->msg.controllen = controllen;
     m->msg.flags = 0;
     m->len = 0;
+}
+static inline void
+sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
+{
+    m->msg.namelen = namelen;
+    m->msg.controllen = controllen;
 }
 static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->len; }
 static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg.namelen; }

@@ -409,6 +409,28 @@ class TestSendBatch:
                 received += b.recv_batch(batch)
             assert received == sent
 
+    def test_a_blocking_sender_waits_for_room_for_the_whole_batch(self):
+        """What fits goes at once; the rest waits for the reader, as a blocking
+        sendmmsg does (the GIL released meanwhile: the reader is a thread)."""
+        a, b = Socket.pair(Domain.UNIX, Type.DGRAM)
+        with a, b:
+            datagrams = [bytes([i % 256]) * 2000 for i in range(_pysock2.BATCH_MAX)]
+            sent = []
+            sender = threading.Thread(target=lambda: sent.append(a.send_batch(datagrams)))
+            sender.start()
+            batch = DatagramBatch.allocate(64, 4096)
+            b.set_read_timeout(5)  # a short send must fail the test, not hang it
+            got = []
+            try:
+                while len(got) < len(datagrams):
+                    for i in range(b.recv_batch(batch)):
+                        got.append(bytes(batch.data(i)))
+            finally:
+                sender.join()
+                batch.release()
+            assert sent == [len(datagrams)]
+            assert got == datagrams
+
     def test_set_bad_arguments(self):
         batch = DatagramBatch.allocate(2, 8)
         with pytest.raises(ValueError):
