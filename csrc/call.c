@@ -81,6 +81,7 @@ socket_is_datagram(SocketObject *self, sys_socket_t fd)
 }
 #endif
 
+#ifdef MSG_DONTWAIT
 ptrdiff_t
 socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked)
 {
@@ -88,14 +89,14 @@ socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked)
     if (sys_error_is_interrupted(err)) {
         return SOCKET_MUST_WAIT;  /* socket_call runs the handlers and retries */
     }
-    int dontwait = IS_DONTWAIT(asked);
-    if (sys_error_is_would_block(err) && !dontwait && sys_is_blocking(fd)) {
+    if (sys_error_is_would_block(err) && !(asked & MSG_DONTWAIT) && sys_is_blocking(fd)) {
         return SOCKET_MUST_WAIT;  /* nothing yet: wait as the caller asked, GIL released */
     }
     /* A non-blocking socket or MSG_DONTWAIT: EAGAIN is BlockingIOError, as it would be. */
     socket_raise(fd, err, 1);
     return -1;
 }
+#endif
 
 ptrdiff_t
 socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)

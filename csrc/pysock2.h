@@ -126,8 +126,10 @@ void socket_raise(sys_socket_t fd, int err, int dontwait);
 #define SOCK_KIND_DATAGRAM 1      /* SOCK_DGRAM, SOCK_RAW: one message per call */
 #define SOCK_KIND_OTHER 2
 ptrdiff_t socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+#ifdef MSG_DONTWAIT
 /* The failure of a socket_try_call attempt (error `err`): SOCKET_MUST_WAIT or -1 raised. */
 ptrdiff_t socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked);
+#endif
 static inline ptrdiff_t
 socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
 {

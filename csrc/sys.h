@@ -204,7 +204,7 @@ int64_t sys_monotonic_ns(void);
  * the kernel as it is: struct mmsghdr where recvmmsg/sendmmsg exist (SYS_HAS_MMSG), else
  * a sys_msg that batch.c passes to sys_recvmsg/sys_sendmsg one at a time. Fill with
  * sys_mmsg_set; after a call read the results with the accessors. */
-#if defined(__linux__)
+#if defined(__linux__) && !defined(PYSOCK2_NO_MMSG)  /* the macro tests the fallback */
 #  define SYS_HAS_MMSG 1
 #endif
 /* The most messages one batch call takes (Linux's UIO_MAXIOV). */
