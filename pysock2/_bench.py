@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from itertools import repeat
@@ -35,11 +36,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 PROFILES: dict[str, dict[str, int]] = {
-    # rounds: interleaved rounds per workload; *_iters: loop iterations per chunk.
-    "quick": {"rounds": 15, "rt_iters": 1500, "batch_iters": 30, "gso_iters": 100,
+    # rounds: interleaved rounds per I/O workload; *_iters: loop iterations per chunk (a
+    # chunk lasts a few milliseconds); import_runs: fresh interpreters per statement.
+    "quick": {"rounds": 101, "rt_iters": 500, "batch_iters": 10, "gso_iters": 50,
               "import_runs": 15, "alloc_calls": 5000},
-    "full": {"rounds": 61, "rt_iters": 3000, "batch_iters": 60, "gso_iters": 200,
-             "import_runs": 41, "alloc_calls": 20000},
+    "full": {"rounds": 601, "rt_iters": 500, "batch_iters": 10, "gso_iters": 50,
+             "import_runs": 61, "alloc_calls": 20000},
 }
 SMALL = 64          # bytes per datagram: per-call and batch workloads
 BATCH = 64          # datagrams per batch call
@@ -72,10 +74,12 @@ def source_dir() -> str | None:
 
 
 class Reference:
-    """bench/ref_udp.c compiled into a temporary shared library."""
+    """bench/ref_udp.c compiled into a temporary shared library, and bench/floor_ext.c
+    (the least an extension can do per call) into an extension module."""
 
     def __init__(self, workdir: str) -> None:
         self.lib: Any = None
+        self.floor: Any = None
         self.note = ""
         self.compiler = ""
         src = source_dir()
@@ -95,6 +99,7 @@ class Reference:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True)
         self.compiler = f"{' '.join(cmd[:4])} ({version.stdout.splitlines()[0]})"
         self.lib = ctypes.CDLL(out)
+        self.floor = build_floor(cc, src, workdir)
         for name, args in [("ref_roundtrip", 4), ("ref_batch", 5), ("ref_gso", 5)]:
             fn = getattr(self.lib, name, None)
             if fn is not None:
@@ -110,6 +115,28 @@ class Reference:
         if elapsed < 0:
             raise RuntimeError(f"C reference {name}{args} failed ({elapsed})")
         return int(elapsed)
+
+
+def build_floor(cc: str, src: str, workdir: str) -> Any:
+    """The Floor type of bench/floor_ext.c, built against this interpreter, or None."""
+    import importlib.machinery
+    import importlib.util
+
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    out = os.path.join(workdir, "floor_ext" + suffix)
+    cmd = [cc, "-O2", "-shared", "-fPIC", "-I" + sysconfig.get_paths()["include"], "-o", out,
+           os.path.join(src, "floor_ext.c")]
+    if sys.platform == "darwin":
+        cmd[1:1] = ["-undefined", "dynamic_lookup"]
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
+        return None
+    loader = importlib.machinery.ExtensionFileLoader("floor_ext", out)
+    spec = importlib.util.spec_from_file_location("floor_ext", out, loader=loader)
+    if spec is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module.Floor
 
 
 # ---------------------------------------------------------------- sockets
@@ -196,14 +223,20 @@ def bench_roundtrip(ref: Reference, p: dict[str, int]) -> dict:
         "pysock2": lambda: python_roundtrip(pair.p_tx.send, pair.p_rx.recv_into, data, buf,
                                             iters) / iters,
     }
+    ratios = {"pysock2_vs_c": ("pysock2", "c"), "stdlib_vs_pysock2": ("stdlib", "pysock2"),
+              "stdlib_vs_c": ("stdlib", "c")}
+    if ref.floor is not None:
+        f_tx, f_rx = ref.floor(a), ref.floor(b)
+        runners["floor"] = lambda: python_roundtrip(f_tx.send, f_rx.recv_into, data, buf,
+                                                    iters) / iters
+        ratios.update({"floor_vs_c": ("floor", "c"), "pysock2_vs_floor": ("pysock2", "floor")})
     try:
         samples = interleave(p["rounds"], runners)
     finally:
         pair.close()
-    result = summarise(samples, {"pysock2_vs_c": ("pysock2", "c"),
-                                 "stdlib_vs_pysock2": ("stdlib", "pysock2"),
-                                 "stdlib_vs_c": ("stdlib", "c")})
-    result["what"] = f"ns per round trip: send {SMALL} bytes + recv_into(memoryview)"
+    result = summarise(samples, ratios)
+    result["what"] = (f"ns per round trip: send {SMALL} bytes + recv_into(memoryview); floor "
+                      "= a minimal METH_FASTCALL extension type (bench/floor_ext.c)")
     return result
 
 
