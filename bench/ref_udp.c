@@ -54,12 +54,14 @@ ref_roundtrip(int a, int b, long iters, int size)
 
 #ifdef __linux__
 /* `batch` datagrams of `size` bytes per sendmmsg, then per recvmmsg (MSG_WAITFORONE, as
- * Socket.recv_batch does), each into its own slot. */
+ * Socket.recv_batch does), each into its own slot with its sender's address recorded (as
+ * recv_batch records it for DatagramBatch.address). */
 long long
 ref_batch(int a, int b, long iters, int batch, int size)
 {
     static struct mmsghdr tx[MAX_BATCH], rx[MAX_BATCH];
     static struct iovec tx_iov[MAX_BATCH], rx_iov[MAX_BATCH];
+    static struct sockaddr_storage senders[MAX_BATCH];
     static char slots[MAX_BATCH][2048];
     if (batch < 1 || batch > MAX_BATCH || size < 0 || size > 2048) {
         return -3;
@@ -75,11 +77,15 @@ ref_batch(int a, int b, long iters, int batch, int size)
         rx_iov[i].iov_len = sizeof(slots[i]);
         rx[i].msg_hdr.msg_iov = &rx_iov[i];
         rx[i].msg_hdr.msg_iovlen = 1;
+        rx[i].msg_hdr.msg_name = &senders[i];
     }
     long long start = now_ns();
     for (long i = 0; i < iters; i++) {
         if (sendmmsg(a, tx, (unsigned int)batch, 0) != batch) {
             return -1;
+        }
+        for (int j = 0; j < batch; j++) {
+            rx[j].msg_hdr.msg_namelen = sizeof(senders[j]);
         }
         int got = 0;
         while (got < batch) {
