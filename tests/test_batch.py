@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import errno
+import gc
 import mmap
 import sys
 import threading
@@ -466,6 +467,42 @@ class TestSendBatch:
         b.set_nonblocking(True)
         with pytest.raises(BlockingIOError):
             b.recv(8)  # nothing was sent
+
+    def test_a_bad_item_unpins_the_ones_before_it(self, udp_pair):
+        a, _ = udp_pair
+        first = bytearray(b"first")
+        with pytest.raises(TypeError):
+            a.send_batch([first, 3])
+        first.extend(b"!")
+
+    def test_error_paths_leak_nothing(self, udp_pair, closed_socket):
+        a, b = udp_pair
+        b.set_nonblocking(True)
+        batch = DatagramBatch.allocate(4, 16)
+        payload = bytearray(8)
+
+        calls = (lambda: a.send_batch([payload, "x"]), lambda: b.recv_batch(batch),
+                 lambda: closed_socket.send_batch([payload]),
+                 lambda: DatagramBatch([payload, b"ro"]), lambda: batch.set(9, 1))
+
+        def errors():
+            failed = 0
+            for call in calls:
+                try:
+                    call()
+                except (TypeError, OSError, IndexError):
+                    failed += 1
+            return failed
+
+        assert errors() == len(calls)
+        gc.collect()
+        before = sys.getallocatedblocks()
+        for _ in range(300):
+            errors()
+        gc.collect()
+        assert sys.getallocatedblocks() - before < 30
+        payload.extend(b"!")  # and nothing left pinned
+        batch.release()
 
     def test_bad_address_and_flags(self, udp_pair):
         a, _ = udp_pair
