@@ -79,13 +79,10 @@ socket_is_datagram(SocketObject *self, sys_socket_t fd)
     }
     return kind == SOCK_KIND_DATAGRAM;
 }
-#endif
 
-#ifdef MSG_DONTWAIT
 ptrdiff_t
-socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked)
+socket_try_failed(sys_socket_t fd, int err, int asked)
 {
-    (void)self;
     if (sys_error_is_interrupted(err)) {
         return SOCKET_MUST_WAIT;  /* socket_call runs the handlers and retries */
     }
@@ -98,6 +95,7 @@ socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked)
 }
 #endif
 
+/* socket_try_call's first time on a socket (the kind is read), or its refusals. */
 ptrdiff_t
 socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
 {
@@ -113,12 +111,9 @@ socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
     if (!(asked & MSG_DONTWAIT) && !socket_is_datagram(self, fd)) {
         return SOCKET_MUST_WAIT;
     }
-    /* Cannot block, so the GIL stays held: releasing and taking it back would cost more
-     * than a datagram call on loopback. */
-    *flags = asked | MSG_DONTWAIT;
-    ptrdiff_t result = fn(fd, ctx);
-    *flags = asked;
-    return result >= 0 ? result : socket_try_failed(self, fd, sys_last_error(), asked);
+    /* The kind is now cached (or MSG_DONTWAIT was asked): the inline attempt applies. A
+     * descriptor closed meanwhile comes back here and raises EBADF above. */
+    return socket_try_call(self, fn, ctx, flags);
 #else
     (void)self;
     (void)fn;

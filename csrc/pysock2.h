@@ -128,7 +128,7 @@ void socket_raise(sys_socket_t fd, int err, int dontwait);
 ptrdiff_t socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
 #ifdef MSG_DONTWAIT
 /* The failure of a socket_try_call attempt (error `err`): SOCKET_MUST_WAIT or -1 raised. */
-ptrdiff_t socket_try_failed(SocketObject *self, sys_socket_t fd, int err, int asked);
+ptrdiff_t socket_try_failed(sys_socket_t fd, int err, int asked);
 #endif
 static inline ptrdiff_t
 socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
@@ -143,7 +143,7 @@ socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
         *flags = asked | MSG_DONTWAIT;
         ptrdiff_t result = fn(fd, ctx);
         *flags = asked;
-        return result >= 0 ? result : socket_try_failed(self, fd, sys_last_error(), asked);
+        return result >= 0 ? result : socket_try_failed(fd, sys_last_error(), asked);
     }
 #endif
     return socket_try_call_slow(self, fn, ctx, flags);
