@@ -11,13 +11,14 @@ is the short version. docs/performance.md explains the workloads and the figures
 import os
 import subprocess
 import sys
+import sysconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-try:
-    import pysock2._pysock2  # noqa: F401
-except ImportError:
+# Look for this checkout's own build (an import could find another installed pysock2's).
+EXTENSION = os.path.join(ROOT, "pysock2", "_pysock2" + sysconfig.get_config_var("EXT_SUFFIX"))
+if not os.path.exists(EXTENSION):
     print("bench/run.py: building pysock2 in place ...", file=sys.stderr)
     subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=ROOT,
                    check=True)
