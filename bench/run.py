@@ -21,7 +21,7 @@ EXTENSION = os.path.join(ROOT, "pysock2", "_pysock2" + sysconfig.get_config_var(
 if not os.path.exists(EXTENSION):
     print("bench/run.py: building pysock2 in place ...", file=sys.stderr)
     subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=ROOT,
-                   check=True)
+                   check=True, stdout=sys.stderr)  # stdout carries only the JSON
 
 from pysock2._bench import main  # noqa: E402
 
