@@ -168,8 +168,11 @@ class Pair:
 
 
 def interleave(rounds: int, runners: Mapping[str, Callable[[], float | None]]) -> dict[str, list]:
-    """Runs each runner once per round, rotating the order; per-round results."""
+    """Runs each runner once per round, rotating the order; per-round results. A first,
+    discarded round warms caches, pages and lazily built state."""
     names = list(runners)
+    for name in names:
+        runners[name]()
     results: dict[str, list] = {name: [] for name in names}
     for r in range(rounds):
         shift = r % len(names)
@@ -429,7 +432,8 @@ def bench_import(p: dict[str, int]) -> dict:
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
-    # As installed, pysock2 has cached bytecode like the stdlib: let the warm-up write it.
+    # As installed, pysock2 has cached bytecode like the stdlib: the warm-up round of
+    # interleave() writes it.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     where = subprocess.run([sys.executable, "-c", "import pysock2; print(pysock2.__file__)"],
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
@@ -439,7 +443,6 @@ def bench_import(p: dict[str, int]) -> dict:
     for mode, flags in modes.items():
         runners = {name: _interpreter(flags, statement, env)
                    for name, statement in statements.items()}
-        runners["pysock2"]()  # warm-up: bytecode cache, page cache
         samples = interleave(p["import_runs"], runners)
         wall = summarise(samples, {"pysock2_vs_socket": ("pysock2", "socket")})
         only = {k: round(statistics.median(v) - statistics.median(samples["baseline"]), 2)
