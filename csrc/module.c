@@ -108,6 +108,7 @@ static const constant constants[] = {
     C(MSG_ERRQUEUE),
 #endif
     C(SOL_SOCKET),
+    {"BATCH_MAX", SYS_MMSG_MAX},  /* the most datagrams one batch call moves (batch.c) */
 };
 #undef C
 
@@ -195,7 +196,8 @@ module_exec(PyObject *module)
     PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods,
                                           socket_multicast_methods,
                                           socket_special_option_methods,
-                                          socket_msg_methods};
+                                          socket_msg_methods,
+                                          socket_batch_methods};
     for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
         if (add_methods(state->socket_type, socket_tables[i]) < 0) {
             return -1;
@@ -207,7 +209,8 @@ module_exec(PyObject *module)
     }
     state->socket_class = (PyTypeObject *)Py_NewRef(state->socket_type);
     state->sockaddr_class = (PyTypeObject *)Py_NewRef(state->sockaddr_type);
-    if (msg_module_exec(module, state) < 0) {
+    state->batch_type = add_type(module, &batch_spec);
+    if (state->batch_type == NULL || msg_module_exec(module, state) < 0) {
         return -1;
     }
     return add_constants(module);
@@ -221,6 +224,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->sockaddr_type);
     Py_VISIT(state->socket_class);
     Py_VISIT(state->sockaddr_class);
+    Py_VISIT(state->batch_type);
     return msg_module_traverse(state, visit, arg);
 }
 
@@ -233,6 +237,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->socket_class);
     Py_CLEAR(state->sockaddr_class);
     msg_module_clear(state);
+    Py_CLEAR(state->batch_type);
     return 0;
 }
 

@@ -309,6 +309,7 @@ socket_traverse(SocketObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->owner);
+    Py_VISIT(self->sender_cache);
     return 0;
 }
 
@@ -316,6 +317,7 @@ static int
 socket_clear(SocketObject *self)
 {
     Py_CLEAR(self->owner);
+    Py_CLEAR(self->sender_cache);
     return 0;
 }
 

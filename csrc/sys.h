@@ -266,4 +266,79 @@ sys_cmsg_next(size_t len)
     return sys_cmsg_space(len - sys_cmsg_len(0));
 }
 
+/* ---- batch datagram I/O (batch.c) ----
+ * One element of a batch, in the platform's own layout so that an array of them goes to
+ * the kernel as it is: struct mmsghdr where recvmmsg/sendmmsg exist (SYS_HAS_MMSG), else
+ * a sys_msg that batch.c passes to sys_recvmsg/sys_sendmsg one at a time. Fill with
+ * sys_mmsg_set; after a call read the results with the accessors. */
+#if defined(__linux__) && !defined(PYSOCK2_NO_MMSG)  /* the macro tests the fallback */
+#  define SYS_HAS_MMSG 1
+#endif
+/* The most messages one batch call takes (Linux's UIO_MAXIOV). */
+#define SYS_MMSG_MAX 1024
+#ifdef SYS_HAS_MMSG
+typedef struct mmsghdr sys_mmsg;
+static inline void
+sys_mmsg_set(sys_mmsg *m, struct sockaddr *name, sys_socklen_t namelen, sys_iovec *iov,
+             size_t iovlen, void *control, size_t controllen)
+{
+    m->msg_hdr.msg_name = name;
+    m->msg_hdr.msg_namelen = name ? namelen : 0;
+    m->msg_hdr.msg_iov = iov;
+    m->msg_hdr.msg_iovlen = iovlen;
+    m->msg_hdr.msg_control = control;
+    m->msg_hdr.msg_controllen = control ? controllen : 0;
+    m->msg_hdr.msg_flags = 0;
+    m->msg_len = 0;
+}
+/* Makes a received header ready for the next receive (the kernel rewrote these). */
+static inline void
+sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
+{
+    m->msg_hdr.msg_namelen = namelen;
+    m->msg_hdr.msg_controllen = controllen;
+}
+static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->msg_len; }
+static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg_hdr.msg_namelen; }
+static inline size_t sys_mmsg_controllen(const sys_mmsg *m) { return m->msg_hdr.msg_controllen; }
+static inline int sys_mmsg_flags(const sys_mmsg *m) { return m->msg_hdr.msg_flags; }
+/* Receives up to `count` datagrams; waits (unless the socket or `flags` say otherwise) for
+ * the first one only and takes the rest only if already queued (MSG_WAITFORONE). Returns
+ * the number received (>= 1) or -1; an error after the first is reported by the next
+ * call. */
+ptrdiff_t sys_recvmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags);
+/* Sends msgs[0..count) in order. Returns the number sent, fewer than count when the
+ * socket's buffer filled up (non-blocking) or an error struck after the first (the error
+ * is then lost, as with sendmmsg); -1 when the first one failed. */
+ptrdiff_t sys_sendmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags);
+#else
+typedef struct {
+    sys_msg msg;
+    size_t len;
+} sys_mmsg;
+static inline void
+sys_mmsg_set(sys_mmsg *m, struct sockaddr *name, sys_socklen_t namelen, sys_iovec *iov,
+             size_t iovlen, void *control, size_t controllen)
+{
+    m->msg.name = name;
+    m->msg.namelen = namelen;
+    m->msg.iov = iov;
+    m->msg.iovlen = iovlen;
+    m->msg.control = control;
+    m->msg.controllen = controllen;
+    m->msg.flags = 0;
+    m->len = 0;
+}
+static inline void
+sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
+{
+    m->msg.namelen = namelen;
+    m->msg.controllen = controllen;
+}
+static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->len; }
+static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg.namelen; }
+static inline size_t sys_mmsg_controllen(const sys_mmsg *m) { return m->msg.controllen; }
+static inline int sys_mmsg_flags(const sys_mmsg *m) { return m->msg.flags; }
+#endif
+
 #endif /* PYSOCK2_SYS_H */

@@ -405,6 +405,20 @@ sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags)
     return n;
 }
 
+#ifdef SYS_HAS_MMSG
+ptrdiff_t
+sys_recvmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags)
+{
+    return recvmmsg(fd, msgs, (unsigned int)count, flags | MSG_WAITFORONE, NULL);
+}
+
+ptrdiff_t
+sys_sendmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags)
+{
+    return sendmmsg(fd, msgs, (unsigned int)count, flags);
+}
+#endif
+
 #if defined(__APPLE__)
 #  define KEEPALIVE_IDLE TCP_KEEPALIVE
 #elif defined(TCP_KEEPIDLE)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import enum
 import sys
-from typing import Any
 
 from . import _pysock2 as _c
+
+TYPE_CHECKING = False  # no `import typing` at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _HAS = frozenset(name for name in dir(_c) if name.isupper())
 
