@@ -1,13 +1,13 @@
 # Type stubs of the C core. Keep in step with csrc/: `python -m mypy.stubtest pysock2`
 # (run by .ci/run) fails when they drift.
 import sys
-from typing_extensions import Buffer as _Buffer
-from datetime import timedelta
-from os import PathLike
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Sequence, Union, final
+from os import PathLike
+from typing import Any, Union, final
 
+from typing_extensions import Buffer as _Buffer
 from typing_extensions import Self, TypeAlias, disjoint_base
 
 from pysock2._enums import RecvFlags
