@@ -16,7 +16,8 @@ extra_compile_args = []
 extra_link_args = []
 libraries = []
 if sys.platform == "win32":
-    libraries = ["ws2_32"]
+    # ws2_32: Winsock; iphlpapi: if_nametoindex (IPv6 scope names).
+    libraries = ["ws2_32", "iphlpapi"]
     extra_compile_args = ["/W4", "/std:c11"]
 else:
     extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
@@ -32,6 +33,8 @@ else:
         extra_link_args += flags
 
 setup(
+    packages=["pysock2"],
+    package_data={"pysock2": ["py.typed", "*.pyi"]},
     ext_modules=[
         Extension(
             "pysock2._pysock2",

@@ -3,6 +3,8 @@
  * method goes through socket_call(); none re-implements it. */
 #include "pysock2.h"
 
+#include <stdarg.h>
+
 sys_socket_t
 socket_checked_fd(SocketObject *self)
 {
@@ -55,4 +57,102 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait)
             return -1;
         }
     }
+}
+
+void
+finalizer_warning(PyObject *source, const char *format, ...)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *saved = PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+#endif
+    va_list vargs;
+    va_start(vargs, format);
+    PyObject *message = PyUnicode_FromFormatV(format, vargs);
+    va_end(vargs);
+    /* A warnings filter may turn the warning into an error: report it, never raise. */
+    if (message == NULL || PyErr_ResourceWarning(source, 1, "%U", message) < 0) {
+        PyErr_WriteUnraisable(source);
+    }
+    Py_XDECREF(message);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved);
+#else
+    PyErr_Restore(type, value, tb);
+#endif
+}
+
+/* ---------------------------------------------------------------- the fast path */
+
+#ifdef MSG_DONTWAIT
+/* Whether a call on this socket may first be tried with MSG_DONTWAIT and give the same
+ * result as the blocking call: true of datagram and raw sockets, where a call moves one
+ * whole message or none. Not of stream sockets: MSG_DONTWAIT could cut a send short or
+ * return fewer bytes than SO_RCVLOWAT asks for. */
+static int
+socket_is_datagram(SocketObject *self, sys_socket_t fd)
+{
+    int kind = __atomic_load_n(&self->kind, __ATOMIC_RELAXED);
+    if (kind == SOCK_KIND_UNKNOWN) {
+        int type = 0;
+        sys_socklen_t len = sizeof(type);
+        if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+            return 0;  /* not cached: the call itself will report the problem */
+        }
+        kind = (type == SOCK_DGRAM || type == SOCK_RAW) ? SOCK_KIND_DATAGRAM : SOCK_KIND_OTHER;
+        __atomic_store_n(&self->kind, kind, __ATOMIC_RELAXED);
+    }
+    return kind == SOCK_KIND_DATAGRAM;
+}
+
+ptrdiff_t
+socket_try_failed(sys_socket_t fd, int err, int asked)
+{
+    if (sys_error_is_interrupted(err)) {
+        return SOCKET_MUST_WAIT;  /* socket_call runs the handlers and retries */
+    }
+    if (sys_error_is_would_block(err) && !(asked & MSG_DONTWAIT) && sys_is_blocking(fd)) {
+        return SOCKET_MUST_WAIT;  /* nothing yet: wait as the caller asked, GIL released */
+    }
+    /* A non-blocking socket or MSG_DONTWAIT: EAGAIN is BlockingIOError, as it would be. */
+    socket_raise(fd, err, 1);
+    return -1;
+}
+#endif
+
+/* socket_try_call's first time on a socket (the kind is read), or its refusals. */
+ptrdiff_t
+socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+{
+#ifdef MSG_DONTWAIT
+    int asked = *flags;
+    if (asked & MSG_WAITALL) {
+        return SOCKET_MUST_WAIT;
+    }
+    sys_socket_t fd = socket_checked_fd(self);
+    if (fd == SYS_INVALID_SOCKET) {
+        return -1;
+    }
+    if (!(asked & MSG_DONTWAIT) && !socket_is_datagram(self, fd)) {
+        return SOCKET_MUST_WAIT;
+    }
+    /* The kind is now cached (or MSG_DONTWAIT was asked): the inline attempt applies. A
+     * descriptor closed meanwhile comes back here and raises EBADF above. */
+    return socket_try_call(self, fn, ctx, flags);
+#else
+    (void)self;
+    (void)fn;
+    (void)ctx;
+    (void)flags;
+    return SOCKET_MUST_WAIT;
+#endif
+}
+
+ptrdiff_t
+socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+{
+    ptrdiff_t result = socket_try_call(self, fn, ctx, flags);
+    return result != SOCKET_MUST_WAIT ? result : socket_call(self, fn, ctx, IS_DONTWAIT(*flags));
 }

@@ -5,10 +5,12 @@
 
 #include <string.h>
 
-#ifdef MSG_DONTWAIT
-#  define IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
+/* The hot helpers are inlined into each method so that the constant arguments (which
+ * system call, whether a sender is wanted) fold away: fewer instructions per call. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define HOT_INLINE static inline __attribute__((always_inline))
 #else
-#  define IS_DONTWAIT(flags) 0
+#  define HOT_INLINE static inline
 #endif
 
 typedef struct {
@@ -69,51 +71,144 @@ parse_with_flags(const char *fname, const char *first, PyObject *const *args,
 
 /* ---------------------------------------------------------------- receiving */
 
-/* Receives into [buf, buf+len); with `sender`, also makes the sender's SockAddr. Returns
- * the byte count, or -1 with an exception set. */
-static ptrdiff_t
-receive(SocketObject *self, void *buf, size_t len, int flags, PyObject **sender)
+/* ---------------------------------------------------------------- buffers */
+
+/* The bytes of a data argument for one call. A bytes object is read in place (immutable,
+ * and the caller keeps it alive for the call); so is a bytearray on builds with a GIL, but
+ * only while the GIL is held, that is for socket_try_call(). Anything else, and a
+ * bytearray before a call that releases the GIL, is pinned with PyObject_GetBuffer. */
+typedef struct {
+    void *buf;
+    size_t len;
+    int pinned;        /* view holds an export to release */
+    int needs_gil;     /* buf is valid only while the GIL is held */
+    Py_buffer view;
+} data_arg;
+
+static int
+data_pin(const char *fname, PyObject *obj, int writable, data_arg *arg)
 {
-    struct sockaddr_storage from;
-    io_ctx ctx = {.buf = buf, .len = len, .flags = flags};
-    if (sender != NULL) {
-        memset(&from, 0, sizeof(from));
-        ctx.addr = &from;
+    int rc = writable ? writable_buffer_arg(fname, obj, &arg->view)
+                      : readable_buffer_arg(fname, obj, &arg->view);
+    if (rc < 0) {
+        return -1;
     }
-    ptrdiff_t n = socket_call(self, sender ? do_recvfrom : do_recv, &ctx, IS_DONTWAIT(flags));
-    if (n >= 0 && sender != NULL) {
-        *sender = sockaddr_new(self->state, &from, ctx.addrlen);
-        if (*sender == NULL) {
-            return -1;
-        }
-    }
-    return n;
+    arg->buf = arg->view.buf;
+    arg->len = (size_t)arg->view.len;
+    arg->pinned = 1;
+    arg->needs_gil = 0;
+    return 0;
 }
 
-/* n, or (n, sender) where the method reports the sender; steals `value` and `sender`. */
-static PyObject *
-with_sender(PyObject *value, PyObject *sender)
+HOT_INLINE int
+data_open(const char *fname, PyObject *obj, int writable, data_arg *arg)
 {
-    if (sender == NULL || value == NULL) {
-        Py_XDECREF(sender);
+    arg->pinned = 0;
+    arg->needs_gil = 0;
+    if (!writable && PyBytes_CheckExact(obj)) {
+        arg->buf = PyBytes_AS_STRING(obj);
+        arg->len = (size_t)PyBytes_GET_SIZE(obj);
+        return 0;
+    }
+#ifndef Py_GIL_DISABLED
+    if (PyByteArray_CheckExact(obj)) {
+        arg->buf = PyByteArray_AS_STRING(obj);
+        arg->len = (size_t)PyByteArray_GET_SIZE(obj);
+        arg->needs_gil = 1;
+        return 0;
+    }
+#endif
+    return data_pin(fname, obj, writable, arg);
+}
+
+HOT_INLINE void
+data_close(data_arg *arg)
+{
+    if (arg->pinned) {
+        PyBuffer_Release(&arg->view);
+    }
+}
+
+/* Runs fn over `arg` (whose pointer and length are in ctx): first without blocking and
+ * with the GIL held, then, if it must wait, as a blocking call with the buffer pinned. */
+HOT_INLINE ptrdiff_t
+call_with_data(SocketObject *self, const char *fname, PyObject *obj, int writable,
+               data_arg *arg, sys_call_fn fn, io_ctx *ctx)
+{
+    ptrdiff_t n = socket_try_call(self, fn, ctx, &ctx->flags);
+    if (n != SOCKET_MUST_WAIT) {
+        return n;
+    }
+    if (arg->needs_gil) {
+        /* Nothing ran since data_open (the GIL was held), so the object is unchanged. */
+        if (data_pin(fname, obj, writable, arg) < 0) {
+            return -1;
+        }
+        ctx->buf = arg->buf;
+        ctx->len = arg->len;
+    }
+    return socket_call(self, fn, ctx, IS_DONTWAIT(ctx->flags));
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+PyObject *
+socket_sender(SocketObject *self, const struct sockaddr_storage *from, sys_socklen_t len)
+{
+    if ((size_t)len > sizeof(*from)) {
+        len = sizeof(*from);
+    }
+    PyObject *addr = NULL;
+#ifdef Py_GIL_DISABLED
+    Py_BEGIN_CRITICAL_SECTION(self);
+#endif
+    SockAddrObject *cached = (SockAddrObject *)self->sender_cache;
+    if (cached != NULL && cached->len == len
+        && memcmp(&cached->storage, from, (size_t)len) == 0) {
+        addr = Py_NewRef(cached);
+    }
+    else {
+        addr = sockaddr_new(self->state, from, len);
+        if (addr != NULL) {
+            Py_XSETREF(self->sender_cache, Py_NewRef(addr));
+        }
+    }
+#ifdef Py_GIL_DISABLED
+    Py_END_CRITICAL_SECTION();
+#endif
+    return addr;
+}
+
+/* n, or (n, sender) where the method reports the sender; steals `value`. */
+static PyObject *
+with_sender(SocketObject *self, PyObject *value, const io_ctx *ctx)
+{
+    if (value == NULL || ctx->addr == NULL) {
         return value;
+    }
+    PyObject *sender = socket_sender(self, ctx->addr, ctx->addrlen);
+    if (sender == NULL) {
+        Py_DECREF(value);
+        return NULL;
     }
     return Py_BuildValue("(NN)", value, sender);
 }
 
-static PyObject *
+HOT_INLINE PyObject *
 receive_into(SocketObject *self, const char *fname, PyObject *target, int flags, int want_sender)
 {
-    Py_buffer view;
-    if (writable_buffer_arg(fname, target, &view) < 0) {
+    data_arg arg;
+    if (data_open(fname, target, 1, &arg) < 0) {
         return NULL;
     }
-    PyObject *sender = NULL;
-    /* The buffer stays exported across the call: a bytearray cannot be resized meanwhile. */
-    ptrdiff_t n = receive(self, view.buf, (size_t)view.len, flags,
-                          want_sender ? &sender : NULL);
-    PyBuffer_Release(&view);
-    return n < 0 ? NULL : with_sender(PyLong_FromSsize_t(n), sender);
+    struct sockaddr_storage from;
+    io_ctx ctx = {.buf = arg.buf, .len = arg.len, .flags = flags,
+                  .addr = want_sender ? &from : NULL};
+    /* A pinned buffer stays exported across the call: a bytearray cannot be resized. */
+    ptrdiff_t n = call_with_data(self, fname, target, 1, &arg,
+                                 want_sender ? do_recvfrom : do_recv, &ctx);
+    data_close(&arg);
+    return n < 0 ? NULL : with_sender(self, PyLong_FromSsize_t(n), &ctx);
 }
 
 static PyObject *
@@ -127,9 +222,11 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
     if (data == NULL) {
         return NULL;
     }
-    PyObject *sender = NULL;
-    ptrdiff_t n = receive(self, PyBytes_AS_STRING(data), (size_t)bufsize, flags,
-                          want_sender ? &sender : NULL);
+    struct sockaddr_storage from;
+    io_ctx ctx = {.buf = PyBytes_AS_STRING(data), .len = (size_t)bufsize, .flags = flags,
+                  .addr = want_sender ? &from : NULL};
+    ptrdiff_t n = socket_call_flags(self, want_sender ? do_recvfrom : do_recv, &ctx,
+                                    &ctx.flags);
     if (n < 0) {
         Py_DECREF(data);
         return NULL;
@@ -137,7 +234,7 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
     if (n < bufsize) {  /* a short read: hand out exactly the bytes received */
         Py_SETREF(data, PyBytes_FromStringAndSize(PyBytes_AS_STRING(data), n));
     }
-    return with_sender(data, sender);
+    return with_sender(self, data, &ctx);
 }
 
 #define RECEIVER(name, extra_flags, sender, takes_flags, first, body)                       \
@@ -177,24 +274,27 @@ socket_peek_sender(SocketObject *self, PyObject *unused)
     (void)unused;
     /* As socket2: peek into a small buffer, keep only the sender. */
     char scratch[8];
-    PyObject *sender = NULL;
-    return receive(self, scratch, sizeof(scratch), MSG_PEEK, &sender) < 0 ? NULL : sender;
+    struct sockaddr_storage from;
+    io_ctx ctx = {.buf = scratch, .len = sizeof(scratch), .flags = MSG_PEEK, .addr = &from};
+    if (socket_call_flags(self, do_recvfrom, &ctx, &ctx.flags) < 0) {
+        return NULL;
+    }
+    return socket_sender(self, &from, ctx.addrlen);
 }
 
 /* ---------------------------------------------------------------- sending */
 
-static PyObject *
+HOT_INLINE PyObject *
 transmit(SocketObject *self, const char *fname, PyObject *data, int flags,
          struct sockaddr_storage *to, sys_socklen_t tolen)
 {
-    Py_buffer view;
-    if (readable_buffer_arg(fname, data, &view) < 0) {
+    data_arg arg;
+    if (data_open(fname, data, 0, &arg) < 0) {
         return NULL;
     }
-    io_ctx ctx = {.buf = view.buf, .len = (size_t)view.len, .flags = flags,
-                  .addr = to, .addrlen = tolen};
-    ptrdiff_t n = socket_call(self, to ? do_sendto : do_send, &ctx, IS_DONTWAIT(flags));
-    PyBuffer_Release(&view);
+    io_ctx ctx = {.buf = arg.buf, .len = arg.len, .flags = flags, .addr = to, .addrlen = tolen};
+    ptrdiff_t n = call_with_data(self, fname, data, 0, &arg, to ? do_sendto : do_send, &ctx);
+    data_close(&arg);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
@@ -311,35 +411,37 @@ socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
 #define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
 
 PyMethodDef socket_io_methods[] = {
-    {"recv", FASTCALL_KW(socket_recv), "recv(bufsize, flags=0) -> bytes"},
+    {"recv", FASTCALL_KW(socket_recv), 
+     "recv($self, bufsize, flags=0)\n--\n\nReturns bytes: at most bufsize received bytes."},
     {"recv_into", FASTCALL_KW(socket_recv_into),
-     "recv_into(buffer, flags=0) -> int: receives into a writable buffer, zero-copy."},
+     "recv_into($self, buffer, flags=0)\n--\n\nReturns int: receives into a writable buffer, zero-copy."},
     {"recv_out_of_band", FASTCALL_KW(socket_recv_out_of_band),
-     "recv_out_of_band(bufsize) -> bytes: recv with MSG_OOB."},
+     "recv_out_of_band($self, bufsize)\n--\n\nReturns bytes: recv with MSG_OOB."},
     {"recv_out_of_band_into", FASTCALL_KW(socket_recv_out_of_band_into),
-     "recv_out_of_band_into(buffer) -> int: recv_into with MSG_OOB."},
-    {"peek", FASTCALL_KW(socket_peek), "peek(bufsize) -> bytes: recv with MSG_PEEK."},
+     "recv_out_of_band_into($self, buffer)\n--\n\nReturns int: recv_into with MSG_OOB."},
+    {"peek", FASTCALL_KW(socket_peek), "peek($self, bufsize)\n--\n\nReturns bytes: recv with MSG_PEEK."},
     {"peek_into", FASTCALL_KW(socket_peek_into),
-     "peek_into(buffer) -> int: recv_into with MSG_PEEK."},
+     "peek_into($self, buffer)\n--\n\nReturns int: recv_into with MSG_PEEK."},
     {"recv_from", FASTCALL_KW(socket_recv_from),
-     "recv_from(bufsize, flags=0) -> (bytes, SockAddr)"},
+     "recv_from($self, bufsize, flags=0)\n--\n\nReturns (bytes, SockAddr): the data and its sender."},
     {"recv_from_into", FASTCALL_KW(socket_recv_from_into),
-     "recv_from_into(buffer, flags=0) -> (int, SockAddr): zero-copy."},
+     "recv_from_into($self, buffer, flags=0)\n--\n\nReturns (int, SockAddr): zero-copy."},
     {"peek_from", FASTCALL_KW(socket_peek_from),
-     "peek_from(bufsize) -> (bytes, SockAddr): recv_from with MSG_PEEK."},
+     "peek_from($self, bufsize)\n--\n\nReturns (bytes, SockAddr): recv_from with MSG_PEEK."},
     {"peek_from_into", FASTCALL_KW(socket_peek_from_into),
-     "peek_from_into(buffer) -> (int, SockAddr): recv_from_into with MSG_PEEK."},
+     "peek_from_into($self, buffer)\n--\n\nReturns (int, SockAddr): recv_from_into with MSG_PEEK."},
     {"peek_sender", (PyCFunction)socket_peek_sender, METH_NOARGS,
-     "peek_sender() -> SockAddr: the sender of the next datagram, left queued."},
-    {"send", FASTCALL_KW(socket_send), "send(data, flags=0) -> int: bytes sent."},
+     "peek_sender($self, /)\n--\n\nReturns SockAddr: the sender of the next datagram, left queued."},
+    {"send", FASTCALL_KW(socket_send), "send($self, data, flags=0)\n--\n\nReturns int: bytes sent."},
     {"send_out_of_band", (PyCFunction)socket_send_out_of_band, METH_O,
-     "send_out_of_band(data) -> int: send with MSG_OOB."},
-    {"send_to", FASTCALL_KW(socket_send_to), "send_to(data, address, flags=0) -> int"},
+     "send_out_of_band($self, data, /)\n--\n\nReturns int: send with MSG_OOB."},
+    {"send_to", FASTCALL_KW(socket_send_to), 
+     "send_to($self, data, address, flags=0)\n--\n\nReturns int: bytes sent to address."},
     {"sendall", FASTCALL_KW(socket_sendall),
-     "sendall(data, flags=0): sends until all of data is sent or an error is raised."},
+     "sendall($self, data, flags=0)\n--\n\nSends until all of data is sent or an error is raised."},
 #ifdef SYS_HAS_SENDFILE
     {"sendfile", FASTCALL_KW(socket_sendfile),
-     "sendfile(file, offset=0, length=None) -> int: bytes of file sent in one call."},
+     "sendfile($self, file, offset=0, length=None)\n--\n\nReturns int: bytes of file sent in one call."},
 #endif
     {NULL, NULL, 0, NULL},
 };

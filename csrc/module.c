@@ -55,6 +55,10 @@ static const constant constants[] = {
 #ifdef SOCK_CLOEXEC
     C(SOCK_CLOEXEC),
 #endif
+#ifdef SYS_SOCK_NO_INHERIT
+    /* Windows: socket2's Type::no_inherit() / registered_io() bits (see sys.h). */
+    {"SOCK_NO_INHERIT", SYS_SOCK_NO_INHERIT}, {"SOCK_REGISTERED_IO", SYS_SOCK_REGISTERED_IO},
+#endif
     C(IPPROTO_ICMP), C(IPPROTO_ICMPV6), C(IPPROTO_TCP), C(IPPROTO_UDP), C(IPPROTO_IP),
     C(IPPROTO_IPV6),
 #ifdef IPPROTO_MPTCP
@@ -104,6 +108,7 @@ static const constant constants[] = {
     C(MSG_ERRQUEUE),
 #endif
     C(SOL_SOCKET),
+    {"BATCH_MAX", SYS_MMSG_MAX},  /* the most datagrams one batch call moves (batch.c) */
 };
 #undef C
 
@@ -142,7 +147,7 @@ add_methods(PyTypeObject *type, PyMethodDef *defs)
     return 0;
 }
 
-static PyTypeObject *
+PyTypeObject *
 add_type(PyObject *module, PyType_Spec *spec)
 {
     PyTypeObject *type = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
@@ -190,7 +195,9 @@ module_exec(PyObject *module)
     /* socket.c's own methods come with the spec; the other files' tables are added here. */
     PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods,
                                           socket_multicast_methods,
-                                          socket_special_option_methods};
+                                          socket_special_option_methods,
+                                          socket_msg_methods,
+                                          socket_batch_methods};
     for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
         if (add_methods(state->socket_type, socket_tables[i]) < 0) {
             return -1;
@@ -202,6 +209,10 @@ module_exec(PyObject *module)
     }
     state->socket_class = (PyTypeObject *)Py_NewRef(state->socket_type);
     state->sockaddr_class = (PyTypeObject *)Py_NewRef(state->sockaddr_type);
+    state->batch_type = add_type(module, &batch_spec);
+    if (state->batch_type == NULL || msg_module_exec(module, state) < 0) {
+        return -1;
+    }
     return add_constants(module);
 }
 
@@ -213,7 +224,8 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->sockaddr_type);
     Py_VISIT(state->socket_class);
     Py_VISIT(state->sockaddr_class);
-    return 0;
+    Py_VISIT(state->batch_type);
+    return msg_module_traverse(state, visit, arg);
 }
 
 static int
@@ -224,6 +236,8 @@ module_clear(PyObject *module)
     Py_CLEAR(state->sockaddr_type);
     Py_CLEAR(state->socket_class);
     Py_CLEAR(state->sockaddr_class);
+    msg_module_clear(state);
+    Py_CLEAR(state->batch_type);
     return 0;
 }
 

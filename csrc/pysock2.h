@@ -14,9 +14,20 @@ typedef struct {
     PyTypeObject *socket_class;
     PyTypeObject *sockaddr_class;
     int sys_ready;                /* sys_init() succeeded, so module free calls sys_fini() */
+    /* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ---- */
+    PyTypeObject *msghdr_type;    /* _pysock2.MsgHdr */
+    PyTypeObject *msghdrmut_type; /* _pysock2.MsgHdrMut */
+    PyObject *recv_flags_class;   /* pysock2.RecvFlags once registered; until then ints */
+    PyObject *recv_flags_cache;   /* dict: int -> RecvFlags member */
+    /* ---- batch datagram I/O (batch.c) ---- */
+    PyTypeObject *batch_type;     /* _pysock2.DatagramBatch */
 } module_state;
 
 extern PyModuleDef pysock2_module_def;
+/* A heap type from `spec`, added to `module` under its short name (module.c). */
+PyTypeObject *add_type(PyObject *module, PyType_Spec *spec);
+/* Emits a ResourceWarning from a finalizer, keeping any exception in flight (call.c). */
+void finalizer_warning(PyObject *source, const char *format, ...);
 /* The state of the module that defined `type` or one of its bases; NULL with TypeError. */
 module_state *state_of_type(PyTypeObject *type);
 
@@ -71,6 +82,13 @@ typedef struct {
     PyObject *owner;
     module_state *state;          /* the defining module's state (alive while our type is) */
     PyObject *weakreflist;
+    /* ---- per-call fast paths (call.c, io.c) ---- */
+    /* SOCK_KIND_*: whether calls may first be tried with MSG_DONTWAIT; read lazily from
+     * SO_TYPE once, the type of a descriptor never changes. */
+    int kind;
+    /* The SockAddr last returned as a sender: handed out again while the sender's raw
+     * bytes are unchanged, so a steady peer costs no new object (io.c). */
+    PyObject *sender_cache;
 } SocketObject;
 
 extern PyType_Spec socket_spec;
@@ -79,6 +97,15 @@ extern PyMethodDef socket_io_methods[];
 extern PyMethodDef socket_option_methods[];
 extern PyMethodDef socket_multicast_methods[];       /* multicast.c */
 extern PyMethodDef socket_special_option_methods[];  /* options_special.c */
+extern PyMethodDef socket_msg_methods[];       /* msg.c */
+
+/* msg.c: MsgHdr, MsgHdrMut, the cmsg functions and constants, and their module state. */
+int msg_module_exec(PyObject *module, module_state *state);
+int msg_module_traverse(module_state *state, visitproc visit, void *arg);
+void msg_module_clear(module_state *state);
+/* batch.c: recv_batch/send_batch and the UDP GSO/GRO calls; the DatagramBatch type. */
+extern PyMethodDef socket_batch_methods[];
+extern PyType_Spec batch_spec;
 
 #if defined(_MSC_VER)
 #  define SOCK_FD(s) (*(volatile sys_socket_t *)&(s)->fd)
@@ -103,6 +130,49 @@ typedef ptrdiff_t (*sys_call_fn)(sys_socket_t fd, void *ctx);
 ptrdiff_t socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait);
 /* Raises for a failed call on `fd` with error `err` (the classification above). */
 void socket_raise(sys_socket_t fd, int err, int dontwait);
+/* The fast path of datagram calls: tries fn once with the GIL held where it provably cannot
+ * block (the caller's flags ask for MSG_DONTWAIT, or the socket is a datagram socket and
+ * fn runs with MSG_DONTWAIT added through *flags, which fn must read from ctx). Returns
+ * the result, -1 with an exception set, or SOCKET_MUST_WAIT: then the caller (after
+ * pinning any buffer it borrowed for the attempt) runs the blocking call with
+ * socket_call(). */
+#define SOCKET_MUST_WAIT (-2)
+#define SOCK_KIND_UNKNOWN 0
+#define SOCK_KIND_DATAGRAM 1      /* SOCK_DGRAM, SOCK_RAW: one message per call */
+#define SOCK_KIND_OTHER 2
+ptrdiff_t socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+#ifdef MSG_DONTWAIT
+/* The failure of a socket_try_call attempt (error `err`): SOCKET_MUST_WAIT or -1 raised. */
+ptrdiff_t socket_try_failed(sys_socket_t fd, int err, int asked);
+#endif
+static inline ptrdiff_t
+socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+{
+#ifdef MSG_DONTWAIT
+    /* Inline for the common case: an open datagram socket whose kind is known. */
+    int asked = *flags;
+    sys_socket_t fd = SOCK_FD(self);
+    if (fd != SYS_INVALID_SOCKET && (asked & MSG_WAITALL) == 0
+        && (__atomic_load_n(&self->kind, __ATOMIC_RELAXED) == SOCK_KIND_DATAGRAM
+            || (asked & MSG_DONTWAIT))) {
+        *flags = asked | MSG_DONTWAIT;
+        ptrdiff_t result = fn(fd, ctx);
+        *flags = asked;
+        return result >= 0 ? result : socket_try_failed(fd, sys_last_error(), asked);
+    }
+#endif
+    return socket_try_call_slow(self, fn, ctx, flags);
+}
+/* socket_try_call(), then socket_call() when the call must wait. */
+ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+#ifdef MSG_DONTWAIT
+#  define IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
+#else
+#  define IS_DONTWAIT(flags) 0
+#endif
+/* The SockAddr for a sender: the socket's cached one when the raw bytes are equal. */
+PyObject *socket_sender(SocketObject *self, const struct sockaddr_storage *from,
+                        sys_socklen_t len);
 
 /* ---- argument helpers (args.c) ---- */
 /* Parses FASTCALL positional + keyword arguments by name into out[]; missing optional ones

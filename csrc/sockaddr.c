@@ -6,7 +6,8 @@
 #include <string.h>
 
 #define UNIX_PATH_OFFSET ((sys_socklen_t)offsetof(struct sockaddr_un, sun_path))
-#define UNIX_PATH_MAX ((Py_ssize_t)sizeof(((struct sockaddr_un *)0)->sun_path))
+/* Not UNIX_PATH_MAX: Windows' afunix.h defines that name itself. */
+#define SUN_PATH_SIZE ((Py_ssize_t)sizeof(((struct sockaddr_un *)0)->sun_path))
 
 #if defined(__linux__) || defined(__ANDROID__)
 #  define HAVE_ABSTRACT_NAMESPACE 1
@@ -202,16 +203,16 @@ unix_from_bytes(const char *path, Py_ssize_t n, struct sockaddr_storage *storage
                         "abstract Unix socket names (a leading NUL) exist only on Linux");
         return -1;
 #endif
-        if (n > UNIX_PATH_MAX) {
+        if (n > SUN_PATH_SIZE) {
             PyErr_Format(PyExc_ValueError, "abstract name must be at most %zd bytes with its "
-                         "leading NUL", UNIX_PATH_MAX);
+                         "leading NUL", SUN_PATH_SIZE);
             return -1;
         }
     }
     else {
-        if (n >= UNIX_PATH_MAX) {
+        if (n >= SUN_PATH_SIZE) {
             PyErr_Format(PyExc_ValueError, "Unix socket path must be shorter than %zd bytes",
-                         UNIX_PATH_MAX);
+                         SUN_PATH_SIZE);
             return -1;
         }
         if (n > 0 && memchr(path, '\0', (size_t)n) != NULL) {
@@ -332,9 +333,9 @@ sockaddr_abstract(PyObject *cls, PyObject *name)
     }
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
     PyObject *result = NULL;
-    if (view.len >= UNIX_PATH_MAX) {
+    if (view.len >= SUN_PATH_SIZE) {
         PyErr_Format(PyExc_ValueError, "abstract name must be shorter than %zd bytes",
-                     UNIX_PATH_MAX);
+                     SUN_PATH_SIZE);
     }
     else {
         struct sockaddr_storage storage;
@@ -723,45 +724,45 @@ sockaddr_dealloc(PyObject *self)
 
 static PyMethodDef sockaddr_methods[] = {
     {"unix", (PyCFunction)sockaddr_unix, METH_O | METH_CLASS,
-     "unix(path) -> SockAddr: a Unix address; a leading NUL makes an abstract name, "
+     "unix($type, path, /)\n--\n\nReturns SockAddr: a Unix address; a leading NUL makes an abstract name, "
      "'' an unnamed one."},
 #ifdef HAVE_ABSTRACT_NAMESPACE
     {"abstract", (PyCFunction)sockaddr_abstract, METH_O | METH_CLASS,
-     "abstract(name) -> SockAddr: a name in Linux's abstract Unix namespace."},
+     "abstract($type, name, /)\n--\n\nReturns SockAddr: a name in Linux's abstract Unix namespace."},
 #endif
 #ifdef AF_VSOCK
     {"vsock", (PyCFunction)(void (*)(void))sockaddr_vsock, METH_FASTCALL | METH_CLASS,
-     "vsock(cid, port) -> SockAddr: a VM socket address."},
+     "vsock($type, cid, port, /)\n--\n\nReturns SockAddr: a VM socket address."},
 #endif
     {"from_bytes", (PyCFunction)sockaddr_from_bytes, METH_O | METH_CLASS,
-     "from_bytes(raw) -> SockAddr: a raw sockaddr, length and family validated."},
-    {"domain", (PyCFunction)sockaddr_domain, METH_NOARGS, "The address family."},
-    {"is_ipv4", (PyCFunction)sockaddr_is_ipv4, METH_NOARGS, "Whether this is AF_INET."},
-    {"is_ipv6", (PyCFunction)sockaddr_is_ipv6, METH_NOARGS, "Whether this is AF_INET6."},
-    {"is_unix", (PyCFunction)sockaddr_is_unix, METH_NOARGS, "Whether this is AF_UNIX."},
+     "from_bytes($type, raw, /)\n--\n\nReturns SockAddr: a raw sockaddr, length and family validated."},
+    {"domain", (PyCFunction)sockaddr_domain, METH_NOARGS, "domain($self, /)\n--\n\nThe address family."},
+    {"is_ipv4", (PyCFunction)sockaddr_is_ipv4, METH_NOARGS, "is_ipv4($self, /)\n--\n\nWhether this is AF_INET."},
+    {"is_ipv6", (PyCFunction)sockaddr_is_ipv6, METH_NOARGS, "is_ipv6($self, /)\n--\n\nWhether this is AF_INET6."},
+    {"is_unix", (PyCFunction)sockaddr_is_unix, METH_NOARGS, "is_unix($self, /)\n--\n\nWhether this is AF_UNIX."},
 #ifndef _WIN32
     {"is_unnamed", (PyCFunction)sockaddr_is_unnamed, METH_NOARGS,
-     "Whether this is an unnamed Unix address."},
+     "is_unnamed($self, /)\n--\n\nWhether this is an unnamed Unix address."},
 #endif
     {"as_socket", (PyCFunction)sockaddr_as_socket, METH_NOARGS,
-     "The stdlib-style tuple of an IP address, or None."},
+     "as_socket($self, /)\n--\n\nThe stdlib-style tuple of an IP address, or None."},
     {"as_socket_ipv4", (PyCFunction)sockaddr_as_socket_ipv4, METH_NOARGS,
-     "(host, port) of an IPv4 address, or None."},
+     "as_socket_ipv4($self, /)\n--\n\n(host, port) of an IPv4 address, or None."},
     {"as_socket_ipv6", (PyCFunction)sockaddr_as_socket_ipv6, METH_NOARGS,
-     "(host, port, flowinfo, scope_id) of an IPv6 address, or None."},
+     "as_socket_ipv6($self, /)\n--\n\n(host, port, flowinfo, scope_id) of an IPv6 address, or None."},
     {"as_pathname", (PyCFunction)sockaddr_as_pathname, METH_NOARGS,
-     "The path of a pathname Unix address, or None."},
+     "as_pathname($self, /)\n--\n\nThe path of a pathname Unix address, or None."},
 #ifdef HAVE_ABSTRACT_NAMESPACE
     {"as_abstract_namespace", (PyCFunction)sockaddr_as_abstract_namespace, METH_NOARGS,
-     "The name of an abstract Unix address (without the leading NUL), or None."},
+     "as_abstract_namespace($self, /)\n--\n\nThe name of an abstract Unix address (without the leading NUL), or None."},
 #endif
 #ifdef AF_VSOCK
     {"as_vsock_address", (PyCFunction)sockaddr_as_vsock_address, METH_NOARGS,
-     "(cid, port) of a VM socket address, or None."},
+     "as_vsock_address($self, /)\n--\n\n(cid, port) of a VM socket address, or None."},
 #endif
     {"ip", (PyCFunction)sockaddr_ip, METH_NOARGS,
-     "The ipaddress.IPv4Address/IPv6Address of an IP address, or None."},
-    {"port", (PyCFunction)sockaddr_port, METH_NOARGS, "The port of an IP address, or None."},
+     "ip($self, /)\n--\n\nThe ipaddress.IPv4Address/IPv6Address of an IP address, or None."},
+    {"port", (PyCFunction)sockaddr_port, METH_NOARGS, "port($self, /)\n--\n\nThe port of an IP address, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -196,6 +196,35 @@ socket_from_fd(PyObject *cls, PyObject *arg)
     return wrap_fd_as((PyTypeObject *)cls, state, fd, NULL);
 }
 
+/* ---- borrowed sockets (SockRef, pysock2/_sockref.py) ---- */
+
+/* _borrow(fd, owner): an object of class cls on a descriptor it does not own: `owner` is
+ * kept alive, and neither close() nor the finalizer ever closes the descriptor. */
+static PyObject *
+socket_borrow(PyObject *cls, PyObject *const *args, Py_ssize_t nargs)
+{
+    module_state *state = state_of_type((PyTypeObject *)cls);
+    sys_socket_t fd;
+    if (state == NULL) {
+        return NULL;
+    }
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_borrow() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (fd_arg("_borrow", args[0], &fd) < 0) {
+        return NULL;
+    }
+    int type;
+    sys_socklen_t len = sizeof(type);
+    if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, (void *)&type, &len) < 0) {
+        return sys_set_error(sys_last_error());  /* not a socket (ENOTSOCK) or not open */
+    }
+    return wrap_fd_as((PyTypeObject *)cls, state, fd, args[1]);
+}
+
+/* ---- end of borrowed sockets ---- */
+
 /* ---------------------------------------------------------------- ownership */
 
 static PyObject *
@@ -236,7 +265,7 @@ socket_close(SocketObject *self, PyObject *unused)
     (void)unused;
     int err = release_fd(self);
     /* As the stdlib: a reset peer is not the closer's problem. */
-    if (err != 0 && err != ECONNRESET) {
+    if (err != 0 && err != SYS_ECONNRESET) {
         return sys_set_error(err);
     }
     Py_RETURN_NONE;
@@ -271,22 +300,8 @@ socket_finalize(PyObject *op)
     if (self->owner != NULL || SOCK_FD(self) == SYS_INVALID_SOCKET) {
         return;
     }
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *saved = PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-#endif
-    if (PyErr_ResourceWarning(op, 1, "unclosed %R", op) < 0) {
-        /* A warnings filter turned it into an error: report, but close anyway. */
-        PyErr_WriteUnraisable(op);
-    }
+    finalizer_warning(op, "unclosed %R", op);
     release_fd(self);
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(saved);
-#else
-    PyErr_Restore(type, value, tb);
-#endif
 }
 
 static int
@@ -294,6 +309,7 @@ socket_traverse(SocketObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->owner);
+    Py_VISIT(self->sender_cache);
     return 0;
 }
 
@@ -301,6 +317,7 @@ static int
 socket_clear(SocketObject *self)
 {
     Py_CLEAR(self->owner);
+    Py_CLEAR(self->sender_cache);
     return 0;
 }
 
@@ -718,50 +735,57 @@ socket_set_no_inherit(SocketObject *self, PyObject *arg)
 
 static PyMethodDef socket_methods[] = {
     {"new_raw", FASTCALL_KW(socket_new_raw) | METH_CLASS,
-     "new_raw(domain, type, protocol=None): a socket with no flags set (no close-on-exec)."},
+     "new_raw($type, domain, type, protocol=None)\n--\n\nA socket with no flags set (no close-on-exec)."},
 #ifdef SYS_HAS_SOCKETPAIR
     {"pair", FASTCALL_KW(socket_pair) | METH_CLASS,
-     "pair(domain, type, protocol=None) -> (Socket, Socket): connected, close-on-exec."},
+     "pair($type, domain, type, protocol=None)\n--\n\nReturns (Socket, Socket): connected, close-on-exec."},
     {"pair_raw", FASTCALL_KW(socket_pair_raw) | METH_CLASS,
-     "pair_raw(domain, type, protocol=None) -> (Socket, Socket): with no flags set."},
+     "pair_raw($type, domain, type, protocol=None)\n--\n\nReturns (Socket, Socket): with no flags set."},
 #endif
     {"from_fd", (PyCFunction)socket_from_fd, METH_O | METH_CLASS,
-     "from_fd(fd) -> Socket: takes ownership of an open socket descriptor."},
+     "from_fd($type, fd, /)\n--\n\nReturns Socket: takes ownership of an open socket descriptor."},
+    {"_borrow", (PyCFunction)(void (*)(void))socket_borrow, METH_FASTCALL | METH_CLASS,
+     "_borrow($type, fd, owner, /)\n--\n\nInternal (SockRef): borrows fd, keeping owner alive."},
     {"fileno", (PyCFunction)socket_fileno, METH_NOARGS,
-     "The descriptor, or -1 once closed or detached."},
+     "fileno($self, /)\n--\n\nThe descriptor, or -1 once closed or detached."},
     {"detach", (PyCFunction)socket_detach, METH_NOARGS,
-     "Gives up the descriptor without closing it and returns it (-1 if closed)."},
+     "detach($self, /)\n--\n\nGives up the descriptor without closing it and returns it (-1 if closed)."},
     {"close", (PyCFunction)socket_close, METH_NOARGS,
-     "Closes the descriptor (idempotent); a borrowed one is released, never closed."},
+     "close($self, /)\n--\n\nCloses the descriptor (idempotent); a borrowed one is released, never closed."},
     {"__enter__", (PyCFunction)socket_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))socket_exit, METH_FASTCALL, NULL},
-    {"bind", (PyCFunction)socket_bind, METH_O, "bind(address): binds to a local address."},
+    {"bind", (PyCFunction)socket_bind, METH_O, "bind($self, address, /)\n--\n\nBinds to a local address."},
     {"connect", (PyCFunction)socket_connect, METH_O,
-     "connect(address): connects (waits for the outcome after a signal, PEP 475)."},
+     "connect($self, address, /)\n--\n\nConnects (waits for the outcome after a signal, PEP 475)."},
     {"connect_timeout", FASTCALL_KW(socket_connect_timeout),
-     "connect_timeout(address, timeout): connects, raising TimeoutError after timeout "
+     "connect_timeout($self, address, timeout)\n--\n\nConnects, raising TimeoutError after timeout "
      "seconds; the socket is in blocking mode afterwards."},
-    {"listen", (PyCFunction)socket_listen, METH_O, "listen(backlog)"},
+    {"listen", (PyCFunction)socket_listen, METH_O,
+     "listen($self, backlog, /)\n--\n\nMarks the socket as accepting connections."},
     {"accept", (PyCFunction)socket_accept, METH_NOARGS,
-     "accept() -> (Socket, SockAddr): the new socket is close-on-exec."},
+     "accept($self, /)\n--\n\nReturns (Socket, SockAddr): the new socket is close-on-exec."},
     {"accept_raw", (PyCFunction)socket_accept_raw, METH_NOARGS,
-     "accept_raw() -> (Socket, SockAddr): with no flags set on the new socket."},
+     "accept_raw($self, /)\n--\n\nReturns (Socket, SockAddr): with no flags set on the new socket."},
 #ifdef SYS_HAS_ACCEPT4
     {"accept4", (PyCFunction)socket_accept4, METH_O,
-     "accept4(flags) -> (Socket, SockAddr): accept4(2) with SOCK_NONBLOCK/SOCK_CLOEXEC flags."},
+     "accept4($self, flags, /)\n--\n\nReturns (Socket, SockAddr): accept4(2) with SOCK_NONBLOCK/SOCK_CLOEXEC flags."},
 #endif
-    {"local_addr", (PyCFunction)socket_local_addr, METH_NOARGS, "The bound address."},
-    {"peer_addr", (PyCFunction)socket_peer_addr, METH_NOARGS, "The connected peer's address."},
-    {"shutdown", (PyCFunction)socket_shutdown, METH_O, "shutdown(how: Shutdown)"},
+    {"local_addr", (PyCFunction)socket_local_addr, METH_NOARGS, "local_addr($self, /)\n--\n\nThe bound address."},
+    {"peer_addr", (PyCFunction)socket_peer_addr, METH_NOARGS, "peer_addr($self, /)\n--\n\nThe connected peer's address."},
+    {"shutdown", (PyCFunction)socket_shutdown, METH_O,
+     "shutdown($self, how, /)\n--\n\nShuts down reading, writing or both (a Shutdown)."},
     {"try_clone", (PyCFunction)socket_try_clone, METH_NOARGS,
-     "A new Socket on a close-on-exec duplicate of the descriptor."},
-    {"set_nonblocking", (PyCFunction)socket_set_nonblocking, METH_O, "set_nonblocking(on)"},
+     "try_clone($self, /)\n--\n\nA new Socket on a close-on-exec duplicate of the descriptor."},
+    {"set_nonblocking", (PyCFunction)socket_set_nonblocking, METH_O,
+     "set_nonblocking($self, on, /)\n--\n\nSets or clears non-blocking mode."},
 #ifndef _WIN32
     {"nonblocking", (PyCFunction)socket_nonblocking, METH_NOARGS,
-     "Whether O_NONBLOCK is set."},
-    {"set_cloexec", (PyCFunction)socket_set_cloexec, METH_O, "set_cloexec(on)"},
+     "nonblocking($self, /)\n--\n\nWhether O_NONBLOCK is set."},
+    {"set_cloexec", (PyCFunction)socket_set_cloexec, METH_O,
+     "set_cloexec($self, on, /)\n--\n\nSets or clears FD_CLOEXEC."},
 #else
-    {"set_no_inherit", (PyCFunction)socket_set_no_inherit, METH_O, "set_no_inherit(on)"},
+    {"set_no_inherit", (PyCFunction)socket_set_no_inherit, METH_O,
+     "set_no_inherit($self, on, /)\n--\n\nSets or clears HANDLE_FLAG_INHERIT (Windows)."},
 #endif
     {NULL, NULL, 0, NULL},
 };

@@ -22,12 +22,23 @@
 #  include <afunix.h>
 #  include <mswsock.h>
 #  include <mstcpip.h>
+#  include <iphlpapi.h>   /* if_nametoindex, IF_NAMESIZE */
 typedef SOCKET sys_socket_t;
 typedef int sys_socklen_t;
+/* The POSIX name for the sockaddr family field's type, which Winsock calls ADDRESS_FAMILY. */
+typedef ADDRESS_FAMILY sa_family_t;
 #  define SYS_INVALID_SOCKET INVALID_SOCKET
 #  define SYS_SHUT_RD SD_RECEIVE
 #  define SYS_SHUT_WR SD_SEND
 #  define SYS_SHUT_RDWR SD_BOTH
+/* socket2's Type::no_inherit() and Type::registered_io(): flags carried in bits 31 and 30
+ * of the type argument, which sys_socket strips and turns into WSASocketW flags. */
+#  define SYS_SOCK_NO_INHERIT INT_MIN  /* bit 31 */
+#  define SYS_SOCK_REGISTERED_IO (1 << 30)
+/* Windows 10 1703+ has TCP_KEEPCNT (MSVC's ws2ipdef.h names it; mingw-w64's does not). */
+#  ifndef TCP_KEEPCNT
+#    define TCP_KEEPCNT 16
+#  endif
 #else
 #  include <sys/types.h>
 #  include <sys/socket.h>
@@ -37,6 +48,7 @@ typedef int sys_socklen_t;
 #  include <arpa/inet.h>
 #  include <net/if.h>
 #  include <sys/uio.h>
+#  include <limits.h>
 #  ifdef __linux__
 #    include <linux/vm_sockets.h>
 #  endif
@@ -67,6 +79,21 @@ typedef socklen_t sys_socklen_t;
 #  define SYS_HAS_NOSIGPIPE 1
 #endif
 
+/* Binding to an interface by index (bind_device_by_index_v4/_v6, device_index_v4/_v6), as
+ * socket2 does it: SO_BINDTOIFINDEX for both families on Linux/Android, one option per
+ * family on Apple. The option table uses these (level, name) pairs. */
+#if defined(__APPLE__) && defined(IP_BOUND_IF) && defined(IPV6_BOUND_IF)
+#  define SYS_BOUND_IF_V4_LEVEL IPPROTO_IP
+#  define SYS_BOUND_IF_V4 IP_BOUND_IF
+#  define SYS_BOUND_IF_V6_LEVEL IPPROTO_IPV6
+#  define SYS_BOUND_IF_V6 IPV6_BOUND_IF
+#elif (defined(__linux__) || defined(__ANDROID__)) && defined(SO_BINDTOIFINDEX)
+#  define SYS_BOUND_IF_V4_LEVEL SOL_SOCKET
+#  define SYS_BOUND_IF_V4 SO_BINDTOIFINDEX
+#  define SYS_BOUND_IF_V6_LEVEL SOL_SOCKET
+#  define SYS_BOUND_IF_V6 SO_BINDTOIFINDEX
+#endif
+
 /* Raises the OSError subclass matching a platform error code; returns NULL. */
 PyObject *sys_set_error(int err);
 /* A new OSError instance (not raised) for a platform error code, for take_error(). */
@@ -86,6 +113,7 @@ int sys_error_in_progress(int err);
 extern const int SYS_EBADF;
 extern const int SYS_EINVAL;
 extern const int SYS_ETIMEDOUT;
+extern const int SYS_ECONNRESET;
 
 /* Creation. `raw` asks for no extra flags (no close-on-exec, no SO_NOSIGPIPE). */
 sys_socket_t sys_socket(int domain, int type, int protocol, int raw);
@@ -117,6 +145,9 @@ int sys_set_nonblocking(sys_socket_t fd, int on);
 #ifndef _WIN32
 int sys_get_nonblocking(sys_socket_t fd, int *on);
 int sys_set_cloexec(sys_socket_t fd, int on);
+#  ifdef SYS_HAS_NOSIGPIPE
+int sys_set_nosigpipe(sys_socket_t fd, int on);
+#  endif
 #else
 int sys_set_no_inherit(sys_socket_t fd, int on);
 #endif
@@ -177,8 +208,10 @@ typedef struct {
     size_t controllen;
     int flags;
 } sys_msg;
+/* Windows: WSASendTo/WSARecvFrom when there is no control buffer (any socket type), else
+ * the WSASendMsg/WSARecvMsg extension functions, which Winsock allows only on datagram and
+ * raw sockets. A truncated datagram (WSAEMSGSIZE) is a success with MSG_TRUNC in flags. */
 ptrdiff_t sys_sendmsg(sys_socket_t fd, sys_msg *msg, int flags);
-/* Windows: through the WSARecvMsg extension pointer (datagram and raw sockets only). */
 ptrdiff_t sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags);
 
 /* TCP keepalive as socket2 sets it: SO_KEEPALIVE on, then the idle time and the probe
@@ -198,5 +231,114 @@ unsigned int sys_if_nametoindex(const char *name);
 
 /* A monotonic clock in nanoseconds, for deadlines. */
 int64_t sys_monotonic_ns(void);
+
+/* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ----
+ * msg.c also runs the vectored calls (recv_vectored, send_to_vectored, ...) through
+ * sys_recvmsg/sys_sendmsg with control == NULL; there the Windows layer must accept stream
+ * sockets too (WSARecvFrom/WSASendTo, as socket2's vectored calls do) and report a
+ * WSAEMSGSIZE receive as success with MSG_TRUNC in msg->flags. */
+
+/* The most buffers one vectored call takes (Linux and Apple: IOV_MAX = 1024). Windows has
+ * no documented limit; the same cap keeps programs portable. */
+#if defined(IOV_MAX)
+#  define SYS_IOV_MAX IOV_MAX
+#elif defined(UIO_MAXIOV)
+#  define SYS_IOV_MAX UIO_MAXIOV
+#else
+#  define SYS_IOV_MAX 1024
+#endif
+
+/* Control-message layout: the header type (fields cmsg_len, cmsg_level, cmsg_type) and the
+ * CMSG_SPACE / CMSG_LEN arithmetic, with no pointer into a real msghdr needed. */
+#ifdef _WIN32
+typedef WSACMSGHDR sys_cmsghdr;
+static inline size_t sys_cmsg_space(size_t n) { return WSA_CMSG_SPACE(n); }
+static inline size_t sys_cmsg_len(size_t n) { return WSA_CMSG_LEN(n); }
+#else
+typedef struct cmsghdr sys_cmsghdr;
+static inline size_t sys_cmsg_space(size_t n) { return CMSG_SPACE(n); }
+static inline size_t sys_cmsg_len(size_t n) { return CMSG_LEN(n); }
+#endif
+/* The distance from a header whose cmsg_len is `len` (>= sys_cmsg_len(0)) to the next. */
+static inline size_t
+sys_cmsg_next(size_t len)
+{
+    return sys_cmsg_space(len - sys_cmsg_len(0));
+}
+
+/* ---- batch datagram I/O (batch.c) ----
+ * One element of a batch, in the platform's own layout so that an array of them goes to
+ * the kernel as it is: struct mmsghdr where recvmmsg/sendmmsg exist (SYS_HAS_MMSG), else
+ * a sys_msg that batch.c passes to sys_recvmsg/sys_sendmsg one at a time. Fill with
+ * sys_mmsg_set; after a call read the results with the accessors. */
+#if defined(__linux__) && !defined(PYSOCK2_NO_MMSG)  /* the macro tests the fallback */
+#  define SYS_HAS_MMSG 1
+#endif
+/* The most messages one batch call takes (Linux's UIO_MAXIOV). */
+#define SYS_MMSG_MAX 1024
+#ifdef SYS_HAS_MMSG
+typedef struct mmsghdr sys_mmsg;
+static inline void
+sys_mmsg_set(sys_mmsg *m, struct sockaddr *name, sys_socklen_t namelen, sys_iovec *iov,
+             size_t iovlen, void *control, size_t controllen)
+{
+    m->msg_hdr.msg_name = name;
+    m->msg_hdr.msg_namelen = name ? namelen : 0;
+    m->msg_hdr.msg_iov = iov;
+    m->msg_hdr.msg_iovlen = iovlen;
+    m->msg_hdr.msg_control = control;
+    m->msg_hdr.msg_controllen = control ? controllen : 0;
+    m->msg_hdr.msg_flags = 0;
+    m->msg_len = 0;
+}
+/* Makes a received header ready for the next receive (the kernel rewrote these). */
+static inline void
+sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
+{
+    m->msg_hdr.msg_namelen = namelen;
+    m->msg_hdr.msg_controllen = controllen;
+}
+static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->msg_len; }
+static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg_hdr.msg_namelen; }
+static inline size_t sys_mmsg_controllen(const sys_mmsg *m) { return m->msg_hdr.msg_controllen; }
+static inline int sys_mmsg_flags(const sys_mmsg *m) { return m->msg_hdr.msg_flags; }
+/* Receives up to `count` datagrams; waits (unless the socket or `flags` say otherwise) for
+ * the first one only and takes the rest only if already queued (MSG_WAITFORONE). Returns
+ * the number received (>= 1) or -1; an error after the first is reported by the next
+ * call. */
+ptrdiff_t sys_recvmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags);
+/* Sends msgs[0..count) in order. Returns the number sent, fewer than count when the
+ * socket's buffer filled up (non-blocking) or an error struck after the first (the error
+ * is then lost, as with sendmmsg); -1 when the first one failed. */
+ptrdiff_t sys_sendmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags);
+#else
+typedef struct {
+    sys_msg msg;
+    size_t len;
+} sys_mmsg;
+static inline void
+sys_mmsg_set(sys_mmsg *m, struct sockaddr *name, sys_socklen_t namelen, sys_iovec *iov,
+             size_t iovlen, void *control, size_t controllen)
+{
+    m->msg.name = name;
+    m->msg.namelen = namelen;
+    m->msg.iov = iov;
+    m->msg.iovlen = iovlen;
+    m->msg.control = control;
+    m->msg.controllen = controllen;
+    m->msg.flags = 0;
+    m->len = 0;
+}
+static inline void
+sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
+{
+    m->msg.namelen = namelen;
+    m->msg.controllen = controllen;
+}
+static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->len; }
+static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg.namelen; }
+static inline size_t sys_mmsg_controllen(const sys_mmsg *m) { return m->msg.controllen; }
+static inline int sys_mmsg_flags(const sys_mmsg *m) { return m->msg.flags; }
+#endif
 
 #endif /* PYSOCK2_SYS_H */

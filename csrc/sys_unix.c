@@ -17,6 +17,7 @@
 const int SYS_EBADF = EBADF;
 const int SYS_EINVAL = EINVAL;
 const int SYS_ETIMEDOUT = ETIMEDOUT;
+const int SYS_ECONNRESET = ECONNRESET;
 
 /* socket2 caps one call's length: Apple rejects more than INT_MAX - 1 bytes. */
 #ifdef __APPLE__
@@ -117,8 +118,19 @@ sys_is_blocking(sys_socket_t fd)
     return sys_get_nonblocking(fd, &on) == 0 && !on;
 }
 
-/* What socket2 does to every socket it creates, where the platform lacks SOCK_CLOEXEC in
- * the type, or always (SO_NOSIGPIPE on Apple). Closes fd on failure. */
+#ifdef SYS_HAS_NOSIGPIPE
+/* Apple has no MSG_NOSIGNAL for every send; SO_NOSIGPIPE makes a write to a closed peer
+ * fail with EPIPE instead of raising SIGPIPE. */
+int
+sys_set_nosigpipe(sys_socket_t fd, int on)
+{
+    return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+}
+#endif
+
+/* What socket2 does to every socket it creates: close-on-exec with fcntl where the platform
+ * lacks SOCK_CLOEXEC in the type (Apple, older systems), and SO_NOSIGPIPE on Apple.
+ * Closes fd on failure. */
 static int
 apply_default_flags(int fd, int cloexec_done)
 {
@@ -126,8 +138,7 @@ apply_default_flags(int fd, int cloexec_done)
         goto fail;
     }
 #ifdef SYS_HAS_NOSIGPIPE
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) {
+    if (sys_set_nosigpipe(fd, 1) < 0) {
         goto fail;
     }
 #endif
@@ -393,6 +404,20 @@ sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags)
     }
     return n;
 }
+
+#ifdef SYS_HAS_MMSG
+ptrdiff_t
+sys_recvmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags)
+{
+    return recvmmsg(fd, msgs, (unsigned int)count, flags | MSG_WAITFORONE, NULL);
+}
+
+ptrdiff_t
+sys_sendmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags)
+{
+    return sendmmsg(fd, msgs, (unsigned int)count, flags);
+}
+#endif
 
 #if defined(__APPLE__)
 #  define KEEPALIVE_IDLE TCP_KEEPALIVE

@@ -3,25 +3,37 @@
 Every socket option typed and named, zero-copy I/O into your own buffers, and the kernel
 features that performance-sensitive network code needs. See README.md and docs/API.md.
 """
-from typing import TYPE_CHECKING, Any
-
+from ._batch import DatagramBatch, segments
 from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
+from ._msg import MsgHdr, MsgHdrMut
+from ._sockref import SockRef
+from . import cmsg  # noqa: F401  (pysock2.cmsg is public)
 
+# Not `from typing import ...`: typing would cost more than the rest of the import
+# (docs/performance.md); type checkers treat any TYPE_CHECKING name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._types import SockFilter, TcpInfo, TcpKeepalive
 
 __all__ = [
+    "DatagramBatch",
     "Domain",
+    "MsgHdr",
+    "MsgHdrMut",
     "Protocol",
     "RecvFlags",
     "Shutdown",
     "SockAddr",
     "SockFilter",
+    "SockRef",
     "Socket",
     "TcpInfo",
     "TcpKeepalive",
     "Type",
+    "segments",
 ]
 
 # The option value types load with their module on first use: importing dataclasses
@@ -29,7 +41,7 @@ __all__ = [
 _LAZY_TYPES = frozenset({"SockFilter", "TcpInfo", "TcpKeepalive"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     if name in _LAZY_TYPES:
         from . import _types
 

@@ -27,15 +27,18 @@ def _section(title: str, names: Iterable[str], out: list[str]) -> tuple[int, int
 
 
 def _beyond_socket2() -> list[str]:
+    """Public Socket methods socket2 does not have, other than Python's own conventions
+    (ownership helpers, sendall, and the `_into` twins of socket2's receives)."""
     known = set(_catalog.LIFECYCLE) | set(_catalog.IO) | set(_catalog.OPTIONS)
+    conventions = {"closed", "fileno", "detach", "close", "from_fd", "from_stdlib",
+                   "into_stdlib", "sendall"}
     return sorted(
         name
         for name in dir(Socket)
         if not name.startswith("_")
         and name not in known
-        and name not in ("closed", "fileno", "detach", "close", "from_fd", "from_stdlib",
-                         "into_stdlib", "recv_into", "sendall")
-        and not name.endswith("_into")
+        and name not in conventions
+        and not (name.endswith("_into") and name[: -len("_into")] in known)
     )
 
 
@@ -74,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pysock2", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="print which methods and enum members exist here")
+    commands.add_parser("bench", help="pysock2 vs stdlib vs C, JSON out (bench --help)",
+                        add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own options: see pysock2/_bench.py
+        from ._bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "info":
         print(build_info())

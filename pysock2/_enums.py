@@ -6,9 +6,13 @@ A member exists only where the platform defines its constant, so ``hasattr(Domai
 from __future__ import annotations
 
 import enum
-from typing import Any
+import sys
 
 from . import _pysock2 as _c
+
+TYPE_CHECKING = False  # no `import typing` at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _HAS = frozenset(name for name in dir(_c) if name.isupper())
 
@@ -35,7 +39,8 @@ class Domain(enum.IntEnum):
 
 class Type(enum.IntEnum):
     """Socket types (socket2's ``Type``). Constructors accept the ints that
-    ``nonblocking()`` and ``cloexec()`` return."""
+    ``nonblocking()`` and ``cloexec()`` (Unix) or ``no_inherit()`` and
+    ``registered_io()`` (Windows) return."""
 
     STREAM = _c.SOCK_STREAM
     DGRAM = _c.SOCK_DGRAM
@@ -55,6 +60,18 @@ class Type(enum.IntEnum):
         def cloexec(self) -> int:
             """This type ORed with SOCK_CLOEXEC, for ``Socket.new_raw(...)``."""
             return int(self) | _c.SOCK_CLOEXEC
+
+    if sys.platform == "win32":
+
+        def no_inherit(self) -> int:
+            """This type with socket2's no-inherit bit (31): the socket is created with
+            WSA_FLAG_NO_HANDLE_INHERIT, also by ``Socket.new_raw(...)``."""
+            return int(self) | _c.SOCK_NO_INHERIT
+
+        def registered_io(self) -> int:
+            """This type with socket2's registered-I/O bit (30): the socket is created with
+            WSA_FLAG_REGISTERED_IO, for Winsock Registered I/O (RIO)."""
+            return int(self) | _c.SOCK_REGISTERED_IO
 
 
 class Protocol(enum.IntEnum):

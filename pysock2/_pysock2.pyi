@@ -1,14 +1,16 @@
 # Type stubs of the C core. Keep in step with csrc/: `python -m mypy.stubtest pysock2`
 # (run by .ci/run) fails when they drift.
 import sys
-from typing_extensions import Buffer as _Buffer
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from os import PathLike
-from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Literal, Union
+from os import PathLike
+from typing import Any, Union, final
 
+from typing_extensions import Buffer as _Buffer
 from typing_extensions import Self, TypeAlias, disjoint_base
+
+from pysock2._enums import RecvFlags
 
 _Duration: TypeAlias = Union[float, int, timedelta]
 _IPv4: TypeAlias = Union[str, IPv4Address]
@@ -46,13 +48,16 @@ SHUT_RDWR: int
 MSG_PEEK: int
 MSG_OOB: int
 SOL_SOCKET: int
+MSG_TRUNC: int
+MSG_CTRUNC: int
+MSG_DONTROUTE: int
+MSG_WAITALL: int
 if sys.platform != "win32":
-    MSG_TRUNC: int
-    MSG_CTRUNC: int
     MSG_EOR: int
-    MSG_DONTROUTE: int
     MSG_DONTWAIT: int
-    MSG_WAITALL: int
+if sys.platform == "win32":
+    SOCK_NO_INHERIT: int
+    SOCK_REGISTERED_IO: int
 if sys.platform == "linux":
     AF_PACKET: int
     AF_VSOCK: int
@@ -67,7 +72,122 @@ if sys.platform == "linux":
     MSG_NOSIGNAL: int
     MSG_ERRQUEUE: int
 
+BATCH_MAX: int
+
+@disjoint_base
+class DatagramBatch:
+    def __new__(cls, buffers: Iterable[_Buffer], *, control_size: int = 0) -> Self: ...
+    @property
+    def count(self) -> int: ...
+    @count.setter
+    def count(self, value: int, /) -> None: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def control_size(self) -> int: ...
+    @property
+    def released(self) -> bool: ...
+    def length(self, index: int, /) -> int: ...
+    def flags(self, index: int, /) -> int: ...
+    def address(self, index: int, /) -> SockAddr | None: ...
+    def segment_size(self, index: int, /) -> int: ...
+    def control(self, index: int, /) -> bytes: ...
+    def buffer(self, index: int, /) -> _Buffer: ...
+    def set(self, index: int, length: int, address: _AddressLike | None = None) -> None: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+
 def _register_classes(socket_class: type[Socket], sockaddr_class: type[SockAddr], /) -> None: ...
+
+# ---- vectored and message I/O: csrc/msg.c, csrc/msghdr.c, csrc/cmsg.c ----
+IOV_MAX: int
+SIZEOF_INT: int
+IP_TOS: int
+IP_TTL: int
+IPV6_TCLASS: int
+IPV6_HOPLIMIT: int
+if sys.platform != "win32":
+    SCM_RIGHTS: int
+    IP_RECVTOS: int
+    IPV6_RECVTCLASS: int
+    IPV6_RECVHOPLIMIT: int
+    IPV6_RECVPKTINFO: int
+    IP_PKTINFO: int
+    IPV6_PKTINFO: int
+    SIZEOF_IN_PKTINFO: int
+    SIZEOF_IN6_PKTINFO: int
+    SIZEOF_TIME_T: int
+    SIZEOF_LONG: int
+    SIZEOF_SUSECONDS_T: int
+    SIZEOF_TIMEVAL: int
+    SIZEOF_TIMESPEC: int
+    SO_TIMESTAMP: int
+    SCM_TIMESTAMP: int
+if sys.platform == "linux":
+    MSG_CMSG_CLOEXEC: int
+    SCM_CREDENTIALS: int
+    SO_PASSCRED: int
+    SIZEOF_UCRED: int
+    SIZEOF_PID_T: int
+    SIZEOF_UID_T: int
+    SIZEOF_GID_T: int
+    IP_RECVTTL: int
+    SO_TIMESTAMPNS: int
+    SCM_TIMESTAMPNS: int
+    SO_TIMESTAMPING: int
+    SCM_TIMESTAMPING: int
+    SOF_TIMESTAMPING_TX_HARDWARE: int
+    SOF_TIMESTAMPING_TX_SOFTWARE: int
+    SOF_TIMESTAMPING_RX_HARDWARE: int
+    SOF_TIMESTAMPING_RX_SOFTWARE: int
+    SOF_TIMESTAMPING_SOFTWARE: int
+    SOF_TIMESTAMPING_RAW_HARDWARE: int
+    SOF_TIMESTAMPING_OPT_ID: int
+    SOF_TIMESTAMPING_TX_SCHED: int
+    SOF_TIMESTAMPING_TX_ACK: int
+    SOF_TIMESTAMPING_OPT_CMSG: int
+    SOF_TIMESTAMPING_OPT_TSONLY: int
+    SOL_UDP: int
+    UDP_SEGMENT: int
+    UDP_GRO: int
+
+def _register_recv_flags(cls: type[RecvFlags], /) -> None: ...
+def cmsg_space(n: int, /) -> int: ...
+def cmsg_len(n: int, /) -> int: ...
+def cmsg_build(level: int, type: int, data: _Buffer) -> bytes: ...
+def cmsg_parse(control: _Buffer, /) -> list[tuple[int, int, bytes]]: ...
+@final
+class MsgHdr:
+    def __new__(
+        cls,
+        addr: _AddressLike | None = None,
+        buffers: Sequence[_Buffer] = (),
+        control: _Buffer = b"",
+        flags: int = 0,
+    ) -> Self: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+
+@final
+class MsgHdrMut:
+    def __new__(
+        cls,
+        addr: bool | None = False,
+        buffers: Sequence[_Buffer] = (),
+        control: int | _Buffer | None = None,
+    ) -> Self: ...
+    @property
+    def addr(self) -> SockAddr | None: ...
+    def flags(self) -> RecvFlags: ...
+    def control_len(self) -> int: ...
+    def control_messages(self) -> list[tuple[int, int, bytes]]: ...
+    def take_fds(self) -> list[int]: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+# ---- end of vectored and message I/O ----
 
 @disjoint_base
 class SockAddr:
@@ -121,7 +241,7 @@ class Socket:
         def nonblocking(self) -> bool: ...
         def set_cloexec(self, on: bool, /) -> None: ...
         def sendfile(self, file: Any, offset: int = 0, length: int | None = None) -> int: ...
-    else:
+    if sys.platform == "win32":
         def set_no_inherit(self, on: bool, /) -> None: ...
         def protocol(self) -> int | None: ...
     if sys.platform == "linux":
@@ -167,6 +287,42 @@ class Socket:
     def send_out_of_band(self, data: _Buffer, /) -> int: ...
     def send_to(self, data: _Buffer, address: _AddressLike, flags: int = 0) -> int: ...
     def sendall(self, data: _Buffer, flags: int = 0) -> None: ...
+    # ---- vectored and message I/O (csrc/msg.c) ----
+    def recv_vectored(self, bufs: Sequence[_Buffer], flags: int = 0) -> tuple[int, RecvFlags]: ...
+    def recv_from_vectored(
+        self, bufs: Sequence[_Buffer], flags: int = 0
+    ) -> tuple[int, RecvFlags, SockAddr]: ...
+    def send_vectored(self, bufs: Sequence[_Buffer], flags: int = 0) -> int: ...
+    def send_to_vectored(
+        self, bufs: Sequence[_Buffer], address: _AddressLike, flags: int = 0
+    ) -> int: ...
+    def sendmsg(self, msg: MsgHdr, flags: int = 0) -> int: ...
+    def recvmsg(self, msg: MsgHdrMut, flags: int = 0) -> int: ...
+    # borrowed sockets (SockRef; csrc/socket.c)
+    @classmethod
+    def _borrow(cls, fd: int, owner: object, /) -> Self: ...
+    # ---- end of vectored and message I/O ----
+    # ---- batch datagram I/O and UDP offloads (csrc/batch.c, docs/batch.md) ----
+    def recv_batch(self, batch: DatagramBatch, flags: int = 0) -> int: ...
+    def send_batch(
+        self,
+        datagrams: DatagramBatch | Sequence[_Buffer],
+        address: _AddressLike | None = None,
+        flags: int = 0,
+    ) -> int: ...
+    if sys.platform == "linux":
+        def send_gso(
+            self,
+            data: _Buffer,
+            segment_size: int,
+            address: _AddressLike | None = None,
+            flags: int = 0,
+        ) -> int: ...
+        def recv_gro_into(self, buffer: _Buffer, flags: int = 0) -> tuple[int, int]: ...
+        def recv_gro_from_into(
+            self, buffer: _Buffer, flags: int = 0
+        ) -> tuple[int, int, SockAddr]: ...
+    # ---- end of batch ----
     # ---- options (csrc/options_table.h rows; multicast.c; options_special.c) ----
     # SOL_SOCKET
     def read_timeout(self) -> float | None: ...

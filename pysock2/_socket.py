@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING
 
 from . import _pysock2
 from ._enums import Domain, Protocol, Type, as_enum
 
+TYPE_CHECKING = False  # no `import typing` at run time (docs/performance.md)
 if TYPE_CHECKING:
     import socket
 

@@ -1,7 +1,9 @@
 """Shared fixtures: connected socket pairs on loopback, and a descriptor-leak guard."""
 from __future__ import annotations
 
+import gc
 import os
+import socket
 import sys
 
 import pytest
@@ -10,13 +12,34 @@ import pysock2
 from pysock2 import Domain, Socket, Type
 
 LINUX = sys.platform.startswith("linux")
+WINDOWS = sys.platform == "win32"
 needs_linux = pytest.mark.skipif(not LINUX, reason="Linux only")
+needs_unix = pytest.mark.skipif(WINDOWS, reason="Unix only (not on Windows)")
 
 
 def open_fds() -> set[int]:
-    """The process's open descriptors (Linux: /proc/self/fd; elsewhere /dev/fd)."""
+    """The process's open descriptors (Linux: /proc/self/fd; elsewhere /dev/fd). Windows
+    has no such listing: there the set is empty and the leak guard checks nothing."""
+    if WINDOWS:
+        return set()
     path = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
     return {int(name) for name in os.listdir(path)}
+
+
+def child_python() -> dict:
+    """Keyword arguments for subprocess.run/Popen so that a child `python` imports the same
+    pysock2 as these tests (the source tree or an installed wheel), whatever the cwd."""
+    import tempfile
+
+    package_parent = os.path.dirname(os.path.dirname(pysock2.__file__))
+    return {"env": dict(os.environ, PYTHONPATH=package_parent), "cwd": tempfile.gettempdir()}
+
+
+def cloexec(sock) -> bool:
+    """Whether the socket's descriptor is close-on-exec (non-inheritable on Windows)."""
+    if WINDOWS:
+        return not os.get_handle_inheritable(sock.fileno())
+    return not os.get_inheritable(sock.fileno())
 
 
 @pytest.fixture
@@ -34,17 +57,36 @@ def udp_pair():
 
 
 @pytest.fixture
-def tcp_pair():
+def listener():
+    """An IPv4 TCP socket listening on 127.0.0.1."""
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock
+
+
+@pytest.fixture
+def client(listener):
+    """An IPv4 TCP socket connected to `listener` (not yet accepted)."""
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        sock.connect(listener.local_addr())
+        yield sock
+
+
+@pytest.fixture
+def tcp_pair(listener, client):
     """(client, server-side) of an IPv4 TCP connection on 127.0.0.1."""
-    with Socket(Domain.IPV4, Type.STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = Socket(Domain.IPV4, Type.STREAM)
-        client.connect(listener.local_addr())
-        server, _ = listener.accept()
-    yield client, server
-    client.close()
-    server.close()
+    server, _ = listener.accept()
+    with server:
+        yield client, server
+
+
+@pytest.fixture
+def refused_address():
+    """A loopback TCP address nobody listens on (bound once, then released)."""
+    with Socket(Domain.IPV4, Type.STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.local_addr()
 
 
 @pytest.fixture
@@ -56,21 +98,73 @@ def closed_socket():
 
 @pytest.fixture(autouse=True)
 def no_descriptor_leak():
-    """Every test leaves the set of open descriptors as it found it."""
+    """Every test leaves the set of open descriptors (of any kind) as it found it."""
     before = open_fds()
     yield
-    leaked = open_fds() - before
-    # A descriptor opened by the test that is still open is a leak.
-    assert not {fd for fd in leaked if _is_socket(fd)}, f"leaked sockets: {sorted(leaked)}"
+    if open_fds() - before:
+        gc.collect()  # only when needed: objects in a reference cycle close on collection
+    leaked = {fd for fd in open_fds() - before if not is_closed(fd)}
+    assert not leaked, f"leaked descriptors: {sorted(leaked)}"
 
 
-def _is_socket(fd: int) -> bool:
+def is_closed(fd: int) -> bool:
     try:
-        import stat
-
-        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+        os.fstat(fd)
     except OSError:
-        return False
+        return True
+    return False
 
 
-__all__ = ["LINUX", "needs_linux", "open_fds", "pysock2"]
+@pytest.fixture
+def unix_dgram_pair():
+    a, b = Socket.pair(Domain.UNIX, Type.DGRAM)
+    with a, b:
+        yield a, b
+
+
+@pytest.fixture
+def unix_stream_pair():
+    a, b = Socket.pair(Domain.UNIX, Type.STREAM)
+    with a, b:
+        yield a, b
+
+
+class Pipe:
+    """An os.pipe() that unpacks as (read end, write end) and knows which ends it closed,
+    so that cleaning up never closes a descriptor number reused by someone else."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+
+    def __iter__(self):
+        return iter((self.r, self.w))
+
+    def __getitem__(self, index: int) -> int:
+        return (self.r, self.w)[index]
+
+    def close_write(self) -> None:
+        os.close(self.w)
+        self.w = -1
+
+    def close(self) -> None:
+        for fd in (self.r, self.w):
+            if fd >= 0:
+                os.close(fd)
+        self.r = self.w = -1
+
+
+@pytest.fixture
+def pipe():
+    p = Pipe()
+    yield p
+    p.close()
+
+
+def setsockopt(sock, level: int, name: int, value: int = 1) -> None:
+    """Sets an option through the stdlib on sock's descriptor (for options pysock2 names
+    differently or not at all), without taking the descriptor over."""
+    borrowed = socket.socket(fileno=sock.fileno())
+    try:
+        borrowed.setsockopt(level, name, value)
+    finally:
+        borrowed.detach()

@@ -57,6 +57,7 @@ class TestReceive:
         a.send(b"x" * 100)
         assert b.recv(10) == b"x" * 10
 
+    @needs_linux
     def test_truncated_length_with_msg_trunc(self, udp_pair):
         a, b = udp_pair
         a.send(b"x" * 100)
@@ -144,6 +145,7 @@ class TestSend:
         reader.join(10)
         assert bytes(received) == payload
 
+    @needs_linux
     def test_send_on_a_shut_down_socket_raises_broken_pipe(self, tcp_pair):
         client, _ = tcp_pair
         client.shutdown(1)
@@ -261,6 +263,7 @@ class TestBlockingBehaviour:
             b.recv(10)
         assert time.monotonic() - start >= 0.04
 
+    @needs_linux
     def test_dontwait_raises_blocking_io_error_even_with_a_timeout(self, udp_pair):
         _, b = udp_pair
         b.set_read_timeout(5)

@@ -1,7 +1,6 @@
 """Socket lifecycle: creation flags, ownership, connection set-up, descriptor state."""
 from __future__ import annotations
 
-import fcntl
 import gc
 import os
 import socket
@@ -13,11 +12,7 @@ import pytest
 
 from pysock2 import Domain, Protocol, SockAddr, Shutdown, Socket, Type
 
-from conftest import needs_linux
-
-
-def cloexec(sock) -> bool:
-    return bool(fcntl.fcntl(sock.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+from conftest import cloexec, needs_linux, needs_unix
 
 
 class TestCreation:
@@ -58,6 +53,7 @@ class TestCreation:
             sock.listen(1)
             assert sock.is_listener()
 
+    @needs_unix
     def test_pair(self):
         a, b = Socket.pair(Domain.UNIX, Type.STREAM)
         with a, b:
@@ -66,6 +62,7 @@ class TestCreation:
             a.sendall(b"ping")
             assert b.recv(4) == b"ping"
 
+    @needs_unix
     def test_pair_raw(self):
         a, b = Socket.pair_raw(Domain.UNIX, Type.DGRAM)
         with a, b:
@@ -85,8 +82,9 @@ class TestCreation:
             Socket(2, 1, 0, 0)
         with pytest.raises(TypeError):
             Socket(2, 1, flags=0)
-        with pytest.raises(TypeError):
-            Socket.pair(1)
+        if hasattr(Socket, "pair"):
+            with pytest.raises(TypeError):
+                Socket.pair(1)
 
 
 class TestOwnership:
@@ -99,6 +97,7 @@ class TestOwnership:
         assert sock.fileno() == -1
         assert "closed" in repr(sock)
 
+    @needs_unix
     def test_context_manager_closes(self):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             fd = sock.fileno()
@@ -107,6 +106,7 @@ class TestOwnership:
         with pytest.raises(OSError):
             os.fstat(fd)
 
+    @needs_unix
     def test_detach_gives_the_descriptor_away(self):
         sock = Socket(Domain.IPV4, Type.DGRAM)
         fd = sock.detach()
@@ -114,6 +114,7 @@ class TestOwnership:
         os.fstat(fd)
         os.close(fd)
 
+    @needs_unix
     def test_from_fd_takes_ownership(self):
         fd = Socket(Domain.IPV4, Type.DGRAM).detach()
         with Socket.from_fd(fd) as sock:
@@ -121,6 +122,7 @@ class TestOwnership:
         with pytest.raises(OSError):
             os.fstat(fd)
 
+    @needs_unix
     def test_from_fd_refuses_what_is_not_a_socket(self, tmp_path):
         with open(tmp_path / "f", "w") as f:
             with pytest.raises(OSError) as info:
@@ -153,6 +155,7 @@ class TestOwnership:
         with pytest.raises(OSError):
             closed_socket.into_stdlib()
 
+    @needs_unix
     def test_garbage_collection_closes_with_a_resource_warning(self):
         sock = Socket(Domain.IPV4, Type.DGRAM)
         fd = sock.fileno()
@@ -183,41 +186,27 @@ class TestOwnership:
 
 
 class TestConnection:
-    def test_bind_listen_accept_connect(self):
-        with Socket(Domain.IPV4, Type.STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(8)
-            with Socket(Domain.IPV4, Type.STREAM) as client:
-                client.connect(listener.local_addr())
-                conn, addr = listener.accept()
-                with conn:
-                    assert isinstance(conn, Socket) and isinstance(addr, SockAddr)
-                    assert addr == client.local_addr() == conn.peer_addr()
-                    assert cloexec(conn)
+    def test_bind_listen_accept_connect(self, listener, client):
+        conn, addr = listener.accept()
+        with conn:
+            assert isinstance(conn, Socket) and isinstance(addr, SockAddr)
+            assert addr == client.local_addr() == conn.peer_addr()
+            assert cloexec(conn)
 
-    def test_accept_raw_sets_no_flags(self):
-        with Socket(Domain.IPV4, Type.STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            with Socket(Domain.IPV4, Type.STREAM) as client:
-                client.connect(listener.local_addr())
-                conn, _ = listener.accept_raw()
-                with conn:
-                    assert not cloexec(conn)
+    def test_accept_raw_sets_no_flags(self, listener, client):
+        conn, _ = listener.accept_raw()
+        with conn:
+            assert not cloexec(conn)
 
     @needs_linux
-    def test_accept4_flags(self):
-        with Socket(Domain.IPV4, Type.STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            with Socket(Domain.IPV4, Type.STREAM) as client:
-                client.connect(listener.local_addr())
-                conn, _ = listener.accept4(socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
-                with conn:
-                    assert conn.nonblocking() and cloexec(conn)
-            with pytest.raises(ValueError):
-                listener.accept4(-1)
+    def test_accept4_flags(self, listener, client):
+        conn, _ = listener.accept4(socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        with conn:
+            assert conn.nonblocking() and cloexec(conn)
+        with pytest.raises(ValueError):
+            listener.accept4(-1)
 
+    @needs_unix
     def test_unix_stream_by_path(self, tmp_path):
         path = tmp_path / "server.sock"
         with Socket(Domain.UNIX, Type.STREAM) as listener:
@@ -230,32 +219,23 @@ class TestConnection:
                 with conn:
                     assert addr.is_unnamed()
 
-    def test_connect_refused(self):
-        with Socket(Domain.IPV4, Type.STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            free = probe.local_addr()
+    def test_connect_refused(self, refused_address):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
             with pytest.raises(ConnectionRefusedError):
-                sock.connect(free)
+                sock.connect(refused_address)
 
-    def test_connect_timeout_succeeds_and_leaves_the_socket_blocking(self):
-        with Socket(Domain.IPV4, Type.STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            with Socket(Domain.IPV4, Type.STREAM) as client:
-                client.connect_timeout(listener.local_addr(), 5.0)
-                assert not client.nonblocking()
-                conn, _ = listener.accept()
-                conn.close()
+    @needs_unix
+    def test_connect_timeout_succeeds_and_leaves_the_socket_blocking(self, listener):
+        with Socket(Domain.IPV4, Type.STREAM) as client:
+            client.connect_timeout(listener.local_addr(), 5.0)
+            assert not client.nonblocking()
 
-    def test_connect_timeout_refused(self):
-        with Socket(Domain.IPV4, Type.STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            free = probe.local_addr()
+    def test_connect_timeout_refused(self, refused_address):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
             with pytest.raises(ConnectionRefusedError):
-                sock.connect_timeout(free, 5)
+                sock.connect_timeout(refused_address, 5)
 
+    @needs_unix
     def test_connect_timeout_expires(self):
         # A listener whose backlog is full leaves new SYNs unanswered on Linux.
         with Socket(Domain.IPV4, Type.STREAM) as listener:
@@ -286,25 +266,21 @@ class TestConnection:
             with pytest.raises((ValueError, TypeError)):
                 sock.connect_timeout(("127.0.0.1", 1), timeout)
 
-    def test_connect_timeout_accepts_a_timedelta(self):
+    def test_connect_timeout_accepts_a_timedelta(self, listener):
         import datetime
 
-        with Socket(Domain.IPV4, Type.STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            with Socket(Domain.IPV4, Type.STREAM) as client:
-                client.connect_timeout(listener.local_addr(), datetime.timedelta(seconds=2))
+        with Socket(Domain.IPV4, Type.STREAM) as client:
+            client.connect_timeout(listener.local_addr(), datetime.timedelta(seconds=2))
 
-    def test_nonblocking_connect_raises_blocking_io_error(self):
-        with Socket(Domain.IPV4, Type.STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            with Socket(Domain.IPV4, Type.STREAM) as client:
-                client.set_nonblocking(True)
-                try:
-                    client.connect(listener.local_addr())
-                except BlockingIOError:
-                    pass  # EINPROGRESS; loopback may also connect at once
+    @needs_unix
+    def test_nonblocking_connect_raises_blocking_io_error_or_connects(self, listener):
+        with Socket(Domain.IPV4, Type.STREAM) as client:
+            client.set_nonblocking(True)
+            try:
+                client.connect(listener.local_addr())
+            except BlockingIOError:
+                pass  # EINPROGRESS; loopback may also connect at once
+            assert client.nonblocking()
 
     def test_bad_addresses_are_refused_before_any_system_call(self):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
@@ -340,6 +316,7 @@ class TestConnection:
 
 
 class TestDescriptorState:
+    @needs_unix
     def test_set_nonblocking(self):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             assert not sock.nonblocking()
@@ -350,6 +327,7 @@ class TestDescriptorState:
             sock.set_nonblocking(False)
             assert not sock.nonblocking()
 
+    @needs_unix
     def test_set_cloexec(self):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             sock.set_cloexec(False)
@@ -395,16 +373,18 @@ class TestDescriptorState:
 
 def test_audit_events():
     events = []
+    recording = [True]
 
     def hook(name, args):
-        if name.startswith("socket."):
+        if recording[0] and name.startswith("socket."):
             events.append(name)
 
-    if not hasattr(sys, "addaudithook"):
-        pytest.skip("no audit hooks")
-    sys.addaudithook(hook)  # hooks cannot be removed; this one only records
-    with Socket(Domain.IPV4, Type.DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.connect(sock.local_addr())
-        sock.send_to(b"x", sock.local_addr())
+    sys.addaudithook(hook)  # hooks cannot be removed: this one stops recording at the end
+    try:
+        with Socket(Domain.IPV4, Type.DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.connect(sock.local_addr())
+            sock.send_to(b"x", sock.local_addr())
+    finally:
+        recording[0] = False
     assert events[-4:] == ["socket.__new__", "socket.bind", "socket.connect", "socket.sendto"]

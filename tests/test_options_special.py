@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
-import os
 import subprocess
 import sys
 
 import pytest
 
 import pysock2
+
+from conftest import child_python
 from pysock2 import Domain, SockFilter, Socket, TcpKeepalive, Type
 
 needs_keepalive_getters = pytest.mark.skipif(not hasattr(Socket, "tcp_keepalive_interval"),
@@ -177,8 +178,7 @@ def test_original_dst_of_a_connection_nat_did_not_touch(domain, host, getter) ->
 
 def test_import_pysock2_defers_the_dataclasses() -> None:
     code = "import sys, pysock2; print('dataclasses' in sys.modules, pysock2.TcpInfo.__name__)"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, **child_python()).stdout.split()
     assert out == ["False", "TcpInfo"]
     assert {"SockFilter", "TcpInfo", "TcpKeepalive"} <= set(dir(pysock2))

@@ -17,15 +17,8 @@ TCP_ESTABLISHED, TCP_LISTEN = 1, 10  # Linux's numbering
 
 
 @pytest.fixture
-def connection():
-    with Socket(Domain.IPV4, Type.STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = Socket(Domain.IPV4, Type.STREAM)
-        client.connect(listener.local_addr())
-        server, _ = listener.accept()
-        with client, server:
-            yield client, server
+def connection(tcp_pair):
+    return tcp_pair
 
 
 @needs_tcp_info

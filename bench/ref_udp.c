@@ -1,0 +1,153 @@
+/* The C reference loops of the pysock2 benchmarks (bench/run.py, python -m pysock2 bench).
+ *
+ * Built by the benchmark at run time with the system compiler (cc -O2 -shared -fPIC) and
+ * called through ctypes on the very sockets the Python loops use, so that C, the stdlib and
+ * pysock2 run interleaved on one machine state. Each function runs its loop `iters` times
+ * and returns the elapsed nanoseconds (CLOCK_MONOTONIC), or a negative number on error.
+ * Linux-only parts (sendmmsg/recvmmsg, UDP_SEGMENT/UDP_GRO) are compiled where present. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <time.h>
+#ifdef __linux__
+#  include <netinet/udp.h>
+#  ifndef SOL_UDP
+#    define SOL_UDP 17
+#  endif
+#  ifndef UDP_SEGMENT
+#    define UDP_SEGMENT 103
+#  endif
+#endif
+
+#define MAX_BATCH 1024
+#define BUF_SIZE 65536
+
+static char tx_buf[BUF_SIZE];
+static char rx_buf[BUF_SIZE];
+
+static long long
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One datagram per system call: send `size` bytes on a, receive them on b. */
+long long
+ref_roundtrip(int a, int b, long iters, int size)
+{
+    long long start = now_ns();
+    for (long i = 0; i < iters; i++) {
+        if (send(a, tx_buf, (size_t)size, 0) != size) {
+            return -1;
+        }
+        if (recv(b, rx_buf, sizeof(rx_buf), 0) != size) {
+            return -2;
+        }
+    }
+    return now_ns() - start;
+}
+
+#ifdef __linux__
+/* `batch` datagrams of `size` bytes per sendmmsg, then per recvmmsg (MSG_WAITFORONE, as
+ * Socket.recv_batch does), each into its own slot with its sender's address recorded (as
+ * recv_batch records it for DatagramBatch.address). */
+long long
+ref_batch(int a, int b, long iters, int batch, int size)
+{
+    static struct mmsghdr tx[MAX_BATCH], rx[MAX_BATCH];
+    static struct iovec tx_iov[MAX_BATCH], rx_iov[MAX_BATCH];
+    static struct sockaddr_storage senders[MAX_BATCH];
+    static char slots[MAX_BATCH][2048];
+    if (batch < 1 || batch > MAX_BATCH || size < 0 || size > 2048) {
+        return -3;
+    }
+    memset(tx, 0, sizeof(tx));
+    memset(rx, 0, sizeof(rx));
+    for (int i = 0; i < batch; i++) {
+        tx_iov[i].iov_base = tx_buf;
+        tx_iov[i].iov_len = (size_t)size;
+        tx[i].msg_hdr.msg_iov = &tx_iov[i];
+        tx[i].msg_hdr.msg_iovlen = 1;
+        rx_iov[i].iov_base = slots[i];
+        rx_iov[i].iov_len = sizeof(slots[i]);
+        rx[i].msg_hdr.msg_iov = &rx_iov[i];
+        rx[i].msg_hdr.msg_iovlen = 1;
+        rx[i].msg_hdr.msg_name = &senders[i];
+    }
+    long long start = now_ns();
+    for (long i = 0; i < iters; i++) {
+        if (sendmmsg(a, tx, (unsigned int)batch, 0) != batch) {
+            return -1;
+        }
+        for (int j = 0; j < batch; j++) {
+            rx[j].msg_hdr.msg_namelen = sizeof(senders[j]);
+        }
+        int got = 0;
+        while (got < batch) {
+            int n = recvmmsg(b, rx + got, (unsigned int)(batch - got), MSG_WAITFORONE, NULL);
+            if (n <= 0) {
+                return -2;
+            }
+            got += n;
+        }
+    }
+    return now_ns() - start;
+}
+
+/* One GSO send of `segments` datagrams of `size` bytes (UDP_SEGMENT control message), one
+ * GRO receive of them all (the receiver has UDP_GRO on). */
+long long
+ref_gso(int a, int b, long iters, int segments, int size)
+{
+    long total = (long)segments * size;
+    if (total > BUF_SIZE || size < 1) {
+        return -3;
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    struct iovec iov = {.iov_base = tx_buf, .iov_len = (size_t)total};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t seg = (uint16_t)size;
+    memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+    char rx_control[256];
+    long long start = now_ns();
+    for (long i = 0; i < iters; i++) {
+        if (sendmsg(a, &msg, 0) != total) {
+            return -1;
+        }
+        long got = 0;
+        while (got < total) {
+            struct iovec riov = {.iov_base = rx_buf, .iov_len = sizeof(rx_buf)};
+            struct msghdr rmsg;
+            memset(&rmsg, 0, sizeof(rmsg));
+            rmsg.msg_iov = &riov;
+            rmsg.msg_iovlen = 1;
+            rmsg.msg_control = rx_control;
+            rmsg.msg_controllen = sizeof(rx_control);
+            ssize_t n = recvmsg(b, &rmsg, 0);
+            if (n <= 0) {
+                return -2;
+            }
+            got += n;
+        }
+    }
+    return now_ns() - start;
+}
+#endif

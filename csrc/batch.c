@@ -1,0 +1,1103 @@
+/* Batch datagram I/O and UDP offloads (docs/batch.md).
+ *
+ * DatagramBatch: a reusable array of datagram slots over caller-owned buffers, pinned once
+ * when the batch is made. Socket.recv_batch fills it with one recvmmsg (Linux) and
+ * Socket.send_batch sends it (or any sequence of bytes-like objects) with one sendmmsg;
+ * neither builds a Python object per datagram. Lengths, flags, senders and GRO segment
+ * sizes are read by index afterwards; a sender's SockAddr is made on demand and kept per
+ * slot while the sender is unchanged. Elsewhere the batch calls loop over
+ * sys_recvmsg/sys_sendmsg (the documented fallback).
+ *
+ * Linux also gets UDP GSO per call (send_gso: one buffer, a UDP_SEGMENT control message,
+ * the kernel cuts it into datagrams) and GRO on receive (recv_gro_into: the coalesced
+ * datagrams and their segment size from the UDP_GRO control message). */
+#include "pysock2.h"
+#include "options_compat.h"
+
+#include <string.h>
+
+#if defined(__linux__) && defined(UDP_SEGMENT) && defined(UDP_GRO)
+#  define HAVE_UDP_OFFLOAD 1
+#endif
+
+/* ---------------------------------------------------------------- the batch object */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t capacity;
+    Py_ssize_t count;             /* datagrams held: set by recv_batch, or by the caller */
+    Py_ssize_t control_size;      /* control-message bytes per slot (0: none) */
+    PyObject *buffers;            /* tuple: the caller's buffer objects */
+    Py_buffer *views;             /* capacity views, pinned writable until release */
+    int pinned;                   /* views hold exports */
+    int busy;                     /* a call is using the arrays (maybe without the GIL) */
+    module_state *state;
+    /* Receive headers, armed once over the pinned buffers: a call re-arms only the
+     * `recv_dirty` first ones, which the last receive rewrote. */
+    sys_mmsg *rmsgs;
+    sys_iovec *riov;
+    Py_ssize_t recv_dirty;
+    /* Send headers, built for the first `send_built` slots and reused while nothing
+     * changed (send_built = -1: rebuild); send_to is the address they were built for. */
+    sys_mmsg *smsgs;
+    sys_iovec *siov;
+    Py_ssize_t send_built;
+    struct sockaddr_storage send_to;
+    sys_socklen_t send_tolen;
+    struct sockaddr_storage *addrs;
+    size_t *lens;                 /* datagram length per slot */
+    sys_socklen_t *addrlens;      /* address length per slot; 0: none */
+    int *flags;                   /* received msg_flags per slot */
+    size_t *controllens;          /* received control bytes per slot */
+    char *control;                /* capacity * control_size */
+    PyObject **addr_objs;         /* per slot: the SockAddr last handed out, or NULL */
+    PyObject *last_addr;          /* the SockAddr last made, shared by slots */
+} BatchObject;
+
+#if defined(_MSC_VER)
+#  define BUSY_TRY(b) (InterlockedCompareExchange((volatile LONG *)&(b)->busy, 1, 0) == 0)
+#  define BUSY_DONE(b) InterlockedExchange((volatile LONG *)&(b)->busy, 0)
+#else
+#  define BUSY_TRY(b) __extension__({ int zero_ = 0; \
+        __atomic_compare_exchange_n(&(b)->busy, &zero_, 1, 0, __ATOMIC_ACQUIRE, \
+                                    __ATOMIC_RELAXED); })
+#  define BUSY_DONE(b) __atomic_store_n(&(b)->busy, 0, __ATOMIC_RELEASE)
+#endif
+
+/* Takes the batch for one call: it must hold its buffers and no other call may be using
+ * it (a call may run without the GIL; two at once would share the arrays). */
+static int
+batch_enter(BatchObject *self)
+{
+    if (!BUSY_TRY(self)) {
+        PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
+        return -1;
+    }
+    if (!self->pinned) {
+        BUSY_DONE(self);
+        PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+batch_free_arrays(BatchObject *self)
+{
+    if (self->pinned) {
+        for (Py_ssize_t i = 0; i < self->capacity; i++) {
+            PyBuffer_Release(&self->views[i]);
+        }
+        self->pinned = 0;
+    }
+    if (self->addr_objs != NULL) {
+        for (Py_ssize_t i = 0; i < self->capacity; i++) {
+            Py_CLEAR(self->addr_objs[i]);
+        }
+    }
+    PyMem_Free(self->views);
+    PyMem_Free(self->rmsgs);
+    PyMem_Free(self->riov);
+    PyMem_Free(self->smsgs);
+    PyMem_Free(self->siov);
+    PyMem_Free(self->addrs);
+    PyMem_Free(self->lens);
+    PyMem_Free(self->addrlens);
+    PyMem_Free(self->flags);
+    PyMem_Free(self->controllens);
+    PyMem_Free(self->control);
+    PyMem_Free(self->addr_objs);
+    self->views = NULL;
+    self->rmsgs = NULL;
+    self->riov = NULL;
+    self->smsgs = NULL;
+    self->siov = NULL;
+    self->addrs = NULL;
+    self->lens = NULL;
+    self->addrlens = NULL;
+    self->flags = NULL;
+    self->controllens = NULL;
+    self->control = NULL;
+    self->addr_objs = NULL;
+    self->count = 0;
+}
+
+#define NEW_ARRAY(type, n) ((type *)PyMem_Calloc((size_t)(n), sizeof(type)))
+
+static PyObject *
+batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"buffers", "control_size", NULL};
+    PyObject *buffers;
+    Py_ssize_t control_size = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$n:DatagramBatch", kwlist, &buffers,
+                                     &control_size)) {
+        return NULL;
+    }
+    module_state *state = state_of_type(cls);
+    if (state == NULL) {
+        return NULL;
+    }
+    if (control_size < 0 || control_size > 65536) {
+        PyErr_SetString(PyExc_ValueError, "DatagramBatch() control_size must be 0-65536");
+        return NULL;
+    }
+    if (PyObject_CheckBuffer(buffers)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "DatagramBatch() takes a sequence of buffers, not one buffer "
+                        "(DatagramBatch.allocate(count, size) makes them)");
+        return NULL;
+    }
+    PyObject *tuple = PySequence_Tuple(buffers);
+    if (tuple == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Format(PyExc_TypeError,
+                         "DatagramBatch() takes a sequence of writable buffers, not %.100s",
+                         Py_TYPE(buffers)->tp_name);
+        }
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    if (n < 1 || n > SYS_MMSG_MAX) {
+        PyErr_Format(PyExc_ValueError, "DatagramBatch() takes 1 to %d buffers, not %zd",
+                     SYS_MMSG_MAX, n);
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    BatchObject *self = (BatchObject *)cls->tp_alloc(cls, 0);
+    if (self == NULL) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    self->state = state;
+    self->buffers = tuple;
+    self->capacity = n;
+    self->control_size = control_size;
+    self->views = NEW_ARRAY(Py_buffer, n);
+    self->rmsgs = NEW_ARRAY(sys_mmsg, n);
+    self->riov = NEW_ARRAY(sys_iovec, n);
+    self->smsgs = NEW_ARRAY(sys_mmsg, n);
+    self->siov = NEW_ARRAY(sys_iovec, n);
+    self->send_built = -1;
+    self->addrs = NEW_ARRAY(struct sockaddr_storage, n);
+    self->lens = NEW_ARRAY(size_t, n);
+    self->addrlens = NEW_ARRAY(sys_socklen_t, n);
+    self->flags = NEW_ARRAY(int, n);
+    self->controllens = NEW_ARRAY(size_t, n);
+    self->control = control_size ? NEW_ARRAY(char, n * control_size) : NULL;
+    self->addr_objs = NEW_ARRAY(PyObject *, n);
+    if (!self->views || !self->rmsgs || !self->riov || !self->smsgs || !self->siov
+        || !self->addrs || !self->lens
+        || !self->addrlens || !self->flags || !self->controllens || !self->addr_objs
+        || (control_size && !self->control)) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (writable_buffer_arg("DatagramBatch", PyTuple_GET_ITEM(tuple, i),
+                                &self->views[i]) < 0) {
+            for (Py_ssize_t j = 0; j < i; j++) {
+                PyBuffer_Release(&self->views[j]);
+            }
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    self->pinned = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sys_iovec_set(&self->riov[i], self->views[i].buf, (size_t)self->views[i].len);
+        sys_mmsg_set(&self->rmsgs[i], (struct sockaddr *)&self->addrs[i],
+                     sizeof(self->addrs[i]), &self->riov[i], 1,
+                     control_size ? self->control + i * control_size : NULL,
+                     (size_t)control_size);
+    }
+    return (PyObject *)self;
+}
+
+static int
+batch_traverse(BatchObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->buffers);
+    Py_VISIT(self->last_addr);
+    for (Py_ssize_t i = 0; self->addr_objs != NULL && i < self->capacity; i++) {
+        Py_VISIT(self->addr_objs[i]);
+    }
+    /* The pinned views hold references to what the buffers export. */
+    if (self->pinned) {
+        for (Py_ssize_t i = 0; i < self->capacity; i++) {
+            Py_VISIT(self->views[i].obj);
+        }
+    }
+    return 0;
+}
+
+static int
+batch_clear(BatchObject *self)
+{
+    if (!self->busy) {
+        batch_free_arrays(self);
+    }
+    Py_CLEAR(self->buffers);
+    Py_CLEAR(self->last_addr);
+    return 0;
+}
+
+static void
+batch_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    batch_clear((BatchObject *)op);
+    batch_free_arrays((BatchObject *)op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+/* ---------------------------------------------------------------- reading results */
+
+/* Index argument of a slot; `limit` is count (results) or capacity (buffers, set). */
+static int
+slot_arg(BatchObject *self, const char *fname, PyObject *obj, Py_ssize_t limit,
+         Py_ssize_t *index)
+{
+    if (!self->pinned) {
+        PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
+        return -1;
+    }
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s() index must be an int, not %.100s", fname,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(obj);
+    if (i == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        i = PY_SSIZE_T_MAX;
+    }
+    if (i < 0) {
+        i += limit;
+    }
+    if (i < 0 || i >= limit) {
+        PyErr_Format(PyExc_IndexError, "%s() index out of range (%zd %s)", fname, limit,
+                     limit == self->count ? "datagrams held" : "slots");
+        return -1;
+    }
+    *index = i;
+    return 0;
+}
+
+static PyObject *
+batch_length(BatchObject *self, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (slot_arg(self, "length", arg, self->count, &i) < 0) {
+        return NULL;
+    }
+    return PyLong_FromSize_t(self->lens[i]);
+}
+
+static PyObject *
+batch_get_flags(BatchObject *self, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (slot_arg(self, "flags", arg, self->count, &i) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(self->flags[i]);
+}
+
+static int
+same_address(PyObject *cached, const struct sockaddr_storage *raw, sys_socklen_t len)
+{
+    const SockAddrObject *addr = (const SockAddrObject *)cached;
+    return addr != NULL && addr->len == len && memcmp(&addr->storage, raw, (size_t)len) == 0;
+}
+
+/* The SockAddr of slot i: the slot's own, else the batch's last one (one peer filling
+ * every slot makes one object), else a new one. */
+static PyObject *
+slot_address(BatchObject *self, Py_ssize_t i, sys_socklen_t len)
+{
+    if (same_address(self->addr_objs[i], &self->addrs[i], len)) {
+        return Py_NewRef(self->addr_objs[i]);
+    }
+    PyObject *addr;
+    if (same_address(self->last_addr, &self->addrs[i], len)) {
+        addr = Py_NewRef(self->last_addr);
+    }
+    else {
+        addr = sockaddr_new(self->state, &self->addrs[i], len);
+        if (addr == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(self->last_addr, Py_NewRef(addr));
+    }
+    Py_XSETREF(self->addr_objs[i], Py_NewRef(addr));
+    return addr;
+}
+
+static PyObject *
+batch_address(BatchObject *self, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (slot_arg(self, "address", arg, self->count, &i) < 0) {
+        return NULL;
+    }
+    sys_socklen_t len = self->addrlens[i];
+    if (len == 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject *addr;
+#ifdef Py_GIL_DISABLED
+    Py_BEGIN_CRITICAL_SECTION(self);
+#endif
+    addr = slot_address(self, i, len);
+#ifdef Py_GIL_DISABLED
+    Py_END_CRITICAL_SECTION();
+#endif
+    return addr;
+}
+
+static PyObject *
+batch_buffer(BatchObject *self, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (slot_arg(self, "buffer", arg, self->capacity, &i) < 0) {
+        return NULL;
+    }
+    return Py_NewRef(PyTuple_GET_ITEM(self->buffers, i));
+}
+
+/* The UDP_GRO segment size in a slot's control messages, or 0. */
+#ifdef HAVE_UDP_OFFLOAD
+static int
+find_gro_size(void *control, size_t controllen)
+{
+    struct msghdr hdr;
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.msg_control = control;
+    hdr.msg_controllen = controllen;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&hdr); c != NULL; c = CMSG_NXTHDR(&hdr, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO
+            && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int size;
+            memcpy(&size, CMSG_DATA(c), sizeof(size));
+            return size;
+        }
+    }
+    return 0;
+}
+#endif
+
+/* The size of each coalesced segment (all but the last are this size); the datagram's
+ * length when the kernel did not coalesce; 0 when it cannot be known because the control
+ * messages were cut short (MSG_CTRUNC: no room for UDP_GRO). */
+static size_t
+segment_size_of(size_t len, void *control, size_t controllen, int msg_flags)
+{
+#ifdef HAVE_UDP_OFFLOAD
+    int size = control != NULL ? find_gro_size(control, controllen) : 0;
+    if (size > 0) {
+        return (size_t)size < len ? (size_t)size : len;
+    }
+#else
+    (void)control;
+    (void)controllen;
+#endif
+#ifdef MSG_CTRUNC
+    if (msg_flags & MSG_CTRUNC) {
+        return 0;
+    }
+#else
+    (void)msg_flags;
+#endif
+    return len;
+}
+
+static PyObject *
+batch_segment_size(BatchObject *self, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (slot_arg(self, "segment_size", arg, self->count, &i) < 0) {
+        return NULL;
+    }
+    void *control = self->control ? self->control + i * self->control_size : NULL;
+    return PyLong_FromSize_t(
+        segment_size_of(self->lens[i], control, self->controllens[i], self->flags[i]));
+}
+
+static PyObject *
+batch_control(BatchObject *self, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (slot_arg(self, "control", arg, self->count, &i) < 0) {
+        return NULL;
+    }
+    if (self->control == NULL) {
+        return PyBytes_FromStringAndSize(NULL, 0);
+    }
+    return PyBytes_FromStringAndSize(self->control + i * self->control_size,
+                                     (Py_ssize_t)self->controllens[i]);
+}
+
+/* set(index, length, address=None): slot `index` sends `length` bytes of its buffer to
+ * `address` (None: the connected peer). */
+static PyObject *
+batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"index", "length", "address"};
+    PyObject *argv[3];
+    Py_ssize_t i, length;
+    if (parse_args("set", args, nargs, kwnames, names, 2, 3, argv) < 0
+        || slot_arg(self, "set", argv[0], self->capacity, &i) < 0
+        || size_arg("set", "length", argv[1], &length) < 0) {
+        return NULL;
+    }
+    if (length > self->views[i].len) {
+        PyErr_Format(PyExc_ValueError, "set() length %zd exceeds the slot's buffer (%zd bytes)",
+                     length, self->views[i].len);
+        return NULL;
+    }
+    struct sockaddr_storage to;
+    sys_socklen_t tolen = 0;
+    if (argv[2] != NULL && argv[2] != Py_None
+        && sockaddr_from_object(self->state, argv[2], &to, &tolen) < 0) {
+        return NULL;
+    }
+    if (!BUSY_TRY(self)) {
+        PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
+        return NULL;
+    }
+    self->lens[i] = (size_t)length;
+    self->addrlens[i] = tolen;
+    if (tolen > 0) {
+        memcpy(&self->addrs[i], &to, (size_t)tolen);
+    }
+    self->flags[i] = 0;
+    self->controllens[i] = 0;
+    self->send_built = -1;
+    BUSY_DONE(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+batch_get_count(BatchObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(self->count);
+}
+
+static int
+batch_set_count(BatchObject *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    Py_ssize_t n;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete count");
+        return -1;
+    }
+    if (size_arg("count", "value", value, &n) < 0) {
+        return -1;
+    }
+    if (n > self->capacity) {
+        PyErr_Format(PyExc_ValueError, "count must be 0-%zd (the capacity)", self->capacity);
+        return -1;
+    }
+    if (!BUSY_TRY(self)) {
+        PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
+        return -1;
+    }
+    self->count = n;
+    self->send_built = -1;
+    BUSY_DONE(self);
+    return 0;
+}
+
+static PyObject *
+batch_get_capacity(BatchObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(self->capacity);
+}
+
+static PyObject *
+batch_get_control_size(BatchObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(self->control_size);
+}
+
+static PyObject *
+batch_get_released(BatchObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(!self->pinned);
+}
+
+static PyObject *
+batch_release(BatchObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (!BUSY_TRY(self)) {
+        PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
+        return NULL;
+    }
+    if (self->pinned) {
+        for (Py_ssize_t i = 0; i < self->capacity; i++) {
+            PyBuffer_Release(&self->views[i]);
+        }
+        self->pinned = 0;
+        self->count = 0;
+    }
+    BUSY_DONE(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+batch_enter_ctx(BatchObject *self, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(self);
+}
+
+static PyObject *
+batch_exit_ctx(BatchObject *self, PyObject *args)
+{
+    (void)args;
+    return batch_release(self, NULL);
+}
+
+static PyObject *
+batch_repr(BatchObject *self)
+{
+    if (!self->pinned) {
+        return PyUnicode_FromFormat("<%s released>", Py_TYPE(self)->tp_name);
+    }
+    return PyUnicode_FromFormat("<%s %zd of %zd slots held>", Py_TYPE(self)->tp_name,
+                                self->count, self->capacity);
+}
+
+static PyMethodDef batch_methods[] = {
+    {"length", (PyCFunction)batch_length, METH_O,
+     "length(index) -> int: bytes of datagram `index` (received, or set for sending)."},
+    {"flags", (PyCFunction)batch_get_flags, METH_O,
+     "flags(index) -> int: the msg_flags received with datagram `index` (MSG_TRUNC, ...)."},
+    {"address", (PyCFunction)batch_address, METH_O,
+     "address(index) -> SockAddr | None: the sender (or destination set) of datagram "
+     "`index`; the same object while it is unchanged."},
+    {"segment_size", (PyCFunction)batch_segment_size, METH_O,
+     "segment_size(index) -> int: the GRO segment size of datagram `index`: its length "
+     "when it was not coalesced, 0 when unknown (control_size too small: MSG_CTRUNC)."},
+    {"control", (PyCFunction)batch_control, METH_O,
+     "control(index) -> bytes: the control messages received with datagram `index`."},
+    {"buffer", (PyCFunction)batch_buffer, METH_O,
+     "buffer(index) -> the caller's buffer object of slot `index`."},
+    {"set", (PyCFunction)(void (*)(void))batch_set, METH_FASTCALL | METH_KEYWORDS,
+     "set(index, length, address=None): slot `index` sends `length` bytes of its buffer "
+     "to `address` (None: the connected peer)."},
+    {"release", (PyCFunction)batch_release, METH_NOARGS,
+     "release(): unpins the buffers; the batch is unusable afterwards."},
+    {"__enter__", (PyCFunction)batch_enter_ctx, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)batch_exit_ctx, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef batch_getset[] = {
+    {"count", (getter)batch_get_count, (setter)batch_set_count,
+     "Datagrams held: set by recv_batch, or by the caller before send_batch.", NULL},
+    {"capacity", (getter)batch_get_capacity, NULL, "The number of slots.", NULL},
+    {"control_size", (getter)batch_get_control_size, NULL,
+     "Control-message bytes per slot.", NULL},
+    {"released", (getter)batch_get_released, NULL, "Whether release() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot batch_slots[] = {
+    {Py_tp_new, batch_tp_new},
+    {Py_tp_dealloc, batch_dealloc},
+    {Py_tp_traverse, batch_traverse},
+    {Py_tp_clear, batch_clear},
+    {Py_tp_repr, batch_repr},
+    {Py_tp_methods, batch_methods},
+    {Py_tp_getset, batch_getset},
+    {Py_tp_doc, "DatagramBatch(buffers, *, control_size=0): datagram slots over the "
+                "caller's writable buffers (pinned until release()), filled by "
+                "Socket.recv_batch and sent by Socket.send_batch."},
+    {0, NULL},
+};
+
+PyType_Spec batch_spec = {
+    .name = "_pysock2.DatagramBatch",
+    .basicsize = sizeof(BatchObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = batch_slots,
+};
+
+/* ---------------------------------------------------------------- the batch calls */
+
+typedef struct {
+    sys_mmsg *msgs;
+    size_t count;
+    int flags;
+} batch_ctx;
+
+#ifdef SYS_HAS_MMSG
+static ptrdiff_t
+do_recv_batch(sys_socket_t fd, void *arg)
+{
+    batch_ctx *c = arg;
+    return sys_recvmmsg(fd, c->msgs, c->count, c->flags);
+}
+
+static ptrdiff_t
+do_send_batch(sys_socket_t fd, void *arg)
+{
+    batch_ctx *c = arg;
+    return sys_sendmmsg(fd, c->msgs, c->count, c->flags);
+}
+#else
+/* The fallback: one sys_recvmsg per datagram. Only the first may wait; the rest are taken
+ * with MSG_DONTWAIT while any are queued (without MSG_DONTWAIT, as on Windows, a call
+ * receives one datagram). */
+static ptrdiff_t
+do_recv_batch(sys_socket_t fd, void *arg)
+{
+    batch_ctx *c = arg;
+    size_t i = 0;
+    for (; i < c->count; i++) {
+#  ifdef MSG_DONTWAIT
+        int flags = i == 0 ? c->flags : c->flags | MSG_DONTWAIT;
+#  else
+        int flags = c->flags;
+        if (i > 0) {
+            break;
+        }
+#  endif
+        ptrdiff_t n = sys_recvmsg(fd, &c->msgs[i].msg, flags);
+        if (n < 0) {
+            return i > 0 ? (ptrdiff_t)i : -1;
+        }
+        c->msgs[i].len = (size_t)n;
+    }
+    return (ptrdiff_t)i;
+}
+
+/* The fallback: one sys_sendmsg per datagram, stopping at the first failure. */
+static ptrdiff_t
+do_send_batch(sys_socket_t fd, void *arg)
+{
+    batch_ctx *c = arg;
+    for (size_t i = 0; i < c->count; i++) {
+        ptrdiff_t n = sys_sendmsg(fd, &c->msgs[i].msg, c->flags);
+        if (n < 0) {
+            return i > 0 ? (ptrdiff_t)i : -1;
+        }
+        c->msgs[i].len = (size_t)n;
+    }
+    return (ptrdiff_t)c->count;
+}
+#endif
+
+static BatchObject *
+batch_arg(SocketObject *self, const char *fname, PyObject *obj)
+{
+    if (!PyObject_TypeCheck(obj, self->state->batch_type)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes a DatagramBatch, not %.100s", fname,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    return (BatchObject *)obj;
+}
+
+/* (first, flags=0) */
+static int
+parse_first_and_flags(const char *fname, const char *first, PyObject *const *args,
+                      Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
+{
+    *flags = 0;
+    if (kwnames == NULL && nargs == 1) {
+        *out = args[0];
+        return 0;
+    }
+    const char *const names[] = {first, "flags"};
+    PyObject *argv[2];
+    if (parse_args(fname, args, nargs, kwnames, names, 1, 2, argv) < 0) {
+        return -1;
+    }
+    *out = argv[0];
+    return argv[1] == NULL ? 0 : int_arg(fname, "flags", argv[1], flags);
+}
+
+/* recv_batch(batch, flags=0) -> int */
+static PyObject *
+socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames)
+{
+    PyObject *obj;
+    int flags;
+    if (parse_first_and_flags("recv_batch", "batch", args, nargs, kwnames, &obj, &flags) < 0) {
+        return NULL;
+    }
+    BatchObject *batch = batch_arg(self, "recv_batch", obj);
+    if (batch == NULL || batch_enter(batch) < 0) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < batch->recv_dirty; i++) {
+        sys_mmsg_rearm(&batch->rmsgs[i], sizeof(batch->addrs[i]), (size_t)batch->control_size);
+    }
+    batch_ctx ctx = {.msgs = batch->rmsgs, .count = (size_t)batch->capacity, .flags = flags};
+    /* The buffers are pinned for the batch's life: no borrowing to undo before waiting. */
+    ptrdiff_t got = socket_call_flags(self, do_recv_batch, &ctx, &ctx.flags);
+    for (ptrdiff_t i = 0; i < got; i++) {
+        const sys_mmsg *m = &batch->rmsgs[i];
+        batch->lens[i] = sys_mmsg_len(m);
+        batch->addrlens[i] = sys_mmsg_namelen(m);
+        batch->flags[i] = sys_mmsg_flags(m);
+        batch->controllens[i] = batch->control ? sys_mmsg_controllen(m) : 0;
+    }
+    batch->recv_dirty = got > 0 ? got : batch->capacity;
+    batch->count = got > 0 ? got : 0;  /* a failed call leaves nothing held */
+    batch->send_built = -1;
+    BUSY_DONE(batch);
+    return got < 0 ? NULL : PyLong_FromSsize_t(got);
+}
+
+/* Sends msgs[0..n). On a datagram socket first without blocking and with the GIL held;
+ * what did not fit then goes as the blocking sendmmsg would send it, GIL released. An
+ * error after the first datagram is not reported (as with sendmmsg): the count says how
+ * many went. */
+static ptrdiff_t
+run_send(SocketObject *self, sys_mmsg *msgs, size_t n, int flags)
+{
+    batch_ctx ctx = {.msgs = msgs, .count = n, .flags = flags};
+    ptrdiff_t sent = socket_try_call(self, do_send_batch, &ctx, &ctx.flags);
+    if (sent == SOCKET_MUST_WAIT) {
+        return socket_call(self, do_send_batch, &ctx, IS_DONTWAIT(flags));
+    }
+    if (sent <= 0 || (size_t)sent == n || IS_DONTWAIT(flags)
+        || !sys_is_blocking(SOCK_FD(self))) {
+        return sent;
+    }
+    ctx.msgs = msgs + sent;
+    ctx.count = n - (size_t)sent;
+    ptrdiff_t more = socket_call(self, do_send_batch, &ctx, 0);
+    if (more < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+            return -1;  /* a signal handler raised */
+        }
+        PyErr_Clear();
+        return sent;
+    }
+    return sent + more;
+}
+
+/* Sends the first `count` slots of a batch, each to `to` when given, else to the slot's
+ * own address when it has one, else to the connected peer. */
+static ptrdiff_t
+send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage *to,
+                sys_socklen_t tolen, int flags)
+{
+    if (batch_enter(batch) < 0) {
+        return -1;
+    }
+    Py_ssize_t n = batch->count;
+    int same_to = to ? (batch->send_tolen == tolen
+                        && memcmp(&batch->send_to, to, (size_t)tolen) == 0)
+                     : batch->send_tolen == 0;
+    if (batch->send_built != n || !same_to) {
+        /* The headers point into the batch (addrs, send_to), never at the caller's stack. */
+        batch->send_tolen = to ? tolen : 0;
+        if (to) {
+            memcpy(&batch->send_to, to, (size_t)tolen);
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            sys_iovec_set(&batch->siov[i], batch->views[i].buf, batch->lens[i]);
+            struct sockaddr *name = to ? (struct sockaddr *)&batch->send_to
+                                    : batch->addrlens[i] ? (struct sockaddr *)&batch->addrs[i]
+                                                         : NULL;
+            sys_mmsg_set(&batch->smsgs[i], name, to ? tolen : batch->addrlens[i],
+                         &batch->siov[i], 1, NULL, 0);
+        }
+        batch->send_built = n;
+    }
+    ptrdiff_t sent = n == 0 ? 0 : run_send(self, batch->smsgs, (size_t)n, flags);
+    BUSY_DONE(batch);
+    return sent;
+}
+
+/* Sends each item of a sequence of bytes-like objects as one datagram. Every buffer is
+ * pinned for the call; the arrays are one allocation per call, not per datagram. */
+static ptrdiff_t
+send_from_sequence(SocketObject *self, PyObject *seq, struct sockaddr_storage *to,
+                   sys_socklen_t tolen, int flags)
+{
+    PyObject *fast = PySequence_Fast(seq, "send_batch() takes a DatagramBatch or a "
+                                          "sequence of bytes-like objects");
+    if (fast == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n > SYS_MMSG_MAX) {
+        PyErr_Format(PyExc_ValueError, "send_batch() sends at most %d datagrams per call",
+                     SYS_MMSG_MAX);
+        Py_DECREF(fast);
+        return -1;
+    }
+    if (n == 0) {
+        Py_DECREF(fast);
+        return 0;
+    }
+    size_t each = sizeof(sys_mmsg) + sizeof(sys_iovec) + sizeof(Py_buffer);
+    char *scratch = PyMem_Malloc((size_t)n * each);
+    if (scratch == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    sys_mmsg *msgs = (sys_mmsg *)scratch;
+    sys_iovec *iov = (sys_iovec *)(msgs + n);
+    Py_buffer *views = (Py_buffer *)(iov + n);
+    Py_ssize_t pinned = 0;
+    ptrdiff_t sent = -1;
+    for (; pinned < n; pinned++) {
+        /* Read through the list each time: a buffer export could run code that edits it. */
+        if (pinned >= PySequence_Fast_GET_SIZE(fast)) {
+            PyErr_SetString(PyExc_RuntimeError, "send_batch() sequence changed size");
+            goto done;
+        }
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, pinned);
+        if (readable_buffer_arg("send_batch", item, &views[pinned]) < 0) {
+            goto done;
+        }
+        sys_iovec_set(&iov[pinned], views[pinned].buf, (size_t)views[pinned].len);
+        sys_mmsg_set(&msgs[pinned], (struct sockaddr *)to, tolen, &iov[pinned], 1, NULL, 0);
+    }
+    sent = run_send(self, msgs, (size_t)n, flags);
+done:
+    for (Py_ssize_t i = 0; i < pinned; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+    PyMem_Free(scratch);
+    Py_DECREF(fast);
+    return sent;
+}
+
+/* send_batch(datagrams, address=None, flags=0) -> int */
+static PyObject *
+socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames)
+{
+    static const char *const names[] = {"datagrams", "address", "flags"};
+    PyObject *argv[3] = {NULL, NULL, NULL};
+    int flags = 0;
+    if (kwnames == NULL && nargs == 1) {
+        argv[0] = args[0];
+    }
+    else if (parse_args("send_batch", args, nargs, kwnames, names, 1, 3, argv) < 0
+             || (argv[2] != NULL && int_arg("send_batch", "flags", argv[2], &flags) < 0)) {
+        return NULL;
+    }
+    struct sockaddr_storage to;
+    sys_socklen_t tolen = 0;
+    int has_to = argv[1] != NULL && argv[1] != Py_None;
+    if (has_to && (sockaddr_from_object(self->state, argv[1], &to, &tolen) < 0
+                   || PySys_Audit("socket.sendmsg", "OO", self, argv[1]) < 0)) {
+        return NULL;
+    }
+    ptrdiff_t sent;
+    if (PyObject_TypeCheck(argv[0], self->state->batch_type)) {
+        sent = send_from_batch(self, (BatchObject *)argv[0], has_to ? &to : NULL, tolen, flags);
+    }
+    else if (PyObject_CheckBuffer(argv[0]) || PyUnicode_Check(argv[0])) {
+        PyErr_Format(PyExc_TypeError,
+                     "send_batch() takes a DatagramBatch or a sequence of bytes-like "
+                     "objects, not %.100s (use send() for one datagram)",
+                     Py_TYPE(argv[0])->tp_name);
+        return NULL;
+    }
+    else {
+        sent = send_from_sequence(self, argv[0], has_to ? &to : NULL, tolen, flags);
+    }
+    return sent < 0 ? NULL : PyLong_FromSsize_t(sent);
+}
+
+/* ---------------------------------------------------------------- UDP GSO and GRO */
+
+#ifdef HAVE_UDP_OFFLOAD
+typedef struct {
+    sys_msg msg;
+    int flags;
+} msg_ctx;
+
+static ptrdiff_t
+do_sendmsg(sys_socket_t fd, void *arg)
+{
+    msg_ctx *c = arg;
+    return sys_sendmsg(fd, &c->msg, c->flags);
+}
+
+static ptrdiff_t
+do_recvmsg(sys_socket_t fd, void *arg)
+{
+    msg_ctx *c = arg;
+    return sys_recvmsg(fd, &c->msg, c->flags);
+}
+
+/* The largest GSO send: a UDP payload of at most 65507 bytes in segments of 1-65535. */
+#  define GSO_MAX_SEGMENT 0xffff
+
+/* send_gso(data, segment_size, address=None, flags=0) -> int */
+static PyObject *
+socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
+{
+    static const char *const names[] = {"data", "segment_size", "address", "flags"};
+    PyObject *argv[4] = {NULL, NULL, NULL, NULL};
+    int segment_size, flags = 0;
+    if (nargs == 2 && kwnames == NULL) {  /* the common call, parsed with no loop */
+        argv[0] = args[0];
+        argv[1] = args[1];
+    }
+    else if (parse_args("send_gso", args, nargs, kwnames, names, 2, 4, argv) < 0) {
+        return NULL;
+    }
+    if (int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0
+        || (argv[3] != NULL && int_arg("send_gso", "flags", argv[3], &flags) < 0)) {
+        return NULL;
+    }
+    if (segment_size < 1 || segment_size > GSO_MAX_SEGMENT) {
+        PyErr_Format(PyExc_ValueError, "send_gso() segment_size must be 1-%d, not %d",
+                     GSO_MAX_SEGMENT, segment_size);
+        return NULL;
+    }
+    struct sockaddr_storage to;
+    sys_socklen_t tolen = 0;
+    int has_to = argv[2] != NULL && argv[2] != Py_None;
+    if (has_to && (sockaddr_from_object(self->state, argv[2], &to, &tolen) < 0
+                   || PySys_Audit("socket.sendmsg", "OO", self, argv[2]) < 0)) {
+        return NULL;
+    }
+    /* A bytes object is read in place (immutable, kept alive by the caller); anything
+     * else is pinned for the call. */
+    Py_buffer view;
+    if (PyBytes_CheckExact(argv[0])) {
+        view.buf = PyBytes_AS_STRING(argv[0]);
+        view.len = PyBytes_GET_SIZE(argv[0]);
+        view.obj = NULL;
+    }
+    else if (readable_buffer_arg("send_gso", argv[0], &view) < 0) {
+        return NULL;
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct cmsghdr *c = &control.align;
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t size16 = (uint16_t)segment_size;
+    memcpy(CMSG_DATA(c), &size16, sizeof(size16));
+    sys_iovec iov;
+    sys_iovec_set(&iov, view.buf, (size_t)view.len);
+    msg_ctx ctx = {.msg = {.name = has_to ? (struct sockaddr *)&to : NULL, .namelen = tolen,
+                           .iov = &iov, .iovlen = 1, .control = control.buf,
+                           .controllen = sizeof(control.buf)},
+                   .flags = flags};
+    ptrdiff_t n = socket_call_flags(self, do_sendmsg, &ctx, &ctx.flags);
+    if (view.obj != NULL) {
+        PyBuffer_Release(&view);
+    }
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+/* Room for the UDP_GRO message and a few others the caller may have enabled. */
+#  define GRO_CONTROL_SPACE 256
+
+static PyObject *
+receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames, int want_sender)
+{
+    PyObject *target;
+    int flags;
+    Py_buffer view;
+    if (parse_first_and_flags(fname, "buffer", args, nargs, kwnames, &target, &flags) < 0
+        || writable_buffer_arg(fname, target, &view) < 0) {
+        return NULL;
+    }
+    union {
+        char buf[GRO_CONTROL_SPACE];
+        struct cmsghdr align;
+    } control;
+    struct sockaddr_storage from;
+    sys_iovec iov;
+    sys_iovec_set(&iov, view.buf, (size_t)view.len);
+    msg_ctx ctx = {.msg = {.name = want_sender ? (struct sockaddr *)&from : NULL,
+                           .namelen = sizeof(from), .iov = &iov, .iovlen = 1,
+                           .control = control.buf, .controllen = sizeof(control.buf)},
+                   .flags = flags};
+    ptrdiff_t n = socket_call_flags(self, do_recvmsg, &ctx, &ctx.flags);
+    PyBuffer_Release(&view);
+    if (n < 0) {
+        return NULL;
+    }
+    size_t segment = segment_size_of((size_t)n, control.buf, ctx.msg.controllen, ctx.msg.flags);
+    PyObject *result = PyTuple_New(want_sender ? 3 : 2);
+    PyObject *nbytes = PyLong_FromSsize_t(n);
+    PyObject *size = PyLong_FromSize_t(segment);
+    PyObject *sender = want_sender ? socket_sender(self, &from, ctx.msg.namelen) : NULL;
+    if (result == NULL || nbytes == NULL || size == NULL || (want_sender && sender == NULL)) {
+        Py_XDECREF(result);
+        Py_XDECREF(nbytes);
+        Py_XDECREF(size);
+        Py_XDECREF(sender);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, nbytes);
+    PyTuple_SET_ITEM(result, 1, size);
+    if (want_sender) {
+        PyTuple_SET_ITEM(result, 2, sender);
+    }
+    return result;
+}
+
+static PyObject *
+socket_recv_gro_into(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames)
+{
+    return receive_gro(self, "recv_gro_into", args, nargs, kwnames, 0);
+}
+
+static PyObject *
+socket_recv_gro_from_into(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames)
+{
+    return receive_gro(self, "recv_gro_from_into", args, nargs, kwnames, 1);
+}
+#endif
+
+#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
+
+PyMethodDef socket_batch_methods[] = {
+    {"recv_batch", FASTCALL_KW(socket_recv_batch),
+     "recv_batch(batch, flags=0) -> int: receives up to batch.capacity datagrams in one "
+     "call (waiting only for the first); sets batch.count and returns it."},
+    {"send_batch", FASTCALL_KW(socket_send_batch),
+     "send_batch(datagrams, address=None, flags=0) -> int: sends a DatagramBatch's first "
+     "count slots, or each item of a sequence of bytes-like objects, as datagrams in one "
+     "call; returns how many were sent."},
+#ifdef HAVE_UDP_OFFLOAD
+    {"send_gso", FASTCALL_KW(socket_send_gso),
+     "send_gso(data, segment_size, address=None, flags=0) -> int: sends data as datagrams "
+     "of segment_size bytes (the last may be shorter), cut by the kernel (UDP_SEGMENT)."},
+    {"recv_gro_into", FASTCALL_KW(socket_recv_gro_into),
+     "recv_gro_into(buffer, flags=0) -> (nbytes, segment_size): receives coalesced "
+     "datagrams (set_udp_gro(True)) and the size they were cut at."},
+    {"recv_gro_from_into", FASTCALL_KW(socket_recv_gro_from_into),
+     "recv_gro_from_into(buffer, flags=0) -> (nbytes, segment_size, SockAddr)"},
+#endif
+    {NULL, NULL, 0, NULL},
+};
