@@ -456,6 +456,28 @@ if hasattr(pysock2, "MsgHdr"):
     oserror("recvmsg", (lambda: _empty(lambda s, buf: s.recvmsg(pysock2.MsgHdrMut(buffers=[buf]))))(), BlockingIOError)
     argerror("recvmsg", lambda e: (lambda s: lambda: s.recvmsg(b"x"))(e.sock()))
 
+# ---- batches and UDP offloads (csrc/batch.c), where this build has them
+if hasattr(pysock2, "DatagramBatch"):
+
+    def _batch(e: Env) -> Any:
+        batch = pysock2.DatagramBatch.allocate(4, 64)
+        e.stack.callback(batch.release)
+        return batch
+
+    happy("recv_batch", lambda e: (lambda b: _receiving(lambda s, buf: s.recv_batch(b))(e))(_batch(e)))
+    oserror("recv_batch", lambda e: (lambda b: _empty(lambda s, buf: s.recv_batch(b))(e))(_batch(e)), BlockingIOError)
+    argerror("recv_batch", lambda e: (lambda s: lambda: s.recv_batch(b"x"))(e.sock()))
+    happy("send_batch", lambda e: (lambda a, b: lambda: (a.send_batch([b"x", b"y"]), b.recv(1), b.recv(1)))(*e.udp_pair()))
+    oserror("send_batch", lambda e: (lambda s: lambda: s.send_batch([b"x"]))(e.sock()))  # EDESTADDRREQ
+    argerror("send_batch", lambda e: (lambda s: lambda: s.send_batch(1))(e.sock()))
+for _name in ("recv_gro_into", "recv_gro_from_into"):
+    happy(_name, (lambda n: _receiving(lambda s, buf: getattr(s, n)(buf)))(_name))
+    oserror(_name, (lambda n: _empty(lambda s, buf: getattr(s, n)(buf)))(_name), BlockingIOError)
+    argerror(_name, lambda e, n=_name: (lambda s: lambda: getattr(s, n)(b"read-only"))(e.sock()))
+happy("send_gso", lambda e: (lambda a, b: lambda: (a.send_gso(b"x" * 100, 50), b.recv(64), b.recv(64)))(*e.udp_pair()))
+oserror("send_gso", lambda e: (lambda s: lambda: s.send_gso(b"x" * 100, 50))(e.sock()))  # EDESTADDRREQ
+argerror("send_gso", lambda e: (lambda s: lambda: s.send_gso(b"x" * 100, -1))(e.sock()), (ValueError, OverflowError))
+
 # ---- options: every row of test_options' table (value, bad values, the socket kind)
 
 
