@@ -70,13 +70,14 @@ install_pysock2() {
         || { cat "$TMP/pip.log" >&2; die "pip install ${what[*]} into $venv"; }
 }
 
-# suite_dir: a directory holding a copy of tests/ and the pytest configuration but no
-# pysock2/, so that `import pysock2` can only find the installed package. Prints its path.
+# suite_dir: a directory holding a copy of tests/, docs/ (its examples are tested) and the
+# pytest configuration but no pysock2/, so that `import pysock2` can only find the
+# installed package. Prints its path.
 suite_dir() {
     local dir="$TMP/suite"
     rm -rf "$dir"
     mkdir -p "$dir"
-    cp -r "$ROOT/tests" "$ROOT/pyproject.toml" "$dir/"
+    cp -r "$ROOT/tests" "$ROOT/docs" "$ROOT/pyproject.toml" "$dir/"
     [ -d "$ROOT/fuzz" ] && cp -r "$ROOT/fuzz" "$dir/"
     find "$dir" -name __pycache__ -prune -exec rm -rf {} +
     echo "$dir"
