@@ -37,12 +37,16 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# make_venv PYTHON DIR: a fresh venv (a Debian python3 needs python3-venv for it).
+# make_venv PYTHON DIR: a fresh venv in which pysock2 can be built (a Debian python3
+# needs python3.X-venv for the venv and python3.X-dev for Python.h).
 make_venv() {
-    local py="$1" dir="$2"
-    if ! "$py" -c 'import ensurepip' 2>/dev/null; then
-        apt_install "python$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
-    fi
+    local py="$1" dir="$2" ver
+    ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    "$py" -c 'import ensurepip' 2>/dev/null || apt_install "python$ver-venv"
+    "$py" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+        || apt_install "python$ver-dev"
+    command -v gcc >/dev/null || apt_install gcc libc6-dev
     rm -rf "$dir"
     "$py" -m venv "$dir"
     "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
@@ -60,7 +64,11 @@ install_pysock2() {
     # A copy, so that no build/ or egg-info from the checkout leaks in or out.
     rm -rf "$TMP/src"
     mkdir -p "$TMP/src"
-    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$TMP/src")
+    if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+        (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$TMP/src")
+    else  # not a git checkout (an unpacked sdist): everything but build products
+        (cd "$ROOT" && tar --exclude=./build --exclude='*.so' --exclude='*.egg-info' -cf - .) | tar -xf - -C "$TMP/src"
+    fi
     local what=("$TMP/src[test]")
     [ "${PYSOCK2_INSTALL_EXTRAS:-1}" = 1 ] || what=("$TMP/src" pytest hypothesis)
     # --prefer-binary: where a dependency's newest release is only an sdist for this
@@ -70,15 +78,16 @@ install_pysock2() {
         || { cat "$TMP/pip.log" >&2; die "pip install ${what[*]} into $venv"; }
 }
 
-# suite_dir: a directory holding a copy of tests/, docs/ (its examples are tested) and the
-# pytest configuration but no pysock2/, so that `import pysock2` can only find the
-# installed package. Prints its path.
+# suite_dir: a directory holding a copy of tests/ and what the tests read beside it (the
+# pytest configuration, docs/ whose examples run, fuzz/ whose saved inputs replay) but no
+# pysock2/, so that `import pysock2` can only find the installed package. Prints its path.
 suite_dir() {
-    local dir="$TMP/suite"
+    local dir="$TMP/suite" item
     rm -rf "$dir"
     mkdir -p "$dir"
-    cp -r "$ROOT/tests" "$ROOT/docs" "$ROOT/pyproject.toml" "$dir/"
-    [ -d "$ROOT/fuzz" ] && cp -r "$ROOT/fuzz" "$dir/"
+    for item in tests pyproject.toml docs fuzz README.md; do
+        [ -e "$ROOT/$item" ] && cp -r "$ROOT/$item" "$dir/"
+    done
     find "$dir" -name __pycache__ -prune -exec rm -rf {} +
     echo "$dir"
 }

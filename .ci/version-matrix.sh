@@ -39,10 +39,6 @@ for v in "${VERSIONS[@]}"; do
     started=$SECONDS
     label="$("$py" -c 'import platform; print(platform.python_version())')"
     log "CPython $label ($py)"
-    if ! "$py" -c 'import sys, sysconfig, os
-sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
-        apt_install "python$v-dev"
-    fi
     make_venv "$py" "$TMP/venv-$v"
     install_pysock2 "$TMP/venv-$v"
     assert_installed_copy "$TMP/venv-$v/bin/python"
