@@ -574,10 +574,13 @@ static void
 msghdrmut_dealloc(PyObject *op)
 {
     PyTypeObject *tp = Py_TYPE(op);
-    PyObject_GC_UnTrack(op);
+    /* The finalizer runs while the object is still tracked: its ResourceWarning may keep
+     * it alive (a warnings record holds the source), and a resurrected object must stay
+     * known to the GC. Untracking first aborts a debug CPython. */
     if (PyObject_CallFinalizerFromDealloc(op) < 0) {
         return;  /* resurrected */
     }
+    PyObject_GC_UnTrack(op);
     msghdrmut_clear((MsgHdrMutObject *)op);
     tp->tp_free(op);
     Py_DECREF(tp);

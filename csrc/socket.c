@@ -326,10 +326,13 @@ socket_dealloc(PyObject *op)
 {
     SocketObject *self = (SocketObject *)op;
     PyTypeObject *tp = Py_TYPE(op);
-    PyObject_GC_UnTrack(op);
+    /* The finalizer runs while the object is still tracked: its ResourceWarning may keep
+     * it alive (a warnings record holds the source), and a resurrected object must stay
+     * known to the GC. Untracking first aborts a debug CPython. */
     if (PyObject_CallFinalizerFromDealloc(op) < 0) {
         return;  /* resurrected */
     }
+    PyObject_GC_UnTrack(op);
     if (self->weakreflist != NULL) {
         PyObject_ClearWeakRefs(op);
     }

@@ -4,7 +4,7 @@ OSError from the kernel, a bad argument refused before the system call), and the
 must end the loop with
 
 * exactly as many open descriptors as before it,
-* at most MEMORY_BOUND (10,000) more bytes of Python-allocated memory (tracemalloc traces
+* at most MEMORY_BOUND (12 KiB) more bytes of Python-allocated memory (tracemalloc traces
   every PyMem/PyObject/raw allocation, so one leaked object per call shows as >= 160 KiB),
 * on a debug CPython (sys.gettotalrefcount exists), a total reference count that moved by
   at most REFCOUNT_BOUND (one leaked reference per call shows as 10,000);
@@ -37,9 +37,12 @@ from pysock2 import Domain, Protocol, Shutdown, SockAddr, Socket, Type
 from conftest import open_fds
 from test_options import CASES, LO_INDEX, make_socket
 
-CALLS = int(os.environ.get("PYSOCK2_LEAK_CALLS", "10000"))  # CI lowers it where time is short
+CALLS = max(1000, int(os.environ.get("PYSOCK2_LEAK_CALLS", "10000")))  # CI lowers it at times
 WARMUP = 200
-MEMORY_BOUND = max(8 * 1024, CALLS)  # bytes: under 1 byte per call (a leaked object is >= 16)
+# Bytes: under 1.2 per call, where a leaked object is >= 16. Not less than 12 KiB: a
+# free-threaded build defers some frees (QSBR) through ~8.5 KiB work chunks that tracemalloc
+# sees as allocated until the deferred frees run.
+MEMORY_BOUND = max(12 * 1024, CALLS)
 REFCOUNT_BOUND = 200
 
 LINUX = sys.platform == "linux"

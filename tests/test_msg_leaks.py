@@ -16,7 +16,9 @@ from pysock2 import MsgHdr, MsgHdrMut, RecvFlags, SockRef, cmsg
 
 ROUNDS = 3000
 # One leaked object per call would be >= 16 bytes * ROUNDS; allow allocator noise only.
-TOLERANCE = 8 * 1024
+# 16 KiB, not 8: a free-threaded build defers some frees (QSBR) through ~8.5 KiB work
+# chunks that tracemalloc counts until they run (seen as exactly 8544 bytes on 3.13t).
+TOLERANCE = 16 * 1024
 
 
 def allocated_growth(call) -> int:
