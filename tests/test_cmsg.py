@@ -340,9 +340,17 @@ class TestReceivedPackets:
         std.setsockopt(socket.SOL_SOCKET, cmsg.SO_TIMESTAMPING,
                        cmsg.SOF_TIMESTAMPING_RX_SOFTWARE | cmsg.SOF_TIMESTAMPING_SOFTWARE)
         before_ns = time.time_ns()
+        # Linux switches software stamping on through a deferred static-key update, so
+        # the first datagrams after setsockopt() may arrive without a stamp.
+        deadline = time.monotonic() + 5
         with Socket(Domain.IPV4, Type.DGRAM) as sender:
-            sender.send_to(b"x", std.getsockname())
-        data = receive_controls(ref)[socket.SOL_SOCKET, cmsg.SCM_TIMESTAMPING]
+            while True:
+                sender.send_to(b"x", std.getsockname())
+                got = receive_controls(ref)
+                if (socket.SOL_SOCKET, cmsg.SCM_TIMESTAMPING) in got or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+        data = got[socket.SOL_SOCKET, cmsg.SCM_TIMESTAMPING]
         software, _, hardware = cmsg.parse_timestamping_ns(data)
         assert hardware == 0  # loopback has no hardware clock
         assert before_ns - 60 * 10**9 < software < time.time_ns() + 60 * 10**9
