@@ -8,7 +8,6 @@ from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
 from ._msg import MsgHdr, MsgHdrMut
 from ._sockref import SockRef
-from . import cmsg  # noqa: F401  (pysock2.cmsg is public)
 
 # Not `from typing import ...`: typing would cost more than the rest of the import
 # (docs/performance.md); type checkers treat any TYPE_CHECKING name as true.
@@ -36,12 +35,17 @@ __all__ = [
     "segments",
 ]
 
-# The option value types load with their module on first use: importing dataclasses
-# would otherwise double the cost of `import pysock2`.
+# The option value types and the public `pysock2.cmsg` submodule load on first use:
+# dataclasses, typing, struct and ipaddress would otherwise double the cost of
+# `import pysock2`.
 _LAZY_TYPES = frozenset({"SockFilter", "TcpInfo", "TcpKeepalive"})
 
 
 def __getattr__(name: str) -> "Any":
+    if name == "cmsg":
+        import importlib
+
+        return importlib.import_module(".cmsg", __name__)
     if name in _LAZY_TYPES:
         from . import _types
 
@@ -52,7 +56,7 @@ def __getattr__(name: str) -> "Any":
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY_TYPES)
+    return sorted(set(globals()) | _LAZY_TYPES | {"cmsg"})
 
 
 __version__ = "0.1.0"

@@ -22,12 +22,13 @@ from __future__ import annotations
 import errno
 import operator
 import os
-from typing import TYPE_CHECKING, Any, NoReturn, Union
-
 from ._socket import Socket
 
+# Not `from typing import ...` at run time: typing costs more than the rest of `import
+# pysock2` (docs/performance.md); type checkers treat any TYPE_CHECKING name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Any, NoReturn, Protocol, Union
 
     class _HasFileno(Protocol):
         def fileno(self) -> int: ...

@@ -5,14 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
-import subprocess
-import sys
 
 import pytest
 
-import pysock2
-
-from conftest import child_python
 from pysock2 import Domain, SockFilter, Socket, TcpKeepalive, Type
 
 needs_keepalive_getters = pytest.mark.skipif(not hasattr(Socket, "tcp_keepalive_interval"),
@@ -171,14 +166,3 @@ def test_original_dst_of_a_connection_nat_did_not_touch(domain, host, getter) ->
                     getattr(conn, getter)()
     # ENOENT: conntrack knows no redirection; ENOPROTOOPT: netfilter is not loaded.
     assert info.value.errno in (errno.ENOENT, errno.ENOPROTOOPT)
-
-
-# ---- import cost -----------------------------------------------------------------------
-
-
-def test_import_pysock2_defers_the_dataclasses() -> None:
-    code = "import sys, pysock2; print('dataclasses' in sys.modules, pysock2.TcpInfo.__name__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, **child_python()).stdout.split()
-    assert out == ["False", "TcpInfo"]
-    assert {"SockFilter", "TcpInfo", "TcpKeepalive"} <= set(dir(pysock2))
