@@ -74,9 +74,10 @@ parse_with_flags(const char *fname, const char *first, PyObject *const *args,
 /* ---------------------------------------------------------------- buffers */
 
 /* The bytes of a data argument for one call. A bytes object is read in place (immutable,
- * and the caller keeps it alive for the call); so is a bytearray on builds with a GIL, but
- * only while the GIL is held, that is for socket_try_call(). Anything else, and a
- * bytearray before a call that releases the GIL, is pinned with PyObject_GetBuffer. */
+ * and the caller keeps it alive for the call); so are a bytearray and a memoryview on
+ * builds with a GIL, but only while the GIL is held, that is for socket_try_call().
+ * Anything else, and those two before a call that releases the GIL, is pinned with
+ * PyObject_GetBuffer. */
 typedef struct {
     void *buf;
     size_t len;
@@ -117,6 +118,23 @@ data_open(const char *fname, PyObject *obj, int writable, data_arg *arg)
         arg->needs_gil = 1;
         return 0;
     }
+#  ifdef _Py_MEMORYVIEW_RELEASED
+    if (PyMemoryView_Check(obj)) {
+        /* A live memoryview holds an export of its object, so that memory stays put
+         * while the GIL is held: read the view's buffer instead of exporting it again.
+         * A released, read-only (when writing) or non-contiguous view takes the general
+         * path, which raises the usual error. The released flag is CPython's (3.9-3.14
+         * headers); should a version drop it, this path compiles out. */
+        PyMemoryViewObject *view = (PyMemoryViewObject *)obj;
+        if (!(view->flags & _Py_MEMORYVIEW_RELEASED) && !(writable && view->view.readonly)
+            && PyBuffer_IsContiguous(&view->view, 'C')) {
+            arg->buf = view->view.buf;
+            arg->len = (size_t)view->view.len;
+            arg->needs_gil = 1;
+            return 0;
+        }
+    }
+#  endif
 #endif
     return data_pin(fname, obj, writable, arg);
 }

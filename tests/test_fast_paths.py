@@ -5,7 +5,8 @@ exactly as the plain blocking call would:
   would block does it wait, GIL released, with its buffer pinned;
 - stream sockets never take that path (MSG_DONTWAIT could cut a send short or ignore
   MSG_WAITALL / SO_RCVLOWAT);
-- bytes are read in place and bytearrays, with a GIL, too while the GIL is held;
+- bytes are read in place, and bytearrays and memoryviews too (with a GIL) while the GIL
+  is held;
 - recv_from_into and friends hand out the same SockAddr while the sender is unchanged,
   and a receive into a preallocated buffer keeps no new object alive.
 """
@@ -80,6 +81,59 @@ class TestDatagramFastPath:
             worker.join()
         assert result == [4] and buf[:4] == b"woke"
         buf.extend(b"!")  # and let go afterwards
+
+    def test_a_memoryview_is_pinned_once_the_call_must_wait(self, udp_pair):
+        """While the call waits, view.release() must be refused: otherwise the memory
+        could be freed under the kernel's feet. A release that wins the race to the call
+        instead makes the call refuse the view at once, so retry until the call waits."""
+        a, b = udp_pair
+        for attempt in range(1, 21):
+            backing = bytearray(8)
+            view = memoryview(backing)[2:]
+            outcome = []
+
+            def receive():
+                try:
+                    outcome.append(b.recv_into(view))
+                except (TypeError, ValueError) as exc:  # the view was released first
+                    outcome.append(exc)
+
+            worker = threading.Thread(target=receive)
+            worker.start()
+            time.sleep(0.01 * attempt)
+            try:
+                view.release()
+            except BufferError:  # pinned by the waiting call
+                a.send(b"woke")
+                worker.join()
+                assert outcome == [4] and backing[2:6] == b"woke"
+                view.release()  # and let go afterwards
+                return
+            worker.join(timeout=2)
+            if worker.is_alive():
+                a.send(b"unblock")
+                worker.join()
+                pytest.fail("a waiting recv_into did not keep its memoryview exported")
+            assert isinstance(outcome[0], (TypeError, ValueError))
+        pytest.fail("the call never got to wait")
+
+    @pytest.mark.parametrize("typecode", ["H", "i", "d"])
+    def test_a_memoryview_of_wider_items_counts_bytes(self, udp_pair, typecode):
+        a, b = udp_pair
+        target = array.array(typecode, [0] * 4)
+        assert a.send(memoryview(array.array(typecode, [1, 2, 3, 4]))) == 4 * target.itemsize
+        assert b.recv_into(memoryview(target)) == 4 * target.itemsize
+        assert target.tolist() == [1, 2, 3, 4]
+
+    def test_a_strided_memoryview_is_refused_before_the_call(self, udp_pair):
+        a, b = udp_pair
+        a.send(b"kept")
+        strided = memoryview(bytearray(8))[::2]
+        with pytest.raises(TypeError, match="contiguous"):
+            b.recv_into(strided)
+        with pytest.raises(TypeError, match="contiguous"):
+            a.send(memoryview(b"abcdefgh")[::2])
+        assert b.recv(8) == b"kept"  # nothing was consumed
 
     def test_a_full_unix_datagram_queue_blocks_the_sender(self):
         """The MSG_DONTWAIT attempt sees EAGAIN; the call then waits, as a blocking send
