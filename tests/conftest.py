@@ -5,6 +5,7 @@ import gc
 import os
 import socket
 import sys
+import time
 
 import pytest
 
@@ -33,6 +34,17 @@ def child_python() -> dict:
 
     package_parent = os.path.dirname(os.path.dirname(pysock2.__file__))
     return {"env": dict(os.environ, PYTHONPATH=package_parent), "cwd": tempfile.gettempdir()}
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    """Polls `predicate` until it holds (True) or `timeout` seconds pass (False): for
+    effects the kernel delivers asynchronously, without betting on a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.002)
+    return False
 
 
 def cloexec(sock) -> bool:

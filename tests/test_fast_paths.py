@@ -22,20 +22,11 @@ import pytest
 
 from pysock2 import _pysock2, Domain, SockAddr, Socket, Type
 
-from conftest import needs_linux
+from conftest import needs_linux, wait_until
 
 needs_dontwait = pytest.mark.skipif(
     not hasattr(_pysock2, "MSG_DONTWAIT"), reason="no MSG_DONTWAIT (Windows)"
 )
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.002)
-    return False
 
 
 class TestDatagramFastPath:

@@ -21,7 +21,7 @@ from pysock2 import Domain, Shutdown, Socket, Type
 
 RESET = (errno.ECONNRESET, errno.EPIPE)
 CALL_TIMEOUT = 30.0  # SO_RCVTIMEO/SO_SNDTIMEO on the blocked side: a hang becomes TimeoutError
-WAKE_LIMIT = 1.0  # seconds a blocked recv may take to return after shutdown()
+WAKE_LIMIT = 5.0  # seconds a blocked recv may take to return after shutdown()
 
 
 def tcp_connection() -> tuple[Socket, Socket]:

@@ -13,7 +13,7 @@ import pytest
 
 from pysock2 import Domain, SockAddr, Socket, Type, _pysock2
 
-from conftest import needs_linux
+from conftest import needs_linux, wait_until
 
 
 class TestReceive:
@@ -162,8 +162,9 @@ class TestSendfile:
         with open(path, "rb") as f:
             assert client.sendfile(f) == 10
             assert client.sendfile(f.fileno(), offset=2, length=3) == 3
-        time.sleep(0.05)
-        assert server.recv(100) == b"0123456789234"
+        received = bytearray()
+        assert wait_until(lambda: received.extend(server.recv(100)) or len(received) >= 13)
+        assert received == b"0123456789234"
 
     def test_sendfile_bad_arguments(self, tcp_pair, tmp_path):
         client, _ = tcp_pair
@@ -236,21 +237,25 @@ class TestBadInput:
     def test_a_bytearray_cannot_be_resized_while_it_is_being_filled(self, udp_pair):
         a, b = udp_pair
         buf = bytearray(100)
-        errors = []
+        refused = []
 
         def resize_during_recv():
-            time.sleep(0.1)
-            try:
-                buf.extend(b"more")
-            except BufferError as exc:
-                errors.append(exc)
+            def resize_refused():
+                try:
+                    buf.extend(b"more")  # succeeds only until recv_into waits
+                except BufferError as exc:
+                    refused.append(exc)
+                    return True
+                return False
+
+            wait_until(resize_refused)
             a.send(b"done")
 
         thread = threading.Thread(target=resize_during_recv)
         thread.start()
         assert b.recv_into(buf) == 4
         thread.join()
-        assert errors, "the buffer must stay exported during the blocking call"
+        assert refused, "the buffer must stay exported during the blocking call"
         buf.extend(b"ok")  # released afterwards
 
 

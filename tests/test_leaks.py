@@ -16,7 +16,6 @@ complete: a new public method fails it until it has a row here.
 """
 from __future__ import annotations
 
-import errno
 import gc
 import ipaddress
 import os
@@ -32,7 +31,7 @@ from typing import Any, Callable
 import pytest
 
 import pysock2
-from pysock2 import Domain, Protocol, Shutdown, SockAddr, Socket, Type
+from pysock2 import Domain, Shutdown, SockAddr, Socket, Type
 
 from conftest import open_fds
 from test_options import CASES, LO_INDEX, make_socket
