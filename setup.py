@@ -20,8 +20,10 @@ if sys.platform == "win32":
     libraries = ["ws2_32", "iphlpapi"]
     extra_compile_args = ["/W4", "/std:c11"]
 else:
+    # Hidden visibility: only PyInit__pysock2 is exported, so calls between the files are
+    # direct (no PLT) and the loader has one symbol to bind instead of ~100.
     extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
-                          "-D_GNU_SOURCE"]
+                          "-D_GNU_SOURCE", "-fvisibility=hidden"]
     if os.environ.get("PYSOCK2_WERROR"):
         extra_compile_args.append("-Werror")
     # PYSOCK2_SANITIZE=address,undefined builds the extension instrumented (see .ci/run).
