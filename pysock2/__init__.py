@@ -45,6 +45,8 @@ def __getattr__(name: str) -> "Any":
     if name == "cmsg":
         import importlib
 
+        # import_module, not `from . import cmsg`: that would look the attribute up here
+        # again. The import binds it on the package, so later lookups skip __getattr__.
         return importlib.import_module(".cmsg", __name__)
     if name in _LAZY_TYPES:
         from . import _types

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import operator
 import os
+
 from ._socket import Socket
 
 # Not `from typing import ...` at run time: typing costs more than the rest of `import
