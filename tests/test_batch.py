@@ -15,6 +15,8 @@ import pytest
 
 from pysock2 import _pysock2, DatagramBatch, Domain, RecvFlags, SockAddr, Socket, Type
 
+from conftest import wait_until
+
 
 def unconnected_udp() -> Socket:
     sock = Socket(Domain.IPV4, Type.DGRAM)
@@ -317,14 +319,15 @@ class TestRecvBatch:
         worker = threading.Thread(target=b.recv_batch, args=(batch,))
         worker.start()
         try:
-            deadline = time.monotonic() + 5
-            # Wait until the worker is inside recv_batch (the batch is taken).
-            while time.monotonic() < deadline:
+            def batch_taken() -> bool:
                 try:
                     batch.count = 0
                 except RuntimeError:
-                    break
-                time.sleep(0.001)
+                    return True
+                return False
+
+            # Wait until the worker is inside recv_batch (the batch is taken).
+            assert wait_until(batch_taken)
             with pytest.raises(RuntimeError, match="in use"):
                 b.recv_batch(batch)
             with pytest.raises(RuntimeError, match="in use"):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pysock2 import Domain, MsgHdr, MsgHdrMut, SockRef, Socket, Type, cmsg
 
-from conftest import needs_linux
+from conftest import needs_linux, wait_until
 
 INT_MAX = 2**31 - 1
 HEADER = cmsg.length(0)
@@ -342,14 +342,14 @@ class TestReceivedPackets:
         before_ns = time.time_ns()
         # Linux switches software stamping on through a deferred static-key update, so
         # the first datagrams after setsockopt() may arrive without a stamp.
-        deadline = time.monotonic() + 5
+        got: dict = {}
         with Socket(Domain.IPV4, Type.DGRAM) as sender:
-            while True:
+            def stamped() -> bool:
                 sender.send_to(b"x", std.getsockname())
-                got = receive_controls(ref)
-                if (socket.SOL_SOCKET, cmsg.SCM_TIMESTAMPING) in got or time.monotonic() > deadline:
-                    break
-                time.sleep(0.01)
+                got.update(receive_controls(ref))
+                return (socket.SOL_SOCKET, cmsg.SCM_TIMESTAMPING) in got
+
+            assert wait_until(stamped), "no SCM_TIMESTAMPING message in 5 s"
         data = got[socket.SOL_SOCKET, cmsg.SCM_TIMESTAMPING]
         software, _, hardware = cmsg.parse_timestamping_ns(data)
         assert hardware == 0  # loopback has no hardware clock
