@@ -82,7 +82,7 @@ typedef struct {
     int *fds;          /* room for `max` descriptors (may be NULL with max 0: count only) */
     Py_ssize_t max;
     Py_ssize_t count;
-    int close_them;    /* close each descriptor instead of copying it */
+    int close_them;    /* close each descriptor and overwrite its number with -1 */
 } fd_collector;
 
 static int
@@ -98,7 +98,11 @@ collect_item(const cmsg_item *item, void *ctx)
         int fd;
         memcpy(&fd, item->data + i, sizeof(int));
         if (c->close_them) {
+            static const int closed = -1;
+            /* The number may be reused at once: leave -1 in its place. (The walker hands
+             * out const data; cmsg_close_fds' buffer is writable.) */
             sys_close(fd);
+            memcpy((char *)item->data + i, &closed, sizeof(int));
         }
         else if (c->count < c->max) {
             c->fds[c->count] = fd;
@@ -121,7 +125,7 @@ cmsg_collect_fds(const char *buf, size_t len, int *fds, Py_ssize_t max)
 }
 
 void
-cmsg_close_fds(const char *buf, size_t len)
+cmsg_close_fds(char *buf, size_t len)
 {
     fd_collector c = {NULL, 0, 0, 1};
     (void)cmsg_walk(buf, len, collect_item, &c, NULL);
