@@ -110,7 +110,12 @@ int sys_error_is_would_block(int err);
  * is EAGAIN on a socket in blocking mode; the caller checks the mode. */
 int sys_error_is_timeout(int err);
 int sys_error_in_progress(int err);
+/* Whether a non-blocking connect() failed with "the connection is under way" (EINPROGRESS
+ * on Unix, WSAEWOULDBLOCK on Windows). Unix's EAGAIN is not that: nothing is under way
+ * (an AF_UNIX listener's backlog is full). */
+int sys_connect_pending(int err);
 extern const int SYS_EBADF;
+extern const int SYS_ENOTCONN;
 extern const int SYS_EINVAL;
 extern const int SYS_ETIMEDOUT;
 extern const int SYS_ECONNRESET;

@@ -15,6 +15,7 @@
 #endif
 
 const int SYS_EBADF = EBADF;
+const int SYS_ENOTCONN = ENOTCONN;
 const int SYS_EINVAL = EINVAL;
 const int SYS_ETIMEDOUT = ETIMEDOUT;
 const int SYS_ECONNRESET = ECONNRESET;
@@ -61,6 +62,7 @@ sys_fini(void)
 int sys_last_error(void) { return errno; }
 int sys_error_is_interrupted(int err) { return err == EINTR; }
 int sys_error_in_progress(int err) { return err == EINPROGRESS; }
+int sys_connect_pending(int err) { return err == EINPROGRESS; }
 
 int
 sys_error_is_would_block(int err)
