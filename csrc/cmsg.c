@@ -116,11 +116,31 @@ collect_item(const cmsg_item *item, void *ctx)
     return 0;
 }
 
+/* Visits every descriptor in buf[0:len], also those of a last message cut short
+ * (MSG_CTRUNC): some kernels leave its cmsg_len at the full size while installing only
+ * the descriptors that fit, and those must not be lost. */
+static void
+walk_fds(const char *buf, size_t len, fd_collector *c)
+{
+    size_t where = 0;
+    if (cmsg_walk(buf, len, collect_item, c, &where) != -2) {
+        return;
+    }
+    sys_cmsghdr hdr;
+    const size_t header = sys_cmsg_len(0);
+    memcpy(&hdr, buf + where, sizeof(hdr));
+    if ((size_t)hdr.cmsg_len > len - where) {  /* not one shorter than its header */
+        cmsg_item clipped = {hdr.cmsg_level, hdr.cmsg_type, buf + where + header,
+                             len - where - header};
+        (void)collect_item(&clipped, c);
+    }
+}
+
 Py_ssize_t
 cmsg_collect_fds(const char *buf, size_t len, int *fds, Py_ssize_t max)
 {
     fd_collector c = {fds, max, 0, 0};
-    (void)cmsg_walk(buf, len, collect_item, &c, NULL);  /* malformed: keep what was found */
+    walk_fds(buf, len, &c);
     return c.count;
 }
 
@@ -128,7 +148,7 @@ void
 cmsg_close_fds(char *buf, size_t len)
 {
     fd_collector c = {NULL, 0, 0, 1};
-    (void)cmsg_walk(buf, len, collect_item, &c, NULL);
+    walk_fds(buf, len, &c);
 }
 
 /* ---------------------------------------------------------------- module functions */
