@@ -32,18 +32,6 @@ raise_timeout(void)
     return RAISED;
 }
 
-/* The deadline `usec` microseconds after `start_ns`, or -1 (none) when usec is 0 or the
- * sum is past what the clock can count (about 292 years: no one could tell the
- * difference). Never overflows. */
-static int64_t
-deadline_after(int64_t start_ns, int64_t usec)
-{
-    if (usec <= 0 || usec > (INT64_MAX - start_ns) / 1000) {
-        return -1;
-    }
-    return start_ns + usec * 1000;
-}
-
 static int
 connect_error(sys_socket_t fd)
 {
