@@ -214,6 +214,8 @@ ptrdiff_t
 socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags, int sends)
 {
     ptrdiff_t result = socket_try_call(self, fn, ctx, flags);
-    return result != SOCKET_MUST_WAIT ? result
-                                      : socket_call(self, fn, ctx, IS_DONTWAIT(*flags) | sends);
+    if (result != SOCKET_MUST_WAIT) {
+        return result;
+    }
+    return socket_call(self, fn, ctx, IS_DONTWAIT(*flags) | sends);
 }

@@ -199,10 +199,9 @@ int
 connect_with_timeout(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len,
                      int64_t usec)
 {
-    int64_t deadline_ns = deadline_after(sys_monotonic_ns(), usec);
-    if (usec == 0) {
-        deadline_ns = sys_monotonic_ns();  /* a zero timeout: one attempt, no waiting */
-    }
+    int64_t now_ns = sys_monotonic_ns();
+    /* A zero timeout: one attempt and one look, no waiting. */
+    int64_t deadline_ns = usec == 0 ? now_ns : deadline_after(now_ns, usec);
     /* As socket2: connect in non-blocking mode, then wait in blocking mode. */
     if (sys_set_nonblocking(fd, 1) < 0) {
         sys_set_error(sys_last_error());
