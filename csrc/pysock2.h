@@ -196,9 +196,10 @@ deadline_after(int64_t start_ns, int64_t usec)
 /* ---- connecting (connect.c): 0 connected, -1 with the exception raised ---- */
 /* connect() as the socket's mode has it; after a signal the call carries on to its
  * outcome within the socket's write_timeout (PEP 475). */
-int connect_blocking(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len);
-/* connect() within `usec` microseconds (a blocking socket afterwards, as socket2). */
-int connect_with_timeout(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len,
+int connect_blocking(SocketObject *self, const struct sockaddr *addr, sys_socklen_t len);
+/* connect() within `usec` microseconds (a blocking socket afterwards, as socket2). Either
+ * raises OSError(EBADF) when another thread closes the socket meanwhile. */
+int connect_with_timeout(SocketObject *self, const struct sockaddr *addr, sys_socklen_t len,
                          int64_t usec);
 
 /* ---- argument helpers (args.c) ---- */

@@ -245,26 +245,39 @@ def test_connect_timeout_rejects_durations_before_any_system_call(timeout, exc):
 # ---------------------------------------------------------------- close from another thread
 
 
-def test_a_receive_whose_socket_another_thread_closed_raises_ebadf():
-    sock = Socket(Domain.IPV4, Type.DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.set_read_timeout(1.0)  # room for the closer to run on a loaded machine
-    receiver = threading.get_native_id()
+def _closed_while_blocked(sock, call) -> OSError:
+    """What `call()` raises when another thread closes `sock` while the call sleeps in the
+    kernel (Linux does not wake it: its timeout ends it)."""
+    caller = threading.get_native_id()
 
     def close_while_blocked():
-        # Close once the receiver sleeps in the kernel (Linux does not wake it: the
-        # read_timeout ends the call).
-        wait_until(lambda: _sleeping(receiver), timeout=5)
+        wait_until(lambda: _sleeping(caller), timeout=5)
         sock.close()
 
     closer = threading.Thread(target=close_while_blocked)
     closer.start()
     try:
         with pytest.raises(OSError) as caught:
-            sock.recv(16)
+            call()
     finally:
         closer.join()
-    assert type(caught.value) is OSError and caught.value.errno == errno.EBADF
+    return caught.value
+
+
+def test_a_receive_whose_socket_another_thread_closed_raises_ebadf():
+    sock = Socket(Domain.IPV4, Type.DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.set_read_timeout(1.0)  # room for the closer to run on a loaded machine
+    error = _closed_while_blocked(sock, lambda: sock.recv(16))
+    assert type(error) is OSError and error.errno == errno.EBADF
+
+
+def test_a_connect_whose_socket_another_thread_closed_raises_ebadf(full_unix_listener):
+    _, path = full_unix_listener
+    sock = Socket(Domain.UNIX, Type.STREAM)
+    sock.set_write_timeout(1.0)
+    error = _closed_while_blocked(sock, lambda: sock.connect(path))
+    assert type(error) is OSError and error.errno == errno.EBADF
 
 
 def _sleeping(tid: int) -> bool:
