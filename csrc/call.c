@@ -15,8 +15,20 @@ socket_checked_fd(SocketObject *self)
     return fd;
 }
 
-static void
-raise_timed_out(void)
+void
+socket_raise(sys_socket_t fd, int err, int dontwait)
+{
+    /* An expired SO_RCVTIMEO/SO_SNDTIMEO looks like EAGAIN on Unix; it is a timeout only
+     * when the socket blocks and the caller did not ask for MSG_DONTWAIT. */
+    if (!dontwait && sys_error_is_timeout(err) && sys_is_blocking(fd)) {
+        socket_raise_timeout();
+        return;
+    }
+    sys_set_error(err);
+}
+
+void
+socket_raise_timeout(void)
 {
     PyObject *exc = PyObject_CallFunction(PyExc_TimeoutError, "is", SYS_ETIMEDOUT,
                                           "timed out");
@@ -24,18 +36,6 @@ raise_timed_out(void)
         PyErr_SetObject(PyExc_TimeoutError, exc);
         Py_DECREF(exc);
     }
-}
-
-void
-socket_raise(sys_socket_t fd, int err, int dontwait)
-{
-    /* An expired SO_RCVTIMEO/SO_SNDTIMEO looks like EAGAIN on Unix; it is a timeout only
-     * when the socket blocks and the caller did not ask for MSG_DONTWAIT. */
-    if (!dontwait && sys_error_is_timeout(err) && sys_is_blocking(fd)) {
-        raise_timed_out();
-        return;
-    }
-    sys_set_error(err);
 }
 
 #define DEADLINE_UNKNOWN (-2)  /* not read yet; -1 is "none" (deadline_after) */
@@ -57,7 +57,7 @@ wait_within_deadline(sys_socket_t fd, int how, int64_t start_ns, int64_t *deadli
     while (*deadline_ns >= 0) {
         int64_t left_ns = *deadline_ns - sys_monotonic_ns();
         if (left_ns <= 0) {
-            raise_timed_out();
+            socket_raise_timeout();
             return -1;
         }
         int64_t ms = left_ns / 1000000 + (left_ns % 1000000 != 0);

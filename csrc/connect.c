@@ -50,7 +50,7 @@ connect_call(const connect_job *job)
 static int
 raise_timeout(void)
 {
-    PyErr_SetString(PyExc_TimeoutError, "connection timed out");
+    socket_raise_timeout();
     return RAISED;
 }
 
