@@ -15,6 +15,7 @@
 #endif
 
 const int SYS_EBADF = EBADF;
+const int SYS_ENOTCONN = ENOTCONN;
 const int SYS_EINVAL = EINVAL;
 const int SYS_ETIMEDOUT = ETIMEDOUT;
 const int SYS_ECONNRESET = ECONNRESET;
@@ -61,6 +62,7 @@ sys_fini(void)
 int sys_last_error(void) { return errno; }
 int sys_error_is_interrupted(int err) { return err == EINTR; }
 int sys_error_in_progress(int err) { return err == EINPROGRESS; }
+int sys_connect_pending(int err) { return err == EINPROGRESS; }
 
 int
 sys_error_is_would_block(int err)
@@ -284,6 +286,14 @@ sys_poll_connect(sys_socket_t fd, int timeout_ms)
 }
 
 int
+sys_poll_ready(sys_socket_t fd, int for_write, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = for_write ? POLLOUT : POLLIN};
+    int rc = poll(&pfd, 1, timeout_ms);
+    return rc < 0 ? -1 : (rc > 0);
+}
+
+int
 sys_getsockopt(sys_socket_t fd, int level, int name, void *value, sys_socklen_t *len)
 {
     return getsockopt(fd, level, name, value, len);
@@ -312,7 +322,10 @@ sys_get_timeout(sys_socket_t fd, int name, int64_t *usec)
     if (getsockopt(fd, SOL_SOCKET, name, &tv, &len) < 0) {
         return -1;
     }
-    *usec = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    /* Another program may have set a timeout of up to ~3e16 s (Linux keeps it in jiffies):
+     * more than int64 microseconds count saturates, never overflows. */
+    const int64_t max_sec = (INT64_MAX - 999999) / 1000000;
+    *usec = tv.tv_sec > max_sec ? INT64_MAX : (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
     return 0;
 }
 
@@ -434,9 +447,6 @@ set_int_option(int fd, int level, int name, int value)
 int
 sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int retries)
 {
-    if (set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1) < 0) {
-        return -1;
-    }
 #ifdef KEEPALIVE_IDLE
     if (time_ms >= 0 && set_int_option(fd, IPPROTO_TCP, KEEPALIVE_IDLE,
                                        (int)(time_ms / 1000)) < 0) {
@@ -454,7 +464,7 @@ sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int
         return -1;
     }
 #endif
-    return 0;
+    return set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
 }
 
 int

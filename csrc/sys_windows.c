@@ -26,6 +26,7 @@ const int SYS_EBADF = WSAEBADF;
 const int SYS_EINVAL = WSAEINVAL;
 const int SYS_ETIMEDOUT = WSAETIMEDOUT;
 const int SYS_ECONNRESET = WSAECONNRESET;
+const int SYS_ENOTCONN = WSAENOTCONN;
 
 static int
 clamp_len(size_t len)
@@ -69,6 +70,7 @@ int sys_error_is_would_block(int err) { return err == WSAEWOULDBLOCK; }
 /* Only WSAEINPROGRESS: a non-blocking connect reports WSAEWOULDBLOCK, which must stay a
  * BlockingIOError since sys_is_blocking cannot tell the mode. */
 int sys_error_in_progress(int err) { return err == WSAEINPROGRESS; }
+int sys_connect_pending(int err) { return err == WSAEWOULDBLOCK || err == WSAEINPROGRESS; }
 /* An expired SO_RCVTIMEO/SO_SNDTIMEO is its own error on Windows, never WSAEWOULDBLOCK. */
 int sys_error_is_timeout(int err) { return err == WSAETIMEDOUT; }
 
@@ -273,6 +275,14 @@ sys_poll_connect(sys_socket_t fd, int timeout_ms)
      * Windows before 10 2004 does not report a refused connect here, so it shows as a
      * timeout there (socket2 has the same limit); the caller reads SO_ERROR when ready. */
     WSAPOLLFD pfd = {.fd = fd, .events = POLLRDNORM | POLLWRNORM, .revents = 0};
+    int rc = WSAPoll(&pfd, 1, timeout_ms);
+    return rc == SOCKET_ERROR ? -1 : (rc > 0);
+}
+
+int
+sys_poll_ready(sys_socket_t fd, int for_write, int timeout_ms)
+{
+    WSAPOLLFD pfd = {.fd = fd, .events = for_write ? POLLWRNORM : POLLRDNORM, .revents = 0};
     int rc = WSAPoll(&pfd, 1, timeout_ms);
     return rc == SOCKET_ERROR ? -1 : (rc > 0);
 }
