@@ -580,26 +580,38 @@ batch_repr(BatchObject *self)
 
 static PyMethodDef batch_methods[] = {
     {"length", (PyCFunction)batch_length, METH_O,
-     "length(index) -> int: bytes of datagram `index` (received, or set for sending)."},
+     "length($self, index, /)\n--\n\nReturns int: bytes of datagram `index` (received, or set for "
+     "sending)."},
     {"flags", (PyCFunction)batch_get_flags, METH_O,
-     "flags(index) -> int: the msg_flags received with datagram `index` (MSG_TRUNC, ...)."},
+     "flags($self, index, /)\n--\n\nReturns int: the msg_flags received with datagram `index` "
+     "(MSG_TRUNC, ...)."},
     {"address", (PyCFunction)batch_address, METH_O,
-     "address(index) -> SockAddr | None: the sender (or destination set) of datagram "
-     "`index`; the same object while it is unchanged."},
+     "address($self, index, /)\n--\n\nReturns SockAddr | None: the sender (or destination set) "
+     "of datagram `index`; the same object while it is unchanged."},
     {"segment_size", (PyCFunction)batch_segment_size, METH_O,
-     "segment_size(index) -> int: the GRO segment size of datagram `index`: its length "
+     "segment_size($self, index, /)\n--\n\nReturns int: the GRO segment size of datagram "
+     "`index`: its length "
      "when it was not coalesced, 0 when unknown (control_size too small: MSG_CTRUNC)."},
     {"control", (PyCFunction)batch_control, METH_O,
-     "control(index) -> bytes: the control messages received with datagram `index`."},
+     "control($self, index, /)\n--\n\nReturns bytes: the control messages received with "
+     "datagram `index`."},
     {"buffer", (PyCFunction)batch_buffer, METH_O,
-     "buffer(index) -> the caller's buffer object of slot `index`."},
+     "buffer($self, index, /)\n--\n\nReturns the buffer object given for slot `index`, as it "
+     "was given (allocate() gives memoryview slices of one bytearray)."},
     {"set", (PyCFunction)(void (*)(void))batch_set, METH_FASTCALL | METH_KEYWORDS,
-     "set(index, length, address=None): slot `index` sends `length` bytes of its buffer "
+     "set($self, index, length, address=None)\n--\n\nSlot `index` sends `length` bytes of its "
+     "buffer "
      "to `address` (None: the connected peer)."},
     {"release", (PyCFunction)batch_release, METH_NOARGS,
-     "release(): unpins the buffers; the batch is unusable afterwards."},
-    {"__enter__", (PyCFunction)batch_enter_ctx, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)batch_exit_ctx, METH_VARARGS, NULL},
+     "release($self, /)\n--\n\nUnpins the buffers; the batch is unusable afterwards."},
+    {"__enter__", (PyCFunction)batch_enter_ctx, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturns the batch."},
+    {"__exit__", (PyCFunction)batch_exit_ctx, METH_VARARGS,
+     "__exit__($self, *args)\n--\n\nReleases the batch (release())."},
+    /* DatagramBatch[memoryview] in annotations, as list[int] (PEP 585). */
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "__class_getitem__($type, item, /)\n--\n\nThe batch type with its buffer type: "
+     "DatagramBatch[memoryview]."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -621,7 +633,7 @@ static PyType_Slot batch_slots[] = {
     {Py_tp_repr, batch_repr},
     {Py_tp_methods, batch_methods},
     {Py_tp_getset, batch_getset},
-    {Py_tp_doc, "DatagramBatch(buffers, *, control_size=0): datagram slots over the "
+    {Py_tp_doc, "DatagramBatch(buffers, *, control_size=0)\n--\n\nDatagram slots over the "
                 "caller's writable buffers (pinned until release()), filled by "
                 "Socket.recv_batch and sent by Socket.send_batch."},
     {0, NULL},
@@ -1083,21 +1095,25 @@ socket_recv_gro_from_into(SocketObject *self, PyObject *const *args, Py_ssize_t 
 
 PyMethodDef socket_batch_methods[] = {
     {"recv_batch", FASTCALL_KW(socket_recv_batch),
-     "recv_batch(batch, flags=0) -> int: receives up to batch.capacity datagrams in one "
-     "call (waiting only for the first); sets batch.count and returns it."},
+     "recv_batch($self, batch, flags=0)\n--\n\nReturns int: receives up to batch.capacity "
+     "datagrams in one call (waiting only for the first); sets batch.count and returns it."},
     {"send_batch", FASTCALL_KW(socket_send_batch),
-     "send_batch(datagrams, address=None, flags=0) -> int: sends a DatagramBatch's first "
+     "send_batch($self, datagrams, address=None, flags=0)\n--\n\nReturns int: sends a "
+     "DatagramBatch's first "
      "count slots, or each item of a sequence of bytes-like objects, as datagrams in one "
      "call; returns how many were sent."},
 #ifdef HAVE_UDP_OFFLOAD
     {"send_gso", FASTCALL_KW(socket_send_gso),
-     "send_gso(data, segment_size, address=None, flags=0) -> int: sends data as datagrams "
+     "send_gso($self, data, segment_size, address=None, flags=0)\n--\n\nReturns int: sends "
+     "data as datagrams "
      "of segment_size bytes (the last may be shorter), cut by the kernel (UDP_SEGMENT)."},
     {"recv_gro_into", FASTCALL_KW(socket_recv_gro_into),
-     "recv_gro_into(buffer, flags=0) -> (nbytes, segment_size): receives coalesced "
+     "recv_gro_into($self, buffer, flags=0)\n--\n\nReturns (nbytes, segment_size): receives "
+     "coalesced "
      "datagrams (set_udp_gro(True)) and the size they were cut at."},
     {"recv_gro_from_into", FASTCALL_KW(socket_recv_gro_from_into),
-     "recv_gro_from_into(buffer, flags=0) -> (nbytes, segment_size, SockAddr)"},
+     "recv_gro_from_into($self, buffer, flags=0)\n--\n\nReturns (nbytes, segment_size, "
+     "SockAddr): recv_gro_into and the sender."},
 #endif
     {NULL, NULL, 0, NULL},
 };

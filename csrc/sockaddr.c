@@ -714,6 +714,15 @@ sockaddr_getbuffer(SockAddrObject *self, Py_buffer *view, int flags)
     return PyBuffer_FillInfo(view, (PyObject *)self, &self->storage, self->len, 1, flags);
 }
 
+/* bytes(addr) without the buffer protocol's detour: also what gives type checkers
+   `bytes(SockAddr)` before Python 3.12 (PEP 688's __buffer__). */
+static PyObject *
+sockaddr_bytes(SockAddrObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyBytes_FromStringAndSize((const char *)&self->storage, self->len);
+}
+
 static void
 sockaddr_dealloc(PyObject *self)
 {
@@ -723,6 +732,8 @@ sockaddr_dealloc(PyObject *self)
 }
 
 static PyMethodDef sockaddr_methods[] = {
+    {"__bytes__", (PyCFunction)sockaddr_bytes, METH_NOARGS,
+     "__bytes__($self, /)\n--\n\nThe raw sockaddr bytes (len of them), as the kernel takes them."},
     {"unix", (PyCFunction)sockaddr_unix, METH_O | METH_CLASS,
      "unix($type, path, /)\n--\n\nReturns SockAddr: a Unix address; a leading NUL makes an abstract name, "
      "'' an unnamed one."},
@@ -783,7 +794,7 @@ static PyType_Slot sockaddr_slots[] = {
     {Py_sq_length, sockaddr_length},
     {Py_mp_length, sockaddr_length},
     {Py_bf_getbuffer, sockaddr_getbuffer},
-    {Py_tp_doc, "SockAddr(address): an immutable socket address (the raw sockaddr bytes).\n\n"
+    {Py_tp_doc, "SockAddr(address)\n--\n\nAn immutable socket address (the raw sockaddr bytes).\n\n"
                 "address is an (host, port[, flowinfo, scope_id]) tuple with a numeric host "
                 "(str or ipaddress object), a Unix path (str, bytes, os.PathLike) or a "
                 "SockAddr."},

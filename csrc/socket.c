@@ -755,8 +755,10 @@ static PyMethodDef socket_methods[] = {
      "detach($self, /)\n--\n\nGives up the descriptor without closing it and returns it (-1 if closed)."},
     {"close", (PyCFunction)socket_close, METH_NOARGS,
      "close($self, /)\n--\n\nCloses the descriptor (idempotent); a borrowed one is released, never closed."},
-    {"__enter__", (PyCFunction)socket_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))socket_exit, METH_FASTCALL, NULL},
+    {"__enter__", (PyCFunction)socket_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturns the socket."},
+    {"__exit__", (PyCFunction)(void (*)(void))socket_exit, METH_FASTCALL,
+     "__exit__($self, *args)\n--\n\nCloses the socket (close())."},
     {"bind", (PyCFunction)socket_bind, METH_O, "bind($self, address, /)\n--\n\nBinds to a local address."},
     {"connect", (PyCFunction)socket_connect, METH_O,
      "connect($self, address, /)\n--\n\nConnects (waits for the outcome after a signal, PEP 475)."},
@@ -814,7 +816,7 @@ static PyType_Slot socket_slots[] = {
     {Py_tp_methods, socket_methods},
     {Py_tp_getset, socket_getset},
     {Py_tp_members, socket_members},
-    {Py_tp_doc, "Socket(domain, type, protocol=None): an owned socket descriptor, "
+    {Py_tp_doc, "Socket(domain, type, protocol=None)\n--\n\nAn owned socket descriptor, "
                 "close-on-exec."},
     {0, NULL},
 };

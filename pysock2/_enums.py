@@ -12,7 +12,11 @@ from . import _pysock2 as _c
 
 TYPE_CHECKING = False  # no `import typing` at run time (docs/performance.md)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import TypeVar
+
+    from ._pysock2 import _AddressLike
+
+    _E = TypeVar("_E", bound=enum.Enum)
 
 _HAS = frozenset(name for name in dir(_c) if name.isupper())
 
@@ -29,7 +33,7 @@ class Domain(enum.IntEnum):
         VSOCK = _c.AF_VSOCK
 
     @classmethod
-    def for_address(cls, address: Any) -> Domain:
+    def for_address(cls, address: _AddressLike) -> Domain:
         """The domain of an address: a SockAddr or anything SockAddr() accepts."""
         from ._socket import SockAddr
 
@@ -148,10 +152,8 @@ class RecvFlags(enum.IntFlag):
             return bool(self & _c.MSG_DONTROUTE)
 
 
-def as_enum(enum_class: Any, value: int | None) -> Any:
+def as_enum(enum_class: type[_E], value: int) -> _E | int:
     """``enum_class(value)``, or the plain int where the enum has no such member."""
-    if value is None:
-        return None
     try:
         return enum_class(value)
     except ValueError:

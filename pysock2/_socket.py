@@ -19,31 +19,41 @@ if TYPE_CHECKING:
 
 
 class SockAddr(_pysock2.SockAddr):
+    """An immutable socket address: an IPv4 or IPv6 (host, port[, flowinfo, scope_id])
+    tuple with a numeric host, a Unix path, or raw sockaddr bytes; never resolved from a
+    host name. Hashable, comparable for equality, and its raw bytes are ``bytes(addr)``."""
+
     __slots__ = ()
 
-    def domain(self) -> Domain | int:  # type: ignore[override]
+    def domain(self) -> Domain | int:
         """The address family as a ``Domain`` (a plain int for other families)."""
         return as_enum(Domain, self.family)
 
 
 class Socket(_pysock2.Socket):
+    """An owned socket descriptor (socket2's ``Socket``): close-on-exec, closed by
+    ``close()``, the end of a ``with`` block or garbage collection (with a
+    ``ResourceWarning``). Every option has a typed getter and setter; every receive that
+    fills a buffer has an ``_into`` form."""
+
     __slots__ = ()
 
-    def type(self) -> Type | int:  # type: ignore[override]
+    def type(self) -> Type | int:
         """The socket type (SO_TYPE) as a ``Type``."""
         return as_enum(Type, super().type())
 
     if hasattr(_pysock2.Socket, "domain"):
 
-        def domain(self) -> Domain | int:  # type: ignore[override]
+        def domain(self) -> Domain | int:
             """The socket's domain (SO_DOMAIN) as a ``Domain``."""
             return as_enum(Domain, super().domain())
 
     if hasattr(_pysock2.Socket, "protocol"):
 
-        def protocol(self) -> Protocol | int | None:  # type: ignore[override]
+        def protocol(self) -> Protocol | int | None:
             """The socket's protocol (SO_PROTOCOL), or None when it is 0."""
-            return as_enum(Protocol, super().protocol())
+            value = super().protocol()
+            return None if value is None else as_enum(Protocol, value)
 
     # ---- options: cold-path conversions (docs/options.md) -------------------------------
 
