@@ -1,7 +1,7 @@
 """Side-by-side benchmarks: pysock2 vs the stdlib ``socket`` module vs C loops.
 
-``python -m pysock2 bench`` runs the short profile (~15 s); ``python bench/run.py`` runs the
-full one (~1-2 min). Both print one JSON document; docs/performance.md explains it.
+``python -m pysock2 bench`` runs the short profile (~7 s); ``python bench/run.py`` runs the
+full one (~30 s). Both print one JSON document; docs/performance.md explains it.
 
 Method: every workload runs on one loopback socket pair shared by the three
 implementations (pysock2 over dup()ed descriptors, C through ctypes on the stdlib
@@ -553,9 +553,9 @@ def main(argv: list[str] | None = None, default_profile: str = "quick",
         prog=prog,
         description="pysock2 vs the stdlib socket module vs C loops; prints JSON.")
     parser.add_argument("--full", action="store_const", const="full", dest="profile",
-                        default=default_profile, help="the full run (~1-2 minutes)")
+                        default=default_profile, help="the full run (~30 s)")
     parser.add_argument("--quick", action="store_const", const="quick", dest="profile",
-                        help="the short run (~15 s)")
+                        help="the short run (~7 s)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
     parser.add_argument("--output", help="also write the JSON to this file")
     args = parser.parse_args(argv)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The typed example (examples/typed_usage.py) against the README's development install:
+# a fresh venv gets the README's first command verbatim (an editable install, which type
+# checkers must be able to see through), then the example is checked with mypy --strict
+# and pyright (strict, from the file's `# pyright: strict`) at the oldest and newest Python
+# each supports, from a directory outside the checkout so that only the install can supply
+# `pysock2`, with zero errors; then it runs.
+#
+# pyright's PyPI package fetches its npm package (pinned to the same version) with the
+# machine's Node.js on first use; PYSOCK2_CACHE keeps it between runs.
+NAME=typed-example
+. "$(dirname "${BASH_SOURCE[0]}")/harden-lib.sh"
+
+MYPY_VERSION=2.4.1
+PYRIGHT_VERSION=1.1.414
+EXAMPLE="$ROOT/examples/typed_usage.py"
+
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+make_venv "$PYTHON" "$TMP/venv"
+export PATH="$TMP/venv/bin:$PATH" PYRIGHT_PYTHON_CACHE_DIR="$CACHE/pyright"
+
+log "README's development install, verbatim"
+(
+    cd "$ROOT"
+    python -m pip install -e . && python -m pysock2 info
+) >"$TMP/install.log" 2>&1 || { cat "$TMP/install.log" >&2; die "the README's install command"; }
+python -m pip install -q "mypy==$MYPY_VERSION" "pyright==$PYRIGHT_VERSION" >"$TMP/pip.log" 2>&1 \
+    || { cat "$TMP/pip.log" >&2; die "pip install mypy pyright"; }
+
+cd "$TMP"
+checked=()
+for version in 3.10 3.13; do
+    started=$SECONDS
+    python -m mypy --strict --no-incremental --python-version "$version" "$EXAMPLE"
+    checked+=("mypy $MYPY_VERSION --strict, Python $version: 0 errors in $((SECONDS - started)) s")
+done
+for version in 3.9 3.13; do
+    started=$SECONDS
+    python -m pyright --pythonversion "$version" "$EXAMPLE"
+    checked+=("pyright $PYRIGHT_VERSION strict, Python $version: 0 errors in $((SECONDS - started)) s")
+done
+started=$SECONDS
+python -X dev -W error "$EXAMPLE"
+checked+=("the example ran in $((SECONDS - started)) s")
+for line in "${checked[@]}"; do
+    log "$line"
+done
