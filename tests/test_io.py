@@ -109,7 +109,7 @@ class TestReceive:
         a, b = udp_pair
         a.send(b"peeked", flags=0)
         assert b.recv(10, flags=_pysock2.MSG_PEEK) == b"peeked"
-        assert b.recv(10, _pysock2.MSG_PEEK) == b"peeked"
+        assert b.recv(10, flags=_pysock2.MSG_PEEK) == b"peeked"
         assert b.recv(bufsize=10) == b"peeked"
 
 
