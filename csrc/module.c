@@ -197,7 +197,7 @@ module_exec(PyObject *module)
                                           socket_multicast_methods,
                                           socket_special_option_methods,
                                           socket_msg_methods,
-                                          socket_batch_methods};
+                                          socket_batch_methods, socket_sockopt_methods};
     for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
         if (add_methods(state->socket_type, socket_tables[i]) < 0) {
             return -1;

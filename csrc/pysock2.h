@@ -101,6 +101,7 @@ extern PyMethodDef socket_option_methods[];
 extern PyMethodDef socket_multicast_methods[];       /* multicast.c */
 extern PyMethodDef socket_special_option_methods[];  /* options_special.c */
 extern PyMethodDef socket_msg_methods[];       /* msg.c */
+extern PyMethodDef socket_sockopt_methods[];   /* sockopt.c: generic getsockopt/setsockopt */
 
 /* msg.c: MsgHdr, MsgHdrMut, the cmsg functions and constants, and their module state. */
 int msg_module_exec(PyObject *module, module_state *state);
@@ -138,6 +139,9 @@ typedef ptrdiff_t (*sys_call_fn)(sys_socket_t fd, void *ctx);
 ptrdiff_t socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait);
 /* Raises for a failed call on `fd` with error `err` (the classification above). */
 void socket_raise(sys_socket_t fd, int err, int dontwait);
+/* The one timeout every method raises: TimeoutError(ETIMEDOUT, "timed out"), so that
+ * `except TimeoutError` (the stdlib's socket.timeout) and `e.errno == ETIMEDOUT` both work. */
+void socket_raise_timeout(void);
 /* The fast path of datagram calls: tries fn once with the GIL held where it provably cannot
  * block (the caller's flags ask for MSG_DONTWAIT, or the socket is a datagram socket and
  * fn runs with MSG_DONTWAIT added through *flags, which fn must read from ctx). Returns

@@ -488,7 +488,7 @@ wait_connected(sys_socket_t fd, int64_t deadline_ns)
             return err == 0 ? 0 : (sys_set_error(err), -1);
         }
         if (ready == 0) {
-            PyErr_SetString(PyExc_TimeoutError, "connection timed out");
+            socket_raise_timeout();
             return -1;
         }
         if (!sys_error_is_interrupted(err)) {
@@ -533,7 +533,7 @@ socket_connect(SocketObject *self, PyObject *address)
     }
     if (sys_error_in_progress(err) && sys_is_blocking(fd)) {
         /* A blocking connect gives up with EINPROGRESS when SO_SNDTIMEO expires. */
-        PyErr_SetString(PyExc_TimeoutError, "connection timed out");
+        socket_raise_timeout();
         return NULL;
     }
     return sys_set_error(err);
