@@ -391,12 +391,12 @@ do_sendfile(sys_socket_t fd, void *arg)
 }
 
 static PyObject *
-socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+socket_sendfile_once(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"file", "offset", "length"};
     PyObject *argv[3];
     sendfile_ctx ctx = {.offset = 0, .len = 0};
-    if (parse_args("sendfile", args, nargs, kwnames, names, 1, 3, argv) < 0) {
+    if (parse_args("sendfile_once", args, nargs, kwnames, names, 1, 3, argv) < 0) {
         return NULL;
     }
     ctx.in_fd = PyObject_AsFileDescriptor(argv[0]);
@@ -405,17 +405,17 @@ socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
     }
     Py_ssize_t value;
     if (argv[1] != NULL) {
-        if (size_arg("sendfile", "offset", argv[1], &value) < 0) {
+        if (size_arg("sendfile_once", "offset", argv[1], &value) < 0) {
             return NULL;
         }
         ctx.offset = value;
     }
     if (argv[2] != NULL && argv[2] != Py_None) {
-        if (size_arg("sendfile", "length", argv[2], &value) < 0) {
+        if (size_arg("sendfile_once", "length", argv[2], &value) < 0) {
             return NULL;
         }
         if (value == 0) {
-            PyErr_SetString(PyExc_ValueError, "sendfile() length must be positive or None");
+            PyErr_SetString(PyExc_ValueError, "sendfile_once() length must be positive or None");
             return NULL;
         }
         ctx.len = (size_t)value;
@@ -457,8 +457,13 @@ PyMethodDef socket_io_methods[] = {
     {"sendall", FASTCALL_KW(socket_sendall),
      "sendall($self, data, *, flags=0)\n--\n\nSends until all of data is sent or an error is raised."},
 #ifdef SYS_HAS_SENDFILE
-    {"sendfile", FASTCALL_KW(socket_sendfile),
-     "sendfile($self, file, offset=0, length=None)\n--\n\nReturns int: bytes of file sent in one call."},
+    /* socket2's sendfile: one system call. Socket.sendfile (pysock2/_socket.py) is the
+     * stdlib's loop over it; the distinct name keeps the two from being mistaken. */
+    {"sendfile_once", FASTCALL_KW(socket_sendfile_once),
+     "sendfile_once($self, file, offset=0, length=None)\n--\n\nReturns int: the bytes of "
+     "file (a descriptor or an object with fileno()) sent by ONE sendfile(2) call from "
+     "offset, which may be fewer than length; the file position is neither used nor "
+     "moved. socket2's sendfile; Socket.sendfile is the stdlib's complete transfer."},
 #endif
     {NULL, NULL, 0, NULL},
 };

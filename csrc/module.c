@@ -107,6 +107,18 @@ static const constant constants[] = {
 #ifdef MSG_ERRQUEUE
     C(MSG_ERRQUEUE),
 #endif
+#ifdef MSG_MORE
+    C(MSG_MORE),
+#endif
+#ifdef MSG_WAITFORONE
+    C(MSG_WAITFORONE),
+#endif
+#ifdef MSG_ZEROCOPY
+    C(MSG_ZEROCOPY),
+#endif
+#ifdef MSG_FASTOPEN
+    C(MSG_FASTOPEN),
+#endif
     C(SOL_SOCKET),
     {"BATCH_MAX", SYS_MMSG_MAX},  /* the most datagrams one batch call moves (batch.c) */
 };
