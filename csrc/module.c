@@ -121,6 +121,11 @@ static const constant constants[] = {
 #endif
     C(SOL_SOCKET),
     {"BATCH_MAX", SYS_MMSG_MAX},  /* the most datagrams one batch call moves (batch.c) */
+#ifdef SYS_HAS_MMSG
+    {"BATCH_NATIVE", 1},  /* batch calls are recvmmsg/sendmmsg, not a loop (python -m pysock2 info) */
+#else
+    {"BATCH_NATIVE", 0},
+#endif
 };
 #undef C
 
