@@ -1067,21 +1067,22 @@ socket_recv_gro_from_into(SocketObject *self, PyObject *const *args, Py_ssize_t 
 
 PyMethodDef socket_batch_methods[] = {
     {"recv_batch", FASTCALL_KW(socket_recv_batch),
-     "recv_batch(batch, *, flags=0) -> int: receives up to batch.capacity datagrams in one "
+     "recv_batch($self, batch, *, flags=0)\n--\n\nReturns int: receives up to batch.capacity datagrams in one "
      "call (waiting only for the first); sets batch.count and returns it."},
     {"send_batch", FASTCALL_KW(socket_send_batch),
-     "send_batch(datagrams, address=None, *, flags=0) -> int: sends a DatagramBatch's first "
+     "send_batch($self, datagrams, address=None, *, flags=0)\n--\n\nReturns int: sends a DatagramBatch's first "
      "count slots, or each item of a sequence of bytes-like objects, as datagrams in one "
      "call; returns how many were sent."},
 #ifdef HAVE_UDP_OFFLOAD
     {"send_gso", FASTCALL_KW(socket_send_gso),
-     "send_gso(data, segment_size, address=None, *, flags=0) -> int: sends data as datagrams "
+     "send_gso($self, data, segment_size, address=None, *, flags=0)\n--\n\nReturns int: sends data as datagrams "
      "of segment_size bytes (the last may be shorter), cut by the kernel (UDP_SEGMENT)."},
     {"recv_gro_into", FASTCALL_KW(socket_recv_gro_into),
-     "recv_gro_into(buffer, *, flags=0) -> (nbytes, segment_size): receives coalesced "
+     "recv_gro_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size): receives coalesced "
      "datagrams (set_udp_gro(True)) and the size they were cut at."},
     {"recv_gro_from_into", FASTCALL_KW(socket_recv_gro_from_into),
-     "recv_gro_from_into(buffer, *, flags=0) -> (nbytes, segment_size, SockAddr)"},
+     "recv_gro_from_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size, "
+     "SockAddr): recv_gro_into and the sender."},
 #endif
     {NULL, NULL, 0, NULL},
 };

@@ -383,20 +383,22 @@ socket_recvmsg(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
 
 PyMethodDef socket_msg_methods[] = {
     {"recv_vectored", FASTCALL_KW(socket_recv_vectored),
-     "recv_vectored(bufs, *, flags=0) -> (int, RecvFlags): scatters one receive over a "
-     "sequence of writable buffers, zero-copy."},
+     "recv_vectored($self, bufs, *, flags=0)\n--\n\nReturns (int, RecvFlags): scatters one "
+     "receive over a sequence of writable buffers, zero-copy."},
     {"recv_from_vectored", FASTCALL_KW(socket_recv_from_vectored),
-     "recv_from_vectored(bufs, *, flags=0) -> (int, RecvFlags, SockAddr)"},
+     "recv_from_vectored($self, bufs, *, flags=0)\n--\n\nReturns (int, RecvFlags, SockAddr): "
+     "recv_vectored and the sender."},
     {"send_vectored", FASTCALL_KW(socket_send_vectored),
-     "send_vectored(bufs, *, flags=0) -> int: gathers a sequence of bytes-like objects into "
-     "one send, zero-copy."},
+     "send_vectored($self, bufs, *, flags=0)\n--\n\nReturns int: gathers a sequence of "
+     "bytes-like objects into one send, zero-copy."},
     {"send_to_vectored", FASTCALL_KW(socket_send_to_vectored),
-     "send_to_vectored(bufs, address, *, flags=0) -> int"},
+     "send_to_vectored($self, bufs, address, *, flags=0)\n--\n\nReturns int: send_vectored "
+     "to address."},
     {"sendmsg", FASTCALL_KW(socket_sendmsg),
-     "sendmsg(msg: MsgHdr, *, flags=0) -> int: bytes sent."},
+     "sendmsg($self, msg, *, flags=0)\n--\n\nReturns int: the bytes of a MsgHdr sent."},
     {"recvmsg", FASTCALL_KW(socket_recvmsg),
-     "recvmsg(msg: MsgHdrMut, *, flags=0) -> int: bytes received; msg holds the address, flags "
-     "and control messages. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC)."},
+     "recvmsg($self, msg, *, flags=0)\n--\n\nReturns int: bytes received into a MsgHdrMut, "
+     "which then holds the address, flags and control messages. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC)."},
     {NULL, NULL, 0, NULL},
 };
 
