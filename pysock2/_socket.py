@@ -14,6 +14,7 @@ from ._enums import Domain, Protocol, Type, as_enum
 TYPE_CHECKING = False  # no `import typing` at run time (docs/performance.md)
 if TYPE_CHECKING:
     import socket
+    from collections.abc import Callable
     from typing import Any
 
     from ._types import TcpInfo, TcpKeepalive
@@ -83,8 +84,8 @@ class Socket(_pysock2.Socket):
         ``sendfile`` this file. Returns the bytes sent; the file's position is left after
         the last byte sent, also when an error (e.g. ``TimeoutError`` from
         ``set_write_timeout``) stops the transfer. ``file`` is a binary file object, or an
-        int descriptor (whose position is not moved). One system call and nothing more is
-        ``sendfile_once``."""
+        int descriptor (read from ``offset``; its position is not restored). One system
+        call and nothing more is ``sendfile_once``."""
         _check_sendfile_arguments(self, file, offset, count)
         position = offset
         end = None if count is None else offset + count
@@ -203,18 +204,10 @@ def _fileno(file: Any) -> int | None:
 def _send_by_reading(sock: Socket, file: Any, fd: int | None, position: int,
                      end: int | None) -> int:
     """The fallback: reads blocks from ``position`` and sends each completely. Returns the
-    position after the last byte sent (kept current for the caller's ``finally``)."""
-    reader = None
-    if not isinstance(file, int) and hasattr(file, "read"):
-        file.seek(position)
-        reader = file.read
+    position after the last byte sent. A pipe (no position) is read as it comes, from 0."""
+    read = _block_reader(file, fd, position)
     while end is None or position < end:
-        size = _READ_BLOCK if end is None else min(end - position, _READ_BLOCK)
-        if reader is not None:
-            data = reader(size)
-        else:
-            assert fd is not None
-            data = os.pread(fd, size, position)
+        data = read(_READ_BLOCK if end is None else min(end - position, _READ_BLOCK))
         if not data:
             break
         view = memoryview(data)
@@ -226,6 +219,21 @@ def _send_by_reading(sock: Socket, file: Any, fd: int | None, position: int,
         finally:
             view.release()
     return position
+
+
+def _block_reader(file: Any, fd: int | None, position: int) -> Callable[[int], bytes]:
+    if not isinstance(file, int) and hasattr(file, "read"):
+        seekable = getattr(file, "seekable", None)
+        if position or (seekable is not None and seekable()):
+            file.seek(position)  # raises for a pipe asked to start past 0, as the stdlib
+        return file.read  # type: ignore[no-any-return]
+    assert fd is not None
+    try:
+        os.lseek(fd, position, os.SEEK_SET)  # a descriptor's own position is not kept
+    except OSError as error:
+        if error.errno != errno.ESPIPE or position:
+            raise
+    return lambda size: os.read(fd, size)
 
 
 def _repr_family(sock: Socket) -> Any:
@@ -248,10 +256,11 @@ def _repr_value(value: Any) -> str | None:
     if isinstance(value, _pysock2.SockAddr):
         if value.len == 0 or (value.is_unix() and getattr(value, "is_unnamed", bool)()):
             return None
-        shown = value.as_socket()
-        if shown is None and value.as_pathname() is not None:
-            shown = os.fsdecode(value.as_pathname())  # a str, as the stdlib shows it
-        return repr(shown) if shown is not None else repr(value)
+        ip = value.as_socket()
+        if ip is not None:
+            return repr(ip)
+        path = value.as_pathname()
+        return repr(os.fsdecode(path) if path is not None else value)  # a str, as the stdlib
     name = getattr(value, "name", None)
     return name if name is not None else str(value)
 
