@@ -723,26 +723,21 @@ batch_arg(SocketObject *self, const char *fname, PyObject *obj)
     return (BatchObject *)obj;
 }
 
-/* (first, flags=0) */
+/* (first, *, flags=0) */
 static int
 parse_first_and_flags(const char *fname, const char *first, PyObject *const *args,
                       Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
 {
-    *flags = 0;
-    if (kwnames == NULL && nargs == 1) {
-        *out = args[0];
-        return 0;
-    }
     const char *const names[] = {first, "flags"};
     PyObject *argv[2];
-    if (parse_args(fname, args, nargs, kwnames, names, 1, 2, argv) < 0) {
+    if (parse_flags_call(fname, args, nargs, kwnames, names, 1, 2, argv, flags) < 0) {
         return -1;
     }
     *out = argv[0];
-    return argv[1] == NULL ? 0 : int_arg(fname, "flags", argv[1], flags);
+    return 0;
 }
 
-/* recv_batch(batch, flags=0) -> int */
+/* recv_batch(batch, *, flags=0) -> int */
 static PyObject *
 socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames)
@@ -896,25 +891,21 @@ done:
     return sent;
 }
 
-/* send_batch(datagrams, address=None, flags=0) -> int */
+/* send_batch(datagrams, address=None, *, flags=0) -> int */
 static PyObject *
 socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames)
 {
     static const char *const names[] = {"datagrams", "address", "flags"};
-    PyObject *argv[3] = {NULL, NULL, NULL};
-    int flags = 0;
-    if (kwnames == NULL && nargs == 1) {
-        argv[0] = args[0];
-    }
-    else if (parse_args("send_batch", args, nargs, kwnames, names, 1, 3, argv) < 0
-             || (argv[2] != NULL && int_arg("send_batch", "flags", argv[2], &flags) < 0)) {
+    PyObject *argv[3];
+    int flags;
+    if (parse_flags_call("send_batch", args, nargs, kwnames, names, 1, 3, argv, &flags) < 0) {
         return NULL;
     }
     struct sockaddr_storage to;
     sys_socklen_t tolen = 0;
     int has_to = argv[1] != NULL && argv[1] != Py_None;
-    if (has_to && (sockaddr_from_object(self->state, argv[1], &to, &tolen) < 0
+    if (has_to && (socket_address_arg(self, "send_batch", argv[1], &to, &tolen) < 0
                    || PySys_Audit("socket.sendmsg", "OO", self, argv[1]) < 0)) {
         return NULL;
     }
@@ -960,23 +951,16 @@ do_recvmsg(sys_socket_t fd, void *arg)
 /* The largest GSO send: a UDP payload of at most 65507 bytes in segments of 1-65535. */
 #  define GSO_MAX_SEGMENT 0xffff
 
-/* send_gso(data, segment_size, address=None, flags=0) -> int */
+/* send_gso(data, segment_size, address=None, *, flags=0) -> int */
 static PyObject *
 socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
     static const char *const names[] = {"data", "segment_size", "address", "flags"};
-    PyObject *argv[4] = {NULL, NULL, NULL, NULL};
-    int segment_size, flags = 0;
-    if (nargs == 2 && kwnames == NULL) {  /* the common call, parsed with no loop */
-        argv[0] = args[0];
-        argv[1] = args[1];
-    }
-    else if (parse_args("send_gso", args, nargs, kwnames, names, 2, 4, argv) < 0) {
-        return NULL;
-    }
-    if (int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0
-        || (argv[3] != NULL && int_arg("send_gso", "flags", argv[3], &flags) < 0)) {
+    PyObject *argv[4];
+    int segment_size, flags;
+    if (parse_flags_call("send_gso", args, nargs, kwnames, names, 2, 4, argv, &flags) < 0
+        || int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0) {
         return NULL;
     }
     if (segment_size < 1 || segment_size > GSO_MAX_SEGMENT) {
@@ -987,7 +971,7 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     struct sockaddr_storage to;
     sys_socklen_t tolen = 0;
     int has_to = argv[2] != NULL && argv[2] != Py_None;
-    if (has_to && (sockaddr_from_object(self->state, argv[2], &to, &tolen) < 0
+    if (has_to && (socket_address_arg(self, "send_gso", argv[2], &to, &tolen) < 0
                    || PySys_Audit("socket.sendmsg", "OO", self, argv[2]) < 0)) {
         return NULL;
     }
@@ -1095,24 +1079,24 @@ socket_recv_gro_from_into(SocketObject *self, PyObject *const *args, Py_ssize_t 
 
 PyMethodDef socket_batch_methods[] = {
     {"recv_batch", FASTCALL_KW(socket_recv_batch),
-     "recv_batch($self, batch, flags=0)\n--\n\nReturns int: receives up to batch.capacity "
+     "recv_batch($self, batch, *, flags=0)\n--\n\nReturns int: receives up to batch.capacity "
      "datagrams in one call (waiting only for the first); sets batch.count and returns it."},
     {"send_batch", FASTCALL_KW(socket_send_batch),
-     "send_batch($self, datagrams, address=None, flags=0)\n--\n\nReturns int: sends a "
+     "send_batch($self, datagrams, address=None, *, flags=0)\n--\n\nReturns int: sends a "
      "DatagramBatch's first "
      "count slots, or each item of a sequence of bytes-like objects, as datagrams in one "
      "call; returns how many were sent."},
 #ifdef HAVE_UDP_OFFLOAD
     {"send_gso", FASTCALL_KW(socket_send_gso),
-     "send_gso($self, data, segment_size, address=None, flags=0)\n--\n\nReturns int: sends "
+     "send_gso($self, data, segment_size, address=None, *, flags=0)\n--\n\nReturns int: sends "
      "data as datagrams "
      "of segment_size bytes (the last may be shorter), cut by the kernel (UDP_SEGMENT)."},
     {"recv_gro_into", FASTCALL_KW(socket_recv_gro_into),
-     "recv_gro_into($self, buffer, flags=0)\n--\n\nReturns (nbytes, segment_size): receives "
+     "recv_gro_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size): receives "
      "coalesced "
      "datagrams (set_udp_gro(True)) and the size they were cut at."},
     {"recv_gro_from_into", FASTCALL_KW(socket_recv_gro_from_into),
-     "recv_gro_from_into($self, buffer, flags=0)\n--\n\nReturns (nbytes, segment_size, "
+     "recv_gro_from_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size, "
      "SockAddr): recv_gro_into and the sender."},
 #endif
     {NULL, NULL, 0, NULL},

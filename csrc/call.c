@@ -21,15 +21,21 @@ socket_raise(sys_socket_t fd, int err, int dontwait)
     /* An expired SO_RCVTIMEO/SO_SNDTIMEO looks like EAGAIN on Unix; it is a timeout only
      * when the socket blocks and the caller did not ask for MSG_DONTWAIT. */
     if (!dontwait && sys_error_is_timeout(err) && sys_is_blocking(fd)) {
-        PyObject *exc = PyObject_CallFunction(PyExc_TimeoutError, "is", SYS_ETIMEDOUT,
-                                              "timed out");
-        if (exc != NULL) {
-            PyErr_SetObject(PyExc_TimeoutError, exc);
-            Py_DECREF(exc);
-        }
+        socket_raise_timeout();
         return;
     }
     sys_set_error(err);
+}
+
+void
+socket_raise_timeout(void)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_TimeoutError, "is", SYS_ETIMEDOUT,
+                                          "timed out");
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_TimeoutError, exc);
+        Py_DECREF(exc);
+    }
 }
 
 ptrdiff_t

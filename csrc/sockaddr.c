@@ -723,6 +723,28 @@ sockaddr_bytes(SockAddrObject *self, PyObject *unused)
     return PyBytes_FromStringAndSize((const char *)&self->storage, self->len);
 }
 
+/* Pickling: SockAddr.from_bytes(raw), which validates the bytes again on load, so a
+ * pickle cannot smuggle in an address that SockAddr() would refuse. */
+static PyObject *
+sockaddr_reduce(SockAddrObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *from_bytes = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "from_bytes");
+    if (from_bytes == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(N(y#))", from_bytes, (const char *)&self->storage,
+                         (Py_ssize_t)self->len);
+}
+
+/* An immutable value: a copy, shallow or deep, is the object itself. */
+static PyObject *
+sockaddr_copy(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(self);
+}
+
 static void
 sockaddr_dealloc(PyObject *self)
 {
@@ -774,6 +796,12 @@ static PyMethodDef sockaddr_methods[] = {
     {"ip", (PyCFunction)sockaddr_ip, METH_NOARGS,
      "ip($self, /)\n--\n\nThe ipaddress.IPv4Address/IPv6Address of an IP address, or None."},
     {"port", (PyCFunction)sockaddr_port, METH_NOARGS, "port($self, /)\n--\n\nThe port of an IP address, or None."},
+    {"__reduce__", (PyCFunction)sockaddr_reduce, METH_NOARGS,
+     "__reduce__($self, /)\n--\n\nPickles as SockAddr.from_bytes(bytes(self))."},
+    {"__copy__", (PyCFunction)sockaddr_copy, METH_NOARGS,
+     "__copy__($self, /)\n--\n\nReturns self: a SockAddr is immutable."},
+    {"__deepcopy__", (PyCFunction)sockaddr_copy, METH_O,
+     "__deepcopy__($self, memo, /)\n--\n\nReturns self: a SockAddr is immutable."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,7 +4,7 @@ Every socket option typed and named, zero-copy I/O into your own buffers, and th
 features that performance-sensitive network code needs. See README.md and docs/API.md.
 """
 from ._batch import DatagramBatch, segments
-from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
+from ._enums import Domain, MsgFlags, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
 from ._msg import MsgHdr, MsgHdrMut
 from ._sockref import SockRef
@@ -21,6 +21,7 @@ __all__ = [
     "Domain",
     "MsgHdr",
     "MsgHdrMut",
+    "MsgFlags",
     "Protocol",
     "RecvFlags",
     "Shutdown",

@@ -105,6 +105,44 @@ class Shutdown(enum.IntEnum):
     BOTH = _c.SHUT_RDWR
 
 
+class MsgFlags(enum.IntFlag):
+    """The MSG_* flags that the ``flags=`` keyword of every send and receive method takes
+    (``sock.recv(64, flags=MsgFlags.PEEK | MsgFlags.DONTWAIT)``). A member exists only
+    where the platform defines the flag; any int is accepted too. What a receive reports
+    back is a ``RecvFlags`` (the same bits)."""
+
+    PEEK = _c.MSG_PEEK
+    OOB = _c.MSG_OOB
+    if "MSG_DONTWAIT" in _HAS:
+        DONTWAIT = _c.MSG_DONTWAIT
+    if "MSG_WAITALL" in _HAS:
+        WAITALL = _c.MSG_WAITALL
+    if "MSG_TRUNC" in _HAS:
+        TRUNC = _c.MSG_TRUNC
+    if "MSG_CTRUNC" in _HAS:
+        CTRUNC = _c.MSG_CTRUNC
+    if "MSG_EOR" in _HAS:
+        EOR = _c.MSG_EOR
+    if "MSG_DONTROUTE" in _HAS:
+        DONTROUTE = _c.MSG_DONTROUTE
+    if "MSG_NOSIGNAL" in _HAS:
+        NOSIGNAL = _c.MSG_NOSIGNAL
+    if "MSG_CONFIRM" in _HAS:
+        CONFIRM = _c.MSG_CONFIRM
+    if "MSG_MORE" in _HAS:
+        MORE = _c.MSG_MORE
+    if "MSG_ERRQUEUE" in _HAS:
+        ERRQUEUE = _c.MSG_ERRQUEUE
+    if "MSG_CMSG_CLOEXEC" in _HAS:
+        CMSG_CLOEXEC = _c.MSG_CMSG_CLOEXEC
+    if "MSG_WAITFORONE" in _HAS:
+        WAITFORONE = _c.MSG_WAITFORONE
+    if "MSG_ZEROCOPY" in _HAS:
+        ZEROCOPY = _c.MSG_ZEROCOPY
+    if "MSG_FASTOPEN" in _HAS:
+        FASTOPEN = _c.MSG_FASTOPEN
+
+
 class RecvFlags(enum.IntFlag):
     """The flags a receive reported (``msg_flags``), as socket2's ``RecvFlags``."""
 

@@ -56,6 +56,7 @@ class SockRef(Socket):
     descriptor of ``obj``; never closes it. ``close()`` releases the borrow only."""
 
     __slots__ = ()
+    _BORROWED = True  # repr says "borrowed"
 
     def __new__(cls, obj: _FdOwner) -> SockRef:
         if isinstance(obj, int) and not isinstance(obj, bool):
