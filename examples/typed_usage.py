@@ -14,6 +14,7 @@ import os
 import selectors
 import socket
 import sys
+import tempfile
 from datetime import timedelta
 
 import pysock2
@@ -21,6 +22,7 @@ from pysock2 import (
     DatagramBatch,
     Domain,
     MsgHdr,
+    MsgFlags,
     MsgHdrMut,
     Protocol,
     RecvFlags,
@@ -74,8 +76,21 @@ def tcp() -> None:
             buf = bytearray(64)
             n: int = client.recv_into(memoryview(buf)[:5])
             assert bytes(buf[:n]) == b"hello"
-            assert client.recv(64, flags=socket.MSG_PEEK) == b", typed world"
+            assert client.recv(64, flags=MsgFlags.PEEK) == b", typed world"
             assert client.recv(64) == b", typed world"
+
+            # Options without an accessor: the generic getsockopt/setsockopt.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            keepalive: int = conn.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+            raw_linger: bytes = conn.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
+            assert keepalive and conn.keepalive() and len(raw_linger) == 8
+
+            # The stdlib's sendfile: until end of file, the file position advanced.
+            with tempfile.TemporaryFile() as file:
+                file.write(b"from a file")
+                file.seek(0)
+                assert conn.sendfile(file) == 11 and file.tell() == 11
+            assert client.recv(11, flags=MsgFlags.WAITALL) == b"from a file"
 
             # Vectored I/O: one send from several buffers, one receive into several.
             conn.send_vectored([b"head", b"body"])

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from ._pysock2 import _SendfileSource
     from ._types import TcpInfo, TcpKeepalive
 
 
@@ -87,7 +88,7 @@ class Socket(_pysock2.Socket):
     # SockRef sets it. A class attribute, not an import: repr runs in finalizers too.
     _BORROWED = False
 
-    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+    def sendfile(self, file: _SendfileSource, offset: int = 0, count: int | None = None) -> int:
         """Sends ``file`` from ``offset`` until ``count`` bytes or end of file, as the
         stdlib's ``socket.sendfile``: ``sendfile(2)`` in a loop that resumes after partial
         sends and signals, falling back to read-and-send where the kernel cannot
@@ -117,8 +118,9 @@ class Socket(_pysock2.Socket):
             position = _send_by_reading(self, file, fd, position, end)
             return position - offset
         finally:
-            if position > offset and not isinstance(file, int) and hasattr(file, "seek"):
-                file.seek(position)
+            seek = None if isinstance(file, int) else getattr(file, "seek", None)
+            if position > offset and seek is not None:
+                seek(position)
 
     # ---- options: cold-path conversions (docs/options.md) -------------------------------
 
