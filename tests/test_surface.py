@@ -62,6 +62,8 @@ def surface(modules=MODULES):
                 continue  # pysock2.cmsg: enumerated as a module of its own
             if not callable(value) and not isinstance(value, type):
                 continue  # constants: documented on their pages
+            if not getattr(value, "__module__", "").startswith("pysock2"):
+                continue  # an import (cmsg's typing names), not pysock2's own
             qualname = f"{module.__name__}.{name}"
             yield qualname, value, value
             if isinstance(value, type):
@@ -97,6 +99,15 @@ def test_the_surface_is_enumerated():
                      "pysock2.cmsg.build", "pysock2.cmsg.parse_int"):
         assert expected in names
     assert len(names) > 300
+
+
+def test_the_package_exports_what_it_declares():
+    """A new public name of `pysock2` is a decision: it goes into __all__ (and so into the
+    type checkers' view, which __all__ and the stub define)."""
+    public = {name for name in dir(pysock2) if not name.startswith("_")}
+    # TYPE_CHECKING: the import-cost idiom (a name type checkers recognise), not API.
+    assert public - {"TYPE_CHECKING", "cmsg"} == set(pysock2.__all__)
+    assert "cmsg" in public
 
 
 def test_every_public_name_has_a_docstring_and_a_signature():
