@@ -6,8 +6,9 @@
 # each supports, from a directory outside the checkout so that only the install can supply
 # `pysock2`, with zero errors; then it runs.
 #
-# pyright's PyPI package fetches its npm package (pinned to the same version) with the
-# machine's Node.js on first use; PYSOCK2_CACHE keeps it between runs.
+# pyright's PyPI wheel carries pyright's JavaScript (the npm package of the same version);
+# it runs on the machine's Node.js (Debian's nodejs when there is none). Should a wheel
+# without it be picked, it installs that npm package on first use, into PYSOCK2_CACHE.
 NAME=typed-example
 . "$(dirname "${BASH_SOURCE[0]}")/harden-lib.sh"
 

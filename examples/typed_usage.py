@@ -83,7 +83,7 @@ def tcp() -> None:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             keepalive: int = conn.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
             raw_linger: bytes = conn.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
-            assert keepalive and conn.keepalive() and len(raw_linger) == 8
+            assert keepalive and conn.keepalive() and len(raw_linger) in (4, 8)  # Windows: 4
 
             # The stdlib's sendfile: until end of file, the file position advanced.
             with tempfile.TemporaryFile() as file:
