@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import sys
 import types
 
 import pytest
@@ -20,6 +21,14 @@ MODULES = (pysock2, pysock2.cmsg)
 # Dunders that syntax or a builtin calls (`with`, bytes(), iter(), Class[...]): they are
 # API too. The rest (__repr__, __eq__, __init__, ...) are covered by the class itself.
 CALLED_DUNDERS = frozenset({"__enter__", "__exit__", "__bytes__", "__iter__", "__class_getitem__"})
+# CPython 3.9's PyType_FromSpec drops the text signature from a C type's tp_doc (3.10 keeps
+# it), so there a class constructed by C code alone has no signature.
+C_CONSTRUCTOR_SIGNATURES = sys.version_info >= (3, 10)
+
+
+def _constructed_in_c(cls: type) -> bool:
+    return isinstance(cls.__new__, types.BuiltinMethodType) and not any(
+        isinstance(vars(k).get("__init__"), types.FunctionType) for k in cls.__mro__)
 
 
 def _ours(cls: type) -> bool:
@@ -83,6 +92,9 @@ def problems(entries) -> list[str]:
             try:
                 inspect.signature(value)
             except (TypeError, ValueError) as exc:
+                if isinstance(value, type) and _constructed_in_c(value) \
+                        and not C_CONSTRUCTOR_SIGNATURES:
+                    continue
                 found.append(f"{qualname}: no signature ({exc})")
     return found
 
@@ -114,6 +126,7 @@ def test_every_public_name_has_a_docstring_and_a_signature():
     assert problems(surface()) == []
 
 
+@pytest.mark.skipif(not C_CONSTRUCTOR_SIGNATURES, reason="CPython 3.9 drops them")
 @pytest.mark.parametrize("cls", [pysock2.Socket, pysock2.SockAddr, pysock2.DatagramBatch,
                                  pysock2.MsgHdr, pysock2.MsgHdrMut, pysock2.SockRef])
 def test_constructors_have_their_real_signature(cls):
