@@ -12,7 +12,7 @@ import pytest
 
 import pysock2
 from pysock2 import Socket, _probes
-from pysock2.__main__ import build_info, build_info_json, main
+from pysock2.__main__ import RENAMED, build_info, build_info_json, main
 
 from conftest import child_python
 
@@ -45,10 +45,16 @@ def test_info_lists_every_socket2_method_with_its_availability():
     assert "  yes  new" in table  # the constructor
     for line in table.splitlines():
         if line.startswith("  yes  "):
-            name = line.split()[-1]
+            name = RENAMED.get(line.split()[1], line.split()[1])
             assert name == "new" or hasattr(Socket, name), name
         elif line.startswith("   -   "):
-            assert not hasattr(Socket, line.split()[-1])
+            assert not hasattr(Socket, RENAMED.get(line.split()[1], line.split()[1]))
+
+
+def test_info_shows_socket2_names_pysock2_spells_differently():
+    table = build_info(probes=[])
+    if hasattr(Socket, "sendfile_once"):
+        assert "  yes  sendfile  (pysock2: sendfile_once)" in table
 
 
 def test_info_lists_enum_members():
