@@ -18,7 +18,7 @@ import pytest
 
 from pysock2 import Domain, MsgFlags, MsgHdr, MsgHdrMut, SockAddr, SockRef, Socket, Type
 
-from conftest import needs_linux, needs_unix, wait_until
+from conftest import needs_unix, wait_until
 
 # ---------------------------------------------------------------- flags are keyword-only
 
@@ -477,21 +477,3 @@ class TestTimeouts:
             while True:
                 client.send(bytes(65536))
         assert_the_timeout(info)
-
-    @needs_linux
-    def test_connect_timeout(self):
-        """A listener whose accept queue is full drops further SYNs: the connect waits."""
-        with Socket(Domain.IPV4, Type.STREAM) as full:
-            full.bind(("127.0.0.1", 0))
-            full.listen(0)
-            queued = []
-            try:
-                with pytest.raises(TimeoutError) as info:
-                    for _ in range(8):  # the backlog admits one or two
-                        sock = Socket(Domain.IPV4, Type.STREAM)
-                        queued.append(sock)
-                        sock.connect_timeout(full.local_addr(), 0.2)
-                assert_the_timeout(info)
-            finally:
-                for sock in queued:
-                    sock.close()
