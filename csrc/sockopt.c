@@ -9,6 +9,16 @@
  * small for some options (IP_MSFILTER source lists, SO_PEERGROUPS). */
 #define SOCKOPT_MAX_BUFLEN 65536
 
+/* The (level, optname) pair both calls start with: two C ints. */
+static int
+level_and_name(const char *fname, PyObject *const *argv, int *level, int *optname)
+{
+    return int_arg(fname, "level", argv[0], level) < 0
+                   || int_arg(fname, "optname", argv[1], optname) < 0
+               ? -1
+               : 0;
+}
+
 static PyObject *
 socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames)
@@ -17,8 +27,7 @@ socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     PyObject *argv[3];
     int level, optname;
     if (parse_args("getsockopt", args, nargs, kwnames, names, 2, 3, argv) < 0
-        || int_arg("getsockopt", "level", argv[0], &level) < 0
-        || int_arg("getsockopt", "optname", argv[1], &optname) < 0) {
+        || level_and_name("getsockopt", argv, &level, &optname) < 0) {
         return NULL;
     }
     Py_ssize_t buflen = -1;  /* no buflen: the option is an int */
@@ -69,8 +78,7 @@ socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     PyObject *argv[4];
     int level, optname;
     if (parse_args("setsockopt", args, nargs, kwnames, names, 3, 4, argv) < 0
-        || int_arg("setsockopt", "level", argv[0], &level) < 0
-        || int_arg("setsockopt", "optname", argv[1], &optname) < 0) {
+        || level_and_name("setsockopt", argv, &level, &optname) < 0) {
         return NULL;
     }
     PyObject *value = argv[2], *optlen_obj = argv[3];

@@ -7,7 +7,6 @@ waits more than about a second, and none raises: a failure is a "no" with its re
 """
 from __future__ import annotations
 
-import sys
 import time
 
 from . import _pysock2 as _c
@@ -50,57 +49,44 @@ def _udp_pair() -> tuple[Socket, Socket]:
         raise
 
 
-def probe_recvmmsg() -> Probe:
+def probe_recvmmsg() -> tuple[bool, str]:
     from ._batch import DatagramBatch
 
-    name = "recvmmsg"
-    native = bool(getattr(_c, "BATCH_NATIVE", 0))
     tx, rx = _udp_pair()
     with tx, rx:
         tx.send_batch([b"a", b"b", b"c"])
-        batch = DatagramBatch([bytearray(8) for _ in range(4)])
-        count = rx.recv_batch(batch)
-    if native:
-        return Probe(name, True, f"native recvmmsg(2)/sendmmsg(2): one recv_batch call "
-                                 f"received {count} datagrams")
-    return Probe(name, False, f"fallback: this build loops recvmsg(2) per datagram "
-                              f"(recv_batch still works: {count} datagrams)")
+        count = rx.recv_batch(DatagramBatch([bytearray(8) for _ in range(4)]))
+    if getattr(_c, "BATCH_NATIVE", 0):
+        return True, (f"native recvmmsg(2)/sendmmsg(2): one recv_batch call received "
+                      f"{count} datagrams")
+    return False, (f"fallback: this build loops recvmsg(2) per datagram (recv_batch still "
+                   f"works: {count} datagrams)")
 
 
-def probe_udp_gso() -> Probe:
-    name = "UDP GSO"
-    if not hasattr(Socket, "send_gso"):
-        return Probe(name, False, "this build has no send_gso (UDP_SEGMENT is Linux only)")
+def probe_udp_gso() -> tuple[bool, str]:
     tx, rx = _udp_pair()
     with tx, rx:
         tx.send_gso(bytes(3000), 1000)
         sizes = [len(rx.recv(65536)) for _ in range(3)]
     if sizes == [1000, 1000, 1000]:
-        return Probe(name, True, "one 3000-byte send_gso(segment_size=1000) arrived as "
-                                 "3 datagrams of 1000 bytes")
-    return Probe(name, False, f"a 3000-byte GSO send arrived as datagrams of {sizes} bytes")
+        return True, "one 3000-byte send_gso(segment_size=1000) arrived as 3 datagrams"
+    return False, f"a 3000-byte GSO send arrived as datagrams of {sizes} bytes"
 
 
-def probe_udp_gro() -> Probe:
-    name = "UDP GRO"
-    if not hasattr(Socket, "recv_gro_into"):
-        return Probe(name, False, "this build has no recv_gro_into (UDP_GRO is Linux only)")
+def probe_udp_gro() -> tuple[bool, str]:
     tx, rx = _udp_pair()
     with tx, rx:
         rx.set_udp_gro(True)
         tx.send_gso(bytes(3000), 1000)
         nbytes, segment = rx.recv_gro_into(bytearray(65536))
     if (nbytes, segment) == (3000, 1000):
-        return Probe(name, True, "3 segments of 1000 bytes arrived coalesced in one "
-                                 "recv_gro_into (segment_size 1000)")
-    return Probe(name, False, f"the kernel did not coalesce: the first read was {nbytes} "
-                              f"bytes (segment_size {segment})")
+        return True, ("3 segments of 1000 bytes arrived coalesced in one recv_gro_into "
+                      "(segment_size 1000)")
+    return False, (f"the kernel did not coalesce: the first read was {nbytes} bytes "
+                   f"(segment_size {segment})")
 
 
-def probe_timestamping() -> Probe:
-    name = "SO_TIMESTAMPING"
-    if not hasattr(Socket, "set_timestamping"):
-        return Probe(name, False, "this build has no set_timestamping (Linux only)")
+def probe_timestamping() -> tuple[bool, str]:
     from . import cmsg
     from ._msg import MsgHdrMut
 
@@ -117,18 +103,14 @@ def probe_timestamping() -> Probe:
                 stamps = [data for level, kind, data in msg.control_messages()
                           if (level, kind) == (_c.SOL_SOCKET, cmsg.SCM_TIMESTAMPING)]
             if stamps:
-                software = cmsg.parse_timestamping_ns(stamps[0])[0]
-                age = (time.time_ns() - software) / 1e9
-                return Probe(name, True, f"a received datagram carried a software "
-                                         f"SCM_TIMESTAMPING stamp ({age * 1e3:.1f} ms ago)")
+                age_ms = (time.time_ns() - cmsg.parse_timestamping_ns(stamps[0])[0]) / 1e6
+                return True, (f"a received datagram carried a software SCM_TIMESTAMPING "
+                              f"stamp ({age_ms:.1f} ms old)")
             if time.monotonic() > deadline:
-                return Probe(name, False, f"no SCM_TIMESTAMPING message within {_WAIT:g} s")
+                return False, f"no SCM_TIMESTAMPING message within {_WAIT:g} s"
 
 
-def probe_tcp_info() -> Probe:
-    name = "TCP_INFO"
-    if not hasattr(Socket, "tcp_info"):
-        return Probe(name, False, "this build has no tcp_info on this platform")
+def probe_tcp_info() -> tuple[bool, str]:
     with Socket(Domain.IPV4, Type.STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -138,30 +120,36 @@ def probe_tcp_info() -> Probe:
             with server:
                 info = client.tcp_info()
     if info.state is None:
-        return Probe(name, False, "tcp_info() returned no connection state")
-    detail = f"state {info.state}" + ("" if info.rtt is None else
-                                      f", smoothed rtt {info.rtt * 1e6:.0f} us")
-    return Probe(name, True, f"tcp_info() on a loopback connection: {detail}")
+        return False, "tcp_info() returned no connection state"
+    rtt = "" if info.rtt is None else f", smoothed rtt {info.rtt * 1e6:.0f} us"
+    return True, f"tcp_info() on a loopback connection: state {info.state}{rtt}"
 
 
-PROBES: tuple[tuple[str, Callable[[], Probe]], ...] = (
-    ("recvmmsg", probe_recvmmsg),
-    ("UDP GSO", probe_udp_gso),
-    ("UDP GRO", probe_udp_gro),
-    ("SO_TIMESTAMPING", probe_timestamping),
-    ("TCP_INFO", probe_tcp_info),
+# (name, the Socket method it needs, why a build may lack it, the probe)
+PROBES: tuple[tuple[str, str, str, Callable[[], tuple[bool, str]]], ...] = (
+    ("recvmmsg", "recv_batch", "no batch I/O", probe_recvmmsg),
+    ("UDP GSO", "send_gso", "UDP_SEGMENT is Linux only", probe_udp_gso),
+    ("UDP GRO", "recv_gro_into", "UDP_GRO is Linux only", probe_udp_gro),
+    ("SO_TIMESTAMPING", "set_timestamping", "Linux only", probe_timestamping),
+    ("TCP_INFO", "tcp_info", "Linux and macOS only", probe_tcp_info),
 )
 
 
+def run_probe(name: str) -> Probe:
+    """One probe by name; a missing method or an exception is a "no" and its reason."""
+    _, method, lacking, probe = next(row for row in PROBES if row[0] == name)
+    if not hasattr(Socket, method):
+        return Probe(name, False, f"this build has no Socket.{method} ({lacking})")
+    try:
+        works, reason = probe()
+    except Exception as error:  # a probe must never take `info` down
+        reason = f"{type(error).__name__}: {error}"
+        if isinstance(error, OSError) and error.errno:
+            reason += " (refused by the kernel)"
+        return Probe(name, False, reason)
+    return Probe(name, works, reason)
+
+
 def run_probes() -> list[Probe]:
-    """Every probe, in order; an exception is that probe's "no" and its reason."""
-    results = []
-    for name, probe in PROBES:
-        try:
-            results.append(probe())
-        except Exception as error:  # a probe must never take `info` down
-            reason = f"{type(error).__name__}: {error}"
-            if isinstance(error, OSError) and sys.platform == "linux" and error.errno:
-                reason += " (the kernel refused it)"
-            results.append(Probe(name, False, reason))
-    return results
+    """Every probe, in order."""
+    return [run_probe(row[0]) for row in PROBES]

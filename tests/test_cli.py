@@ -12,7 +12,7 @@ import pytest
 
 import pysock2
 from pysock2 import Socket, _probes
-from pysock2.__main__ import build_info, build_info_json, main
+from pysock2.__main__ import RENAMED, build_info, build_info_json, main
 
 from conftest import child_python
 
@@ -45,10 +45,16 @@ def test_info_lists_every_socket2_method_with_its_availability():
     assert "  yes  new" in table  # the constructor
     for line in table.splitlines():
         if line.startswith("  yes  "):
-            name = line.split()[-1]
+            name = RENAMED.get(line.split()[1], line.split()[1])
             assert name == "new" or hasattr(Socket, name), name
         elif line.startswith("   -   "):
-            assert not hasattr(Socket, line.split()[-1])
+            assert not hasattr(Socket, RENAMED.get(line.split()[1], line.split()[1]))
+
+
+def test_info_shows_socket2_names_pysock2_spells_differently():
+    table = build_info(probes=[])
+    if hasattr(Socket, "sendfile_once"):
+        assert "  yes  sendfile  (pysock2: sendfile_once)" in table
 
 
 def test_info_lists_enum_members():
@@ -68,17 +74,17 @@ class TestKernelProbes:
 
     @pytest.mark.skipif(not hasattr(Socket, "send_gso"), reason="UDP GSO/GRO is Linux only")
     def test_gso_and_gro_work_on_linux_loopback(self):
-        assert _probes.probe_udp_gso().works
-        gro = _probes.probe_udp_gro()
+        assert _probes.run_probe("UDP GSO").works
+        gro = _probes.run_probe("UDP GRO")
         assert gro.works, gro.reason
         assert "coalesced" in gro.reason
 
     @pytest.mark.skipif(not hasattr(Socket, "tcp_info"), reason="no TCP_INFO here")
     def test_tcp_info(self):
-        assert _probes.probe_tcp_info().works
+        assert _probes.run_probe("TCP_INFO").works
 
     def test_recvmmsg_says_native_or_fallback(self):
-        probe = _probes.probe_recvmmsg()
+        probe = _probes.run_probe("recvmmsg")
         assert probe.works == bool(pysock2._pysock2.BATCH_NATIVE)
         assert ("native" if probe.works else "fallback") in probe.reason
 
@@ -86,10 +92,16 @@ class TestKernelProbes:
         def broken():
             raise PermissionError(1, "Operation not permitted")
 
-        monkeypatch.setattr(_probes, "PROBES", (("TCP_INFO", broken),))
+        monkeypatch.setattr(_probes, "PROBES", (("TCP_INFO", "fileno", "", broken),))
         [result] = _probes.run_probes()
         assert not result.works
         assert "PermissionError" in result.reason
+
+    def test_a_build_without_the_method_is_a_no_that_says_so(self, monkeypatch):
+        monkeypatch.setattr(_probes, "PROBES", (("UDP GSO", "no_such_method", "why", None),))
+        [result] = _probes.run_probes()
+        assert (result.works, result.reason) == (
+            False, "this build has no Socket.no_such_method (why)")
 
     def test_probes_appear_in_info(self):
         table = build_info(probes=[_probes.Probe("UDP GRO", False, "because")])
