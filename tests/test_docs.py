@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -61,7 +62,6 @@ KNOWN_DEAD = {("messages.md", "tests/test_docs_messages.py")}
 @dataclass
 class Block:
     page: Path
-    index: int  # the block's position on its page, counting from 0
     line: int  # of the opening fence, from 1
     lang: str
     tags: set[str]
@@ -100,7 +100,7 @@ def blocks_of(page: Path) -> list[Block]:
         i += 1  # the closing fence
         before = next((line.strip() for line in reversed(lines[:start]) if line.strip()), "")
         comment = NOT_RUN.match(before)
-        found.append(Block(page, len(found), start + 1, info[0] if info else "",
+        found.append(Block(page, start + 1, info[0] if info else "",
                            set(info[1:]), "\n".join(body) + "\n",
                            comment.group(1) if comment else None))
     return found
@@ -183,9 +183,14 @@ def test_shell_example_runs(block, tmp_path):
     if platform:
         pytest.skip(f"the example needs {platform}")
     for command in shell_commands(block):
-        argv = [sys.executable, *command.split()[1:]]
-        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        # Through the shell (a pipe to `head` is a fair example), with this interpreter as
+        # `python`.
+        line = re.sub(r"(^|[|&;(]\s*)python(?=\s)",
+                      lambda m: m.group(1) + shlex.quote(sys.executable), command)
+        done = subprocess.run(line, shell=True, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
         assert done.returncode == 0, f"{block.id}: {command} failed:\n{done.stderr}"
+        assert "Traceback" not in done.stderr, f"{block.id}: {command}:\n{done.stderr}"
 
 
 EXAMPLE_PROGRAMS = sorted((ROOT / "examples").glob("*.py"))
