@@ -249,6 +249,22 @@ class TestSendfile:
         reader.join()
         assert received == b"memory, no fileno()"
 
+    def test_the_fallback_too_leaves_the_position_after_the_last_byte_sent(self, tcp_pair):
+        client, server = tcp_pair
+        data = os.urandom(3 << 20)
+        buffer = io.BytesIO(data)
+        client.set_send_buffer_size(4096)
+        server.set_recv_buffer_size(4096)
+        client.set_write_timeout(0.2)  # nobody reads
+        with pytest.raises(TimeoutError):
+            client.sendfile(buffer, offset=10)
+        sent = buffer.tell() - 10
+        assert 0 < sent < len(data) - 10  # not where reading got to: where sending stopped
+        received = bytearray()
+        client.shutdown(socket.SHUT_WR)
+        drain(server, received).join()
+        assert received == data[10:10 + sent]
+
     @needs_unix
     def test_a_pipe_falls_back_to_read_and_send(self, tcp_pair, pipe):
         """sendfile(2) refuses a pipe (EINVAL on Linux): the stdlib then reads and sends."""
