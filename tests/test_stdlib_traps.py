@@ -80,6 +80,15 @@ def test_recv_into_with_the_stdlib_nbytes_argument(udp_pair):
     assert buf[:10] == b"0123456789"
 
 
+def test_the_stdlibs_sendto_with_flags_in_the_middle(udp_pair):
+    """stdlib: ``sendto(data, flags, address)``; here the address comes second and flags is
+    a keyword, so the stdlib's order cannot be taken for an address."""
+    a, b = udp_pair
+    with pytest.raises(TypeError, match="keyword-only"):
+        a.send_to(b"x", 0, b.local_addr())
+    assert a.send_to(b"x", b.local_addr(), flags=0) == 1
+
+
 class TestMsgFlags:
     def test_combine_and_pass_to_any_flags_keyword(self, udp_pair):
         a, b = udp_pair
