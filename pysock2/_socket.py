@@ -98,29 +98,24 @@ class Socket(_pysock2.Socket):
         int descriptor (read from ``offset``; its position is not restored). One system
         call and nothing more is ``sendfile_once``."""
         _check_sendfile_arguments(self, file, offset, count)
-        position = offset
-        end = None if count is None else offset + count
+        progress = _Progress(offset, None if count is None else offset + count)
         try:
             fd = file if isinstance(file, int) else _fileno(file)
             if fd is not None and hasattr(_pysock2.Socket, "sendfile_once"):
                 try:
-                    while end is None or position < end:
-                        size = _SENDFILE_BLOCK if end is None else min(end - position,
-                                                                       _SENDFILE_BLOCK)
-                        sent = self.sendfile_once(fd, offset=position, length=size)
-                        if sent == 0:
-                            break  # end of file
-                        position += sent
-                    return position - offset
+                    _send_with_sendfile(self, fd, progress)
+                    return progress.position - offset
                 except OSError as error:
-                    if position > offset or error.errno not in _SENDFILE_UNSUPPORTED:
+                    if progress.position > offset or error.errno not in _SENDFILE_UNSUPPORTED:
                         raise
-            position = _send_by_reading(self, file, fd, position, end)
-            return position - offset
+            _send_by_reading(self, file, fd, progress)
+            return progress.position - offset
         finally:
+            # getattr: a type checker cannot narrow the file's Protocol type by hasattr.
             seek = None if isinstance(file, int) else getattr(file, "seek", None)
-            if position > offset and seek is not None:
-                seek(position)
+            if ((progress.position > offset or progress.read_ahead)
+                    and seek is not None and _seekable(file)):
+                seek(progress.position)
 
     # ---- options: cold-path conversions (docs/options.md) -------------------------------
 
@@ -213,30 +208,59 @@ def _fileno(file: Any) -> int | None:
         return None
 
 
-def _send_by_reading(sock: Socket, file: Any, fd: int | None, position: int,
-                     end: int | None) -> int:
-    """The fallback: reads blocks from ``position`` and sends each completely. Returns the
-    position after the last byte sent. A pipe (no position) is read as it comes, from 0."""
-    read = _block_reader(file, fd, position)
-    while end is None or position < end:
-        data = read(_READ_BLOCK if end is None else min(end - position, _READ_BLOCK))
+class _Progress:
+    """Where a sendfile() transfer is: the file offset after the last byte sent, where it
+    ends (None: end of file), and whether reading moved a file object past that point."""
+
+    __slots__ = ("position", "end", "read_ahead")
+
+    def __init__(self, position: int, end: int | None) -> None:
+        self.position = position
+        self.end = end
+        self.read_ahead = False
+
+    def block(self, most: int) -> int:
+        return most if self.end is None else min(self.end - self.position, most)
+
+
+def _send_with_sendfile(sock: Socket, fd: int, progress: _Progress) -> None:
+    while progress.end is None or progress.position < progress.end:
+        sent = sock.sendfile_once(fd, offset=progress.position,
+                                  length=progress.block(_SENDFILE_BLOCK))
+        if sent == 0:
+            return  # end of file
+        progress.position += sent
+
+
+def _send_by_reading(sock: Socket, file: Any, fd: int | None, progress: _Progress) -> None:
+    """The fallback: reads blocks from the position and sends each completely. A pipe (no
+    position) is read as it comes, from 0."""
+    read = _block_reader(file, fd, progress.position)
+    progress.read_ahead = not isinstance(file, int)
+    while progress.end is None or progress.position < progress.end:
+        data = read(progress.block(_READ_BLOCK))
         if not data:
-            break
+            return
         view = memoryview(data)
         try:
             while view:
                 sent = sock.send(view)
-                position += sent
+                progress.position += sent
                 view = view[sent:]
         finally:
             view.release()
-    return position
+
+
+def _seekable(file: Any) -> bool:
+    seekable = getattr(file, "seekable", None)
+    if seekable is not None:
+        return bool(seekable())
+    return hasattr(file, "seek")
 
 
 def _block_reader(file: Any, fd: int | None, position: int) -> Callable[[int], bytes]:
     if not isinstance(file, int) and hasattr(file, "read"):
-        seekable = getattr(file, "seekable", None)
-        if position or (seekable is not None and seekable()):
+        if position or _seekable(file):
             file.seek(position)  # raises for a pipe asked to start past 0, as the stdlib
         return file.read  # type: ignore[no-any-return]
     assert fd is not None

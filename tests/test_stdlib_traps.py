@@ -80,6 +80,15 @@ def test_recv_into_with_the_stdlib_nbytes_argument(udp_pair):
     assert buf[:10] == b"0123456789"
 
 
+def test_the_stdlibs_sendto_with_flags_in_the_middle(udp_pair):
+    """stdlib: ``sendto(data, flags, address)``; here the address comes second and flags is
+    a keyword, so the stdlib's order cannot be taken for an address."""
+    a, b = udp_pair
+    with pytest.raises(TypeError, match="keyword-only"):
+        a.send_to(b"x", 0, b.local_addr())
+    assert a.send_to(b"x", b.local_addr(), flags=0) == 1
+
+
 class TestMsgFlags:
     def test_combine_and_pass_to_any_flags_keyword(self, udp_pair):
         a, b = udp_pair
@@ -248,6 +257,22 @@ class TestSendfile:
         client.shutdown(socket.SHUT_WR)
         reader.join()
         assert received == b"memory, no fileno()"
+
+    def test_the_fallback_too_leaves_the_position_after_the_last_byte_sent(self, tcp_pair):
+        client, server = tcp_pair
+        data = os.urandom(3 << 20)
+        buffer = io.BytesIO(data)
+        client.set_send_buffer_size(4096)
+        server.set_recv_buffer_size(4096)
+        client.set_write_timeout(0.2)  # nobody reads
+        with pytest.raises(TimeoutError):
+            client.sendfile(buffer, offset=10)
+        sent = buffer.tell() - 10
+        assert 0 < sent < len(data) - 10  # not where reading got to: where sending stopped
+        received = bytearray()
+        client.shutdown(socket.SHUT_WR)
+        drain(server, received).join()
+        assert received == data[10:10 + sent]
 
     @needs_unix
     def test_a_pipe_falls_back_to_read_and_send(self, tcp_pair, pipe):
