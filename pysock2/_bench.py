@@ -600,9 +600,9 @@ def main(argv: list[str] | None = None, default_profile: str = "quick",
         description="pysock2 vs the stdlib socket module vs C loops: a table of the figures "
                     "and of every performance target (docs/performance.md).")
     parser.add_argument("--full", action="store_const", const="full", dest="profile",
-                        default=default_profile, help="the full run (~1-2 minutes)")
+                        default=default_profile, help="the full run (~30 s)")
     parser.add_argument("--quick", action="store_const", const="quick", dest="profile",
-                        help="the short run (~15 s)")
+                        help="the short run (~7 s)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
     parser.add_argument("--json", action="store_true",
                         help="print the whole report as one JSON document instead")
