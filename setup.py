@@ -36,6 +36,11 @@ else:
 
 setup(
     packages=["pysock2"],
+    # `pip install -e .` makes a link tree (build/__editable__.*) named by a plain .pth
+    # line, not setuptools' default import hook: mypy and pyright cannot see through the
+    # hook ("cannot find implementation"). Edits to existing files show at once; a new
+    # module needs the install again. `--config-settings editable_mode=...` still wins.
+    options={"editable_wheel": {"mode": "strict"}},
     package_data={"pysock2": ["py.typed", "*.pyi"]},
     ext_modules=[
         Extension(

@@ -65,7 +65,7 @@ esac
     "$wheel" pytest hypothesis
 log "installed in a fresh venv"
 mkdir "$TMP/suite"
-cp -r "$ROOT/tests" "$ROOT/docs" "$ROOT/pyproject.toml" "$TMP/suite/"
+cp -r "$ROOT/tests" "$ROOT/docs" "$ROOT/examples" "$ROOT/pyproject.toml" "$TMP/suite/"
 cd "$TMP/suite"
 "$TMP/venv/bin/python" - "$TMP/venv" <<'PY'
 import os, sys, pysock2

@@ -5,7 +5,8 @@
 
 Builds the extension in place first if it is not built, compiles the C reference loops
 (bench/ref_udp.c) with the system compiler into a temporary directory, runs every workload
-interleaved (stdlib, pysock2, C) and prints one JSON document. `python -m pysock2 bench`
+interleaved (stdlib, pysock2, C) and prints a table (`--json`: the whole report as one JSON
+document; `--check`: exit 1 when a target is missed). `python -m pysock2 bench`
 is the short version. docs/performance.md explains the workloads and the figures.
 """
 import os
@@ -21,7 +22,7 @@ EXTENSION = os.path.join(ROOT, "pysock2", "_pysock2" + sysconfig.get_config_var(
 if not os.path.exists(EXTENSION):
     print("bench/run.py: building pysock2 in place ...", file=sys.stderr)
     subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=ROOT,
-                   check=True, stdout=sys.stderr)  # stdout carries only the JSON
+                   check=True, stdout=sys.stderr)  # stdout carries only the report
 
 from pysock2._bench import main  # noqa: E402
 

@@ -6,12 +6,23 @@
 #include <math.h>
 
 int
-parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-           const char *const *names, Py_ssize_t required, Py_ssize_t total, PyObject **out)
+parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames, const char *const *names, Py_ssize_t required,
+                  Py_ssize_t positional, Py_ssize_t total, PyObject **out)
 {
-    if (nargs > total) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname,
-                     total, nargs);
+    if (nargs > positional) {
+        if (positional == total) {
+            PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)",
+                         fname, total, nargs);
+        }
+        else {
+            /* The stdlib's recv_into(buf, nbytes) must not be read as flags: say so. */
+            PyErr_Format(PyExc_TypeError,
+                         "%s() takes at most %zd positional argument%s (%zd given); "
+                         "%s is keyword-only: %s(..., %s=...)",
+                         fname, positional, positional == 1 ? "" : "s", nargs,
+                         names[positional], fname, names[positional]);
+        }
         return -1;
     }
     for (Py_ssize_t i = 0; i < total; i++) {
@@ -44,6 +55,19 @@ parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject 
         }
     }
     return 0;
+}
+
+int
+parse_flags_call_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames, const char *const *names, Py_ssize_t required,
+                      Py_ssize_t total, PyObject **out, int *flags)
+{
+    *flags = 0;
+    if (parse_args_kwonly(fname, args, nargs, kwnames, names, required, total - 1, total,
+                          out) < 0) {
+        return -1;
+    }
+    return out[total - 1] == NULL ? 0 : int_arg(fname, "flags", out[total - 1], flags);
 }
 
 int

@@ -580,26 +580,38 @@ batch_repr(BatchObject *self)
 
 static PyMethodDef batch_methods[] = {
     {"length", (PyCFunction)batch_length, METH_O,
-     "length(index) -> int: bytes of datagram `index` (received, or set for sending)."},
+     "length($self, index, /)\n--\n\nReturns int: bytes of datagram `index` (received, or set for "
+     "sending)."},
     {"flags", (PyCFunction)batch_get_flags, METH_O,
-     "flags(index) -> int: the msg_flags received with datagram `index` (MSG_TRUNC, ...)."},
+     "flags($self, index, /)\n--\n\nReturns int: the msg_flags received with datagram `index` "
+     "(MSG_TRUNC, ...)."},
     {"address", (PyCFunction)batch_address, METH_O,
-     "address(index) -> SockAddr | None: the sender (or destination set) of datagram "
-     "`index`; the same object while it is unchanged."},
+     "address($self, index, /)\n--\n\nReturns SockAddr | None: the sender (or destination set) "
+     "of datagram `index`; the same object while it is unchanged."},
     {"segment_size", (PyCFunction)batch_segment_size, METH_O,
-     "segment_size(index) -> int: the GRO segment size of datagram `index`: its length "
+     "segment_size($self, index, /)\n--\n\nReturns int: the GRO segment size of datagram "
+     "`index`: its length "
      "when it was not coalesced, 0 when unknown (control_size too small: MSG_CTRUNC)."},
     {"control", (PyCFunction)batch_control, METH_O,
-     "control(index) -> bytes: the control messages received with datagram `index`."},
+     "control($self, index, /)\n--\n\nReturns bytes: the control messages received with "
+     "datagram `index`."},
     {"buffer", (PyCFunction)batch_buffer, METH_O,
-     "buffer(index) -> the caller's buffer object of slot `index`."},
+     "buffer($self, index, /)\n--\n\nReturns the buffer object given for slot `index`, as it "
+     "was given (allocate() gives memoryview slices of one bytearray)."},
     {"set", (PyCFunction)(void (*)(void))batch_set, METH_FASTCALL | METH_KEYWORDS,
-     "set(index, length, address=None): slot `index` sends `length` bytes of its buffer "
+     "set($self, index, length, address=None)\n--\n\nSlot `index` sends `length` bytes of its "
+     "buffer "
      "to `address` (None: the connected peer)."},
     {"release", (PyCFunction)batch_release, METH_NOARGS,
-     "release(): unpins the buffers; the batch is unusable afterwards."},
-    {"__enter__", (PyCFunction)batch_enter_ctx, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)batch_exit_ctx, METH_VARARGS, NULL},
+     "release($self, /)\n--\n\nUnpins the buffers; the batch is unusable afterwards."},
+    {"__enter__", (PyCFunction)batch_enter_ctx, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturns the batch."},
+    {"__exit__", (PyCFunction)batch_exit_ctx, METH_VARARGS,
+     "__exit__($self, *args)\n--\n\nReleases the batch (release())."},
+    /* DatagramBatch[memoryview] in annotations, as list[int] (PEP 585). */
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "__class_getitem__($type, item, /)\n--\n\nThe batch type with its buffer type: "
+     "DatagramBatch[memoryview]."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -621,7 +633,7 @@ static PyType_Slot batch_slots[] = {
     {Py_tp_repr, batch_repr},
     {Py_tp_methods, batch_methods},
     {Py_tp_getset, batch_getset},
-    {Py_tp_doc, "DatagramBatch(buffers, *, control_size=0): datagram slots over the "
+    {Py_tp_doc, "DatagramBatch(buffers, *, control_size=0)\n--\n\nDatagram slots over the "
                 "caller's writable buffers (pinned until release()), filled by "
                 "Socket.recv_batch and sent by Socket.send_batch."},
     {0, NULL},
@@ -736,26 +748,21 @@ batch_arg(SocketObject *self, const char *fname, PyObject *obj)
     return (BatchObject *)obj;
 }
 
-/* (first, flags=0) */
+/* (first, *, flags=0) */
 static int
 parse_first_and_flags(const char *fname, const char *first, PyObject *const *args,
                       Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
 {
-    *flags = 0;
-    if (kwnames == NULL && nargs == 1) {
-        *out = args[0];
-        return 0;
-    }
     const char *const names[] = {first, "flags"};
     PyObject *argv[2];
-    if (parse_args(fname, args, nargs, kwnames, names, 1, 2, argv) < 0) {
+    if (parse_flags_call(fname, args, nargs, kwnames, names, 1, 2, argv, flags) < 0) {
         return -1;
     }
     *out = argv[0];
-    return argv[1] == NULL ? 0 : int_arg(fname, "flags", argv[1], flags);
+    return 0;
 }
 
-/* recv_batch(batch, flags=0) -> int */
+/* recv_batch(batch, *, flags=0) -> int */
 static PyObject *
 socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames)
@@ -921,25 +928,21 @@ done:
     return sent;
 }
 
-/* send_batch(datagrams, address=None, flags=0) -> int */
+/* send_batch(datagrams, address=None, *, flags=0) -> int */
 static PyObject *
 socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames)
 {
     static const char *const names[] = {"datagrams", "address", "flags"};
-    PyObject *argv[3] = {NULL, NULL, NULL};
-    int flags = 0;
-    if (kwnames == NULL && nargs == 1) {
-        argv[0] = args[0];
-    }
-    else if (parse_args("send_batch", args, nargs, kwnames, names, 1, 3, argv) < 0
-             || (argv[2] != NULL && int_arg("send_batch", "flags", argv[2], &flags) < 0)) {
+    PyObject *argv[3];
+    int flags;
+    if (parse_flags_call("send_batch", args, nargs, kwnames, names, 1, 3, argv, &flags) < 0) {
         return NULL;
     }
     struct sockaddr_storage to;
     sys_socklen_t tolen = 0;
     int has_to = argv[1] != NULL && argv[1] != Py_None;
-    if (has_to && (sockaddr_from_object(self->state, argv[1], &to, &tolen) < 0
+    if (has_to && (socket_address_arg(self, "send_batch", argv[1], &to, &tolen) < 0
                    || PySys_Audit("socket.sendmsg", "OO", self, argv[1]) < 0)) {
         return NULL;
     }
@@ -985,23 +988,16 @@ do_recvmsg(sys_socket_t fd, void *arg)
 /* The largest GSO send: a UDP payload of at most 65507 bytes in segments of 1-65535. */
 #  define GSO_MAX_SEGMENT 0xffff
 
-/* send_gso(data, segment_size, address=None, flags=0) -> int */
+/* send_gso(data, segment_size, address=None, *, flags=0) -> int */
 static PyObject *
 socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
     static const char *const names[] = {"data", "segment_size", "address", "flags"};
-    PyObject *argv[4] = {NULL, NULL, NULL, NULL};
-    int segment_size, flags = 0;
-    if (nargs == 2 && kwnames == NULL) {  /* the common call, parsed with no loop */
-        argv[0] = args[0];
-        argv[1] = args[1];
-    }
-    else if (parse_args("send_gso", args, nargs, kwnames, names, 2, 4, argv) < 0) {
-        return NULL;
-    }
-    if (int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0
-        || (argv[3] != NULL && int_arg("send_gso", "flags", argv[3], &flags) < 0)) {
+    PyObject *argv[4];
+    int segment_size, flags;
+    if (parse_flags_call("send_gso", args, nargs, kwnames, names, 2, 4, argv, &flags) < 0
+        || int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0) {
         return NULL;
     }
     if (segment_size < 1 || segment_size > GSO_MAX_SEGMENT) {
@@ -1012,7 +1008,7 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     struct sockaddr_storage to;
     sys_socklen_t tolen = 0;
     int has_to = argv[2] != NULL && argv[2] != Py_None;
-    if (has_to && (sockaddr_from_object(self->state, argv[2], &to, &tolen) < 0
+    if (has_to && (socket_address_arg(self, "send_gso", argv[2], &to, &tolen) < 0
                    || PySys_Audit("socket.sendmsg", "OO", self, argv[2]) < 0)) {
         return NULL;
     }
@@ -1123,21 +1119,25 @@ socket_recv_gro_from_into(SocketObject *self, PyObject *const *args, Py_ssize_t 
 
 PyMethodDef socket_batch_methods[] = {
     {"recv_batch", FASTCALL_KW(socket_recv_batch),
-     "recv_batch(batch, flags=0) -> int: receives up to batch.capacity datagrams in one "
-     "call (waiting only for the first); sets batch.count and returns it."},
+     "recv_batch($self, batch, *, flags=0)\n--\n\nReturns int: receives up to batch.capacity "
+     "datagrams in one call (waiting only for the first); sets batch.count and returns it."},
     {"send_batch", FASTCALL_KW(socket_send_batch),
-     "send_batch(datagrams, address=None, flags=0) -> int: sends a DatagramBatch's first "
+     "send_batch($self, datagrams, address=None, *, flags=0)\n--\n\nReturns int: sends a "
+     "DatagramBatch's first "
      "count slots, or each item of a sequence of bytes-like objects, as datagrams in one "
      "call; returns how many were sent."},
 #ifdef HAVE_UDP_OFFLOAD
     {"send_gso", FASTCALL_KW(socket_send_gso),
-     "send_gso(data, segment_size, address=None, flags=0) -> int: sends data as datagrams "
+     "send_gso($self, data, segment_size, address=None, *, flags=0)\n--\n\nReturns int: sends "
+     "data as datagrams "
      "of segment_size bytes (the last may be shorter), cut by the kernel (UDP_SEGMENT)."},
     {"recv_gro_into", FASTCALL_KW(socket_recv_gro_into),
-     "recv_gro_into(buffer, flags=0) -> (nbytes, segment_size): receives coalesced "
+     "recv_gro_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size): receives "
+     "coalesced "
      "datagrams (set_udp_gro(True)) and the size they were cut at."},
     {"recv_gro_from_into", FASTCALL_KW(socket_recv_gro_from_into),
-     "recv_gro_from_into(buffer, flags=0) -> (nbytes, segment_size, SockAddr)"},
+     "recv_gro_from_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size, "
+     "SockAddr): recv_gro_into and the sender."},
 #endif
     {NULL, NULL, 0, NULL},
 };

@@ -244,13 +244,17 @@ cmsg_parse(PyObject *module, PyObject *arg)
 
 PyMethodDef cmsg_functions[] = {
     {"cmsg_space", (PyCFunction)cmsg_space, METH_O,
-     "cmsg_space(n) -> int: CMSG_SPACE(n), the room one message with n data bytes takes."},
+     "cmsg_space($module, n, /)\n--\n\nReturns int: CMSG_SPACE(n), the room one message with "
+     "n data bytes takes."},
     {"cmsg_len", (PyCFunction)cmsg_length, METH_O,
-     "cmsg_len(n) -> int: CMSG_LEN(n), the cmsg_len of a message with n data bytes."},
+     "cmsg_len($module, n, /)\n--\n\nReturns int: CMSG_LEN(n), the cmsg_len of a message "
+     "with n data bytes."},
     {"cmsg_build", FASTCALL_KW(cmsg_build),
-     "cmsg_build(level, type, data) -> bytes: one complete, aligned control message."},
+     "cmsg_build($module, level, type, data)\n--\n\nReturns bytes: one complete, aligned "
+     "control message."},
     {"cmsg_parse", (PyCFunction)cmsg_parse, METH_O,
-     "cmsg_parse(control) -> list[(level, type, data)]; ValueError if malformed."},
+     "cmsg_parse($module, control, /)\n--\n\nReturns list[(level, type, data)]: the "
+     "messages in control; ValueError if malformed."},
     {NULL, NULL, 0, NULL},
 };
 

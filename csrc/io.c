@@ -50,23 +50,23 @@ do_sendto(sys_socket_t fd, void *arg)
     return sys_sendto(fd, c->buf, c->len, c->flags, (struct sockaddr *)c->addr, c->addrlen);
 }
 
-/* (first, flags=0): the shape of recv, recv_into, send, sendall and friends. */
+/* (first, *, flags=0): the shape of recv, recv_into, send, sendall and friends. */
 static int
 parse_with_flags(const char *fname, const char *first, PyObject *const *args,
                  Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
 {
-    *flags = 0;
     if (kwnames == NULL && nargs == 1) {  /* the common call, parsed with no loop */
         *out = args[0];
+        *flags = 0;
         return 0;
     }
     const char *const names[] = {first, "flags"};
     PyObject *argv[2];
-    if (parse_args(fname, args, nargs, kwnames, names, 1, 2, argv) < 0) {
+    if (parse_flags_call_slow(fname, args, nargs, kwnames, names, 1, 2, argv, flags) < 0) {
         return -1;
     }
     *out = argv[0];
-    return argv[1] == NULL ? 0 : int_arg(fname, "flags", argv[1], flags);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- receiving */
@@ -347,12 +347,11 @@ socket_send_to(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
 {
     static const char *const names[] = {"data", "address", "flags"};
     PyObject *argv[3];
-    int flags = 0;
+    int flags;
     struct sockaddr_storage to;
     sys_socklen_t tolen;
-    if (parse_args("send_to", args, nargs, kwnames, names, 2, 3, argv) < 0
-        || (argv[2] != NULL && int_arg("send_to", "flags", argv[2], &flags) < 0)
-        || sockaddr_from_object(self->state, argv[1], &to, &tolen) < 0
+    if (parse_flags_call("send_to", args, nargs, kwnames, names, 2, 3, argv, &flags) < 0
+        || socket_address_arg(self, "send_to", argv[1], &to, &tolen) < 0
         || PySys_Audit("socket.sendto", "OO", self, argv[1]) < 0) {
         return NULL;
     }
@@ -401,12 +400,12 @@ do_sendfile(sys_socket_t fd, void *arg)
 }
 
 static PyObject *
-socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+socket_sendfile_once(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"file", "offset", "length"};
     PyObject *argv[3];
     sendfile_ctx ctx = {.offset = 0, .len = 0};
-    if (parse_args("sendfile", args, nargs, kwnames, names, 1, 3, argv) < 0) {
+    if (parse_args("sendfile_once", args, nargs, kwnames, names, 1, 3, argv) < 0) {
         return NULL;
     }
     ctx.in_fd = PyObject_AsFileDescriptor(argv[0]);
@@ -415,17 +414,17 @@ socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
     }
     Py_ssize_t value;
     if (argv[1] != NULL) {
-        if (size_arg("sendfile", "offset", argv[1], &value) < 0) {
+        if (size_arg("sendfile_once", "offset", argv[1], &value) < 0) {
             return NULL;
         }
         ctx.offset = value;
     }
     if (argv[2] != NULL && argv[2] != Py_None) {
-        if (size_arg("sendfile", "length", argv[2], &value) < 0) {
+        if (size_arg("sendfile_once", "length", argv[2], &value) < 0) {
             return NULL;
         }
         if (value == 0) {
-            PyErr_SetString(PyExc_ValueError, "sendfile() length must be positive or None");
+            PyErr_SetString(PyExc_ValueError, "sendfile_once() length must be positive or None");
             return NULL;
         }
         ctx.len = (size_t)value;
@@ -439,9 +438,9 @@ socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
 
 PyMethodDef socket_io_methods[] = {
     {"recv", FASTCALL_KW(socket_recv), 
-     "recv($self, bufsize, flags=0)\n--\n\nReturns bytes: at most bufsize received bytes."},
+     "recv($self, bufsize, *, flags=0)\n--\n\nReturns bytes: at most bufsize received bytes."},
     {"recv_into", FASTCALL_KW(socket_recv_into),
-     "recv_into($self, buffer, flags=0)\n--\n\nReturns int: receives into a writable buffer, zero-copy."},
+     "recv_into($self, buffer, *, flags=0)\n--\n\nReturns int: receives into a writable buffer, zero-copy."},
     {"recv_out_of_band", FASTCALL_KW(socket_recv_out_of_band),
      "recv_out_of_band($self, bufsize)\n--\n\nReturns bytes: recv with MSG_OOB."},
     {"recv_out_of_band_into", FASTCALL_KW(socket_recv_out_of_band_into),
@@ -450,25 +449,30 @@ PyMethodDef socket_io_methods[] = {
     {"peek_into", FASTCALL_KW(socket_peek_into),
      "peek_into($self, buffer)\n--\n\nReturns int: recv_into with MSG_PEEK."},
     {"recv_from", FASTCALL_KW(socket_recv_from),
-     "recv_from($self, bufsize, flags=0)\n--\n\nReturns (bytes, SockAddr): the data and its sender."},
+     "recv_from($self, bufsize, *, flags=0)\n--\n\nReturns (bytes, SockAddr): the data and its sender."},
     {"recv_from_into", FASTCALL_KW(socket_recv_from_into),
-     "recv_from_into($self, buffer, flags=0)\n--\n\nReturns (int, SockAddr): zero-copy."},
+     "recv_from_into($self, buffer, *, flags=0)\n--\n\nReturns (int, SockAddr): zero-copy."},
     {"peek_from", FASTCALL_KW(socket_peek_from),
      "peek_from($self, bufsize)\n--\n\nReturns (bytes, SockAddr): recv_from with MSG_PEEK."},
     {"peek_from_into", FASTCALL_KW(socket_peek_from_into),
      "peek_from_into($self, buffer)\n--\n\nReturns (int, SockAddr): recv_from_into with MSG_PEEK."},
     {"peek_sender", (PyCFunction)socket_peek_sender, METH_NOARGS,
      "peek_sender($self, /)\n--\n\nReturns SockAddr: the sender of the next datagram, left queued."},
-    {"send", FASTCALL_KW(socket_send), "send($self, data, flags=0)\n--\n\nReturns int: bytes sent."},
+    {"send", FASTCALL_KW(socket_send), "send($self, data, *, flags=0)\n--\n\nReturns int: bytes sent."},
     {"send_out_of_band", (PyCFunction)socket_send_out_of_band, METH_O,
      "send_out_of_band($self, data, /)\n--\n\nReturns int: send with MSG_OOB."},
     {"send_to", FASTCALL_KW(socket_send_to), 
-     "send_to($self, data, address, flags=0)\n--\n\nReturns int: bytes sent to address."},
+     "send_to($self, data, address, *, flags=0)\n--\n\nReturns int: bytes sent to address."},
     {"sendall", FASTCALL_KW(socket_sendall),
-     "sendall($self, data, flags=0)\n--\n\nSends until all of data is sent or an error is raised."},
+     "sendall($self, data, *, flags=0)\n--\n\nSends until all of data is sent or an error is raised."},
 #ifdef SYS_HAS_SENDFILE
-    {"sendfile", FASTCALL_KW(socket_sendfile),
-     "sendfile($self, file, offset=0, length=None)\n--\n\nReturns int: bytes of file sent in one call."},
+    /* socket2's sendfile: one system call. Socket.sendfile (pysock2/_socket.py) is the
+     * stdlib's loop over it; the distinct name keeps the two from being mistaken. */
+    {"sendfile_once", FASTCALL_KW(socket_sendfile_once),
+     "sendfile_once($self, file, offset=0, length=None)\n--\n\nReturns int: the bytes of "
+     "file (a descriptor or an object with fileno()) sent by ONE sendfile(2) call from "
+     "offset, which may be fewer than length; the file position is neither used nor "
+     "moved. socket2's sendfile; Socket.sendfile is the stdlib's complete transfer."},
 #endif
     {NULL, NULL, 0, NULL},
 };

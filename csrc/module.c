@@ -107,8 +107,25 @@ static const constant constants[] = {
 #ifdef MSG_ERRQUEUE
     C(MSG_ERRQUEUE),
 #endif
+#ifdef MSG_MORE
+    C(MSG_MORE),
+#endif
+#ifdef MSG_WAITFORONE
+    C(MSG_WAITFORONE),
+#endif
+#ifdef MSG_ZEROCOPY
+    C(MSG_ZEROCOPY),
+#endif
+#ifdef MSG_FASTOPEN
+    C(MSG_FASTOPEN),
+#endif
     C(SOL_SOCKET),
     {"BATCH_MAX", SYS_MMSG_MAX},  /* the most datagrams one batch call moves (batch.c) */
+#ifdef SYS_HAS_MMSG
+    {"BATCH_NATIVE", 1},  /* batch calls are recvmmsg/sendmmsg, not a loop (python -m pysock2 info) */
+#else
+    {"BATCH_NATIVE", 0},
+#endif
 };
 #undef C
 
@@ -197,7 +214,7 @@ module_exec(PyObject *module)
                                           socket_multicast_methods,
                                           socket_special_option_methods,
                                           socket_msg_methods,
-                                          socket_batch_methods};
+                                          socket_batch_methods, socket_sockopt_methods};
     for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
         if (add_methods(state->socket_type, socket_tables[i]) < 0) {
             return -1;

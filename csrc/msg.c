@@ -202,23 +202,13 @@ do_sendmsg(sys_socket_t fd, void *arg)
     return sys_sendmsg(fd, &c->msg, c->flags);
 }
 
-/* (first, [address,] flags=0): `total` is 2 or 3, flags always last. */
+/* (first, [address,] *, flags=0): `total` is 2 or 3, flags always last. */
 static int
 parse_call(const char *fname, const char *const *names, Py_ssize_t total,
            PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **argv,
            int *flags)
 {
-    *flags = 0;
-    if (kwnames == NULL && nargs == total - 1) {  /* the common call, parsed with no loop */
-        for (Py_ssize_t i = 0; i < nargs; i++) {
-            argv[i] = args[i];
-        }
-        return 0;
-    }
-    if (parse_args(fname, args, nargs, kwnames, names, total - 1, total, argv) < 0) {
-        return -1;
-    }
-    return argv[total - 1] == NULL ? 0 : int_arg(fname, "flags", argv[total - 1], flags);
+    return parse_flags_call(fname, args, nargs, kwnames, names, total - 1, total, argv, flags);
 }
 
 static PyObject *
@@ -320,7 +310,7 @@ socket_send_to_vectored(SocketObject *self, PyObject *const *args, Py_ssize_t na
     struct sockaddr_storage to;
     sys_socklen_t tolen;
     if (parse_call("send_to_vectored", names, 3, args, nargs, kwnames, argv, &flags) < 0
-        || sockaddr_from_object(self->state, argv[1], &to, &tolen) < 0
+        || socket_address_arg(self, "send_to_vectored", argv[1], &to, &tolen) < 0
         || PySys_Audit("socket.sendto", "OO", self, argv[1]) < 0) {
         return NULL;
     }
@@ -393,20 +383,22 @@ socket_recvmsg(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
 
 PyMethodDef socket_msg_methods[] = {
     {"recv_vectored", FASTCALL_KW(socket_recv_vectored),
-     "recv_vectored(bufs, flags=0) -> (int, RecvFlags): scatters one receive over a "
-     "sequence of writable buffers, zero-copy."},
+     "recv_vectored($self, bufs, *, flags=0)\n--\n\nReturns (int, RecvFlags): scatters one "
+     "receive over a sequence of writable buffers, zero-copy."},
     {"recv_from_vectored", FASTCALL_KW(socket_recv_from_vectored),
-     "recv_from_vectored(bufs, flags=0) -> (int, RecvFlags, SockAddr)"},
+     "recv_from_vectored($self, bufs, *, flags=0)\n--\n\nReturns (int, RecvFlags, SockAddr): "
+     "recv_vectored and the sender."},
     {"send_vectored", FASTCALL_KW(socket_send_vectored),
-     "send_vectored(bufs, flags=0) -> int: gathers a sequence of bytes-like objects into "
-     "one send, zero-copy."},
+     "send_vectored($self, bufs, *, flags=0)\n--\n\nReturns int: gathers a sequence of "
+     "bytes-like objects into one send, zero-copy."},
     {"send_to_vectored", FASTCALL_KW(socket_send_to_vectored),
-     "send_to_vectored(bufs, address, flags=0) -> int"},
+     "send_to_vectored($self, bufs, address, *, flags=0)\n--\n\nReturns int: send_vectored "
+     "to address."},
     {"sendmsg", FASTCALL_KW(socket_sendmsg),
-     "sendmsg(msg: MsgHdr, flags=0) -> int: bytes sent."},
+     "sendmsg($self, msg, *, flags=0)\n--\n\nReturns int: the bytes of a MsgHdr sent."},
     {"recvmsg", FASTCALL_KW(socket_recvmsg),
-     "recvmsg(msg: MsgHdrMut, flags=0) -> int: bytes received; msg holds the address, flags "
-     "and control messages. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC)."},
+     "recvmsg($self, msg, *, flags=0)\n--\n\nReturns int: bytes received into a MsgHdrMut, "
+     "which then holds the address, flags and control messages. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -210,9 +210,11 @@ msghdr_dealloc(PyObject *op)
 
 static PyMethodDef msghdr_methods[] = {
     {"release", (PyCFunction)msghdr_release, METH_NOARGS,
-     "Releases the buffers now (idempotent); the header cannot be sent afterwards."},
-    {"__enter__", enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))msghdr_exit, METH_FASTCALL, NULL},
+     "release($self, /)\n--\n\nReleases the buffers now (idempotent); the header cannot be "
+     "sent afterwards."},
+    {"__enter__", enter, METH_NOARGS, "__enter__($self, /)\n--\n\nReturns the header."},
+    {"__exit__", (PyCFunction)(void (*)(void))msghdr_exit, METH_FASTCALL,
+     "__exit__($self, *args)\n--\n\nReleases the header (release())."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -224,7 +226,7 @@ static PyType_Slot msghdr_slots[] = {
     {Py_tp_repr, msghdr_repr},
     {Py_tp_methods, msghdr_methods},
     {Py_tp_doc,
-     "MsgHdr(addr=None, buffers=(), control=b\"\", flags=0): what sendmsg sends.\n\n"
+     "MsgHdr(addr=None, buffers=(), control=b\"\", flags=0)\n--\n\nWhat sendmsg sends.\n\n"
      "addr: the destination (None on a connected socket); buffers: a sequence of bytes-like\n"
      "objects, gathered without copying; control: control messages (pysock2.cmsg.build\n"
      "results, concatenated); flags: msg_flags. The buffers stay acquired until release(),\n"
@@ -588,20 +590,24 @@ msghdrmut_dealloc(PyObject *op)
 
 static PyMethodDef msghdrmut_methods[] = {
     {"flags", (PyCFunction)msghdrmut_flags, METH_NOARGS,
-     "flags() -> RecvFlags: the received message's flags (MSG_TRUNC, MSG_CTRUNC, ...)."},
+     "flags($self, /)\n--\n\nReturns RecvFlags: the received message's flags (MSG_TRUNC, "
+     "MSG_CTRUNC, ...)."},
     {"control_len", (PyCFunction)msghdrmut_control_len, METH_NOARGS,
-     "control_len() -> int: bytes of control data received."},
+     "control_len($self, /)\n--\n\nReturns int: bytes of control data received."},
     {"control_messages", (PyCFunction)msghdrmut_control_messages, METH_NOARGS,
-     "control_messages() -> list[(level, type, data: bytes)] received; ValueError if "
-     "malformed."},
+     "control_messages($self, /)\n--\n\nReturns list[(level, type, data: bytes)]: the control "
+     "messages received; ValueError if malformed."},
     {"take_fds", (PyCFunction)msghdrmut_take_fds, METH_NOARGS,
-     "take_fds() -> list[int]: the descriptors received in SCM_RIGHTS messages, now owned by "
+     "take_fds($self, /)\n--\n\nReturns list[int]: the descriptors received in SCM_RIGHTS "
+     "messages, now owned by "
      "the caller (who must close them). Those not taken are closed by the next recvmsg, "
      "release() or garbage collection."},
     {"release", (PyCFunction)msghdrmut_release, METH_NOARGS,
-     "Releases the buffers and closes descriptors not taken (idempotent)."},
-    {"__enter__", enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))msghdrmut_exit, METH_FASTCALL, NULL},
+     "release($self, /)\n--\n\nReleases the buffers and closes descriptors not taken "
+     "(idempotent)."},
+    {"__enter__", enter, METH_NOARGS, "__enter__($self, /)\n--\n\nReturns the header."},
+    {"__exit__", (PyCFunction)(void (*)(void))msghdrmut_exit, METH_FASTCALL,
+     "__exit__($self, *args)\n--\n\nReleases the header (release())."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -622,7 +628,7 @@ static PyType_Slot msghdrmut_slots[] = {
     {Py_tp_methods, msghdrmut_methods},
     {Py_tp_getset, msghdrmut_getset},
     {Py_tp_doc,
-     "MsgHdrMut(addr=False, buffers=(), control=None): what recvmsg fills.\n\n"
+     "MsgHdrMut(addr=False, buffers=(), control=None)\n--\n\nWhat recvmsg fills.\n\n"
      "addr: True to record the sender's address; buffers: a sequence of writable buffers,\n"
      "filled without copying; control: None (no control data), a size in bytes to allocate\n"
      "(pysock2.cmsg.space(...)), or a writable buffer to receive control data into. The\n"

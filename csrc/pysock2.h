@@ -89,6 +89,9 @@ typedef struct {
     /* The SockAddr last returned as a sender: handed out again while the sender's raw
      * bytes are unchanged, so a steady peer costs no new object (io.c). */
     PyObject *sender_cache;
+    /* The address family, read once when an address argument needs it (AF_UNSPEC: not
+     * read yet); see socket_address_arg. */
+    int family;
 } SocketObject;
 
 extern PyType_Spec socket_spec;
@@ -98,6 +101,7 @@ extern PyMethodDef socket_option_methods[];
 extern PyMethodDef socket_multicast_methods[];       /* multicast.c */
 extern PyMethodDef socket_special_option_methods[];  /* options_special.c */
 extern PyMethodDef socket_msg_methods[];       /* msg.c */
+extern PyMethodDef socket_sockopt_methods[];   /* sockopt.c: generic getsockopt/setsockopt */
 
 /* msg.c: MsgHdr, MsgHdrMut, the cmsg functions and constants, and their module state. */
 int msg_module_exec(PyObject *module, module_state *state);
@@ -118,6 +122,11 @@ extern PyType_Spec batch_spec;
 
 /* A new Socket of the registered public class owning `fd`; closes fd on failure. */
 PyObject *socket_wrap_fd(module_state *state, sys_socket_t fd);
+/* An address argument of a method of `self` into storage/len, as sockaddr_from_object,
+ * but a Unix path (str, bytes, os.PathLike) given to a socket of another family is a
+ * TypeError naming that family, before any system call on the address. */
+int socket_address_arg(SocketObject *self, const char *fname, PyObject *obj,
+                       struct sockaddr_storage *storage, sys_socklen_t *len);
 /* The descriptor of an open socket, or SYS_INVALID_SOCKET with OSError(EBADF) raised. */
 sys_socket_t socket_checked_fd(SocketObject *self);
 
@@ -207,10 +216,39 @@ int connect_with_timeout(SocketObject *self, const struct sockaddr *addr, sys_so
 
 /* ---- argument helpers (args.c) ---- */
 /* Parses FASTCALL positional + keyword arguments by name into out[]; missing optional ones
- * stay NULL. No tuple or dict is built. */
-int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-               const char *const *names, Py_ssize_t required, Py_ssize_t total,
-               PyObject **out);
+ * stay NULL. No tuple or dict is built. The first `positional` names may be passed by
+ * position, the rest only by keyword. */
+int parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames, const char *const *names, Py_ssize_t required,
+                      Py_ssize_t positional, Py_ssize_t total, PyObject **out);
+static inline int
+parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+           const char *const *names, Py_ssize_t required, Py_ssize_t total, PyObject **out)
+{
+    return parse_args_kwonly(fname, args, nargs, kwnames, names, required, total, total, out);
+}
+/* The shape of every send and receive method: (names..., *, flags=0). names[] ends with
+ * "flags", which is keyword-only (issue 13: the stdlib's recv_into(buf, nbytes) must not
+ * silently pass nbytes as flags). Fills out[0..total-1] (flags' object last) and *flags;
+ * a call without keywords is parsed inline with no loop. */
+int parse_flags_call_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames, const char *const *names, Py_ssize_t required,
+                          Py_ssize_t total, PyObject **out, int *flags);
+static inline int
+parse_flags_call(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames, const char *const *names, Py_ssize_t required,
+                 Py_ssize_t total, PyObject **out, int *flags)
+{
+    if (kwnames == NULL && nargs >= required && nargs < total) {
+        for (Py_ssize_t i = 0; i < total; i++) {
+            out[i] = i < nargs ? args[i] : NULL;
+        }
+        *flags = 0;
+        return 0;
+    }
+    return parse_flags_call_slow(fname, args, nargs, kwnames, names, required, total, out,
+                                 flags);
+}
 int int_arg(const char *fname, const char *what, PyObject *obj, int *out);
 int size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out);
 /* A duration in seconds (float, int or datetime.timedelta), finite and >= 0, as

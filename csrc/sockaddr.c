@@ -389,26 +389,31 @@ min_len_of_family(int family)
     }
 }
 
+/* A SockAddr of `raw`'s bytes, validated. `strict` (from_bytes) refuses what no caller
+ * should build: fewer bytes than the family field, and AF_UNSPEC. Unpickling is lenient
+ * there, because the kernel hands out such addresses (the empty sender of a connected
+ * stream's receive) and they must round-trip; the known families' lengths are checked
+ * either way. */
 static PyObject *
-sockaddr_from_bytes(PyObject *cls, PyObject *raw)
+sockaddr_of_raw(PyObject *cls, PyObject *raw, const char *fname, int strict)
 {
     Py_buffer view;
-    if (readable_buffer_arg("from_bytes", raw, &view) < 0) {
+    if (readable_buffer_arg(fname, raw, &view) < 0) {
         return NULL;
     }
     PyObject *result = NULL;
     struct sockaddr_storage storage;
     memset(&storage, 0, sizeof(storage));
     const Py_ssize_t header = offsetof(struct sockaddr, sa_family) + sizeof(sa_family_t);
-    if (view.len < header || (size_t)view.len > sizeof(storage)) {
+    if ((strict && view.len < header) || (size_t)view.len > sizeof(storage)) {
         PyErr_Format(PyExc_ValueError, "a raw socket address is %zd to %zu bytes, not %zd",
-                     header, sizeof(storage), view.len);
+                     strict ? header : 0, sizeof(storage), view.len);
         goto done;
     }
     memcpy(&storage, view.buf, (size_t)view.len);
-    int family = ((struct sockaddr *)&storage)->sa_family;
+    int family = view.len < header ? AF_UNSPEC : ((struct sockaddr *)&storage)->sa_family;
     sys_socklen_t min_len = min_len_of_family(family);
-    if (family == AF_UNSPEC) {
+    if (strict && family == AF_UNSPEC) {
         PyErr_SetString(PyExc_ValueError, "raw socket address has family AF_UNSPEC");
         goto done;
     }
@@ -417,11 +422,25 @@ sockaddr_from_bytes(PyObject *cls, PyObject *raw)
                      view.len, family);
         goto done;
     }
-    set_family(&storage, family, (sys_socklen_t)view.len);
+    if (view.len >= header) {
+        set_family(&storage, family, (sys_socklen_t)view.len);
+    }
     result = sockaddr_alloc((PyTypeObject *)cls, &storage, (sys_socklen_t)view.len);
 done:
     PyBuffer_Release(&view);
     return result;
+}
+
+static PyObject *
+sockaddr_from_bytes(PyObject *cls, PyObject *raw)
+{
+    return sockaddr_of_raw(cls, raw, "from_bytes", 1);
+}
+
+static PyObject *
+sockaddr_unpickle(PyObject *cls, PyObject *raw)
+{
+    return sockaddr_of_raw(cls, raw, "_unpickle", 0);
 }
 
 /* ---------------------------------------------------------------- accessors */
@@ -714,6 +733,38 @@ sockaddr_getbuffer(SockAddrObject *self, Py_buffer *view, int flags)
     return PyBuffer_FillInfo(view, (PyObject *)self, &self->storage, self->len, 1, flags);
 }
 
+/* bytes(addr) without the buffer protocol's detour: also what gives type checkers
+   `bytes(SockAddr)` before Python 3.12 (PEP 688's __buffer__). */
+static PyObject *
+sockaddr_bytes(SockAddrObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyBytes_FromStringAndSize((const char *)&self->storage, self->len);
+}
+
+/* Pickling: SockAddr._unpickle(raw), which validates the bytes again on load (as
+ * from_bytes, but taking the empty and AF_UNSPEC addresses the kernel can return), so a
+ * pickle cannot smuggle in a malformed address. */
+static PyObject *
+sockaddr_reduce(SockAddrObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *unpickle = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "_unpickle");
+    if (unpickle == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(N(y#))", unpickle, (const char *)&self->storage,
+                         (Py_ssize_t)self->len);
+}
+
+/* An immutable value: a copy, shallow or deep, is the object itself. */
+static PyObject *
+sockaddr_copy(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(self);
+}
+
 static void
 sockaddr_dealloc(PyObject *self)
 {
@@ -723,6 +774,8 @@ sockaddr_dealloc(PyObject *self)
 }
 
 static PyMethodDef sockaddr_methods[] = {
+    {"__bytes__", (PyCFunction)sockaddr_bytes, METH_NOARGS,
+     "__bytes__($self, /)\n--\n\nThe raw sockaddr bytes (len of them), as the kernel takes them."},
     {"unix", (PyCFunction)sockaddr_unix, METH_O | METH_CLASS,
      "unix($type, path, /)\n--\n\nReturns SockAddr: a Unix address; a leading NUL makes an abstract name, "
      "'' an unnamed one."},
@@ -734,6 +787,9 @@ static PyMethodDef sockaddr_methods[] = {
     {"vsock", (PyCFunction)(void (*)(void))sockaddr_vsock, METH_FASTCALL | METH_CLASS,
      "vsock($type, cid, port, /)\n--\n\nReturns SockAddr: a VM socket address."},
 #endif
+    {"_unpickle", (PyCFunction)sockaddr_unpickle, METH_O | METH_CLASS,
+     "_unpickle($type, raw, /)\n--\n\nInternal: the SockAddr a pickle holds (from_bytes, also "
+     "taking the empty and AF_UNSPEC addresses the kernel returns)."},
     {"from_bytes", (PyCFunction)sockaddr_from_bytes, METH_O | METH_CLASS,
      "from_bytes($type, raw, /)\n--\n\nReturns SockAddr: a raw sockaddr, length and family validated."},
     {"domain", (PyCFunction)sockaddr_domain, METH_NOARGS, "domain($self, /)\n--\n\nThe address family."},
@@ -763,6 +819,12 @@ static PyMethodDef sockaddr_methods[] = {
     {"ip", (PyCFunction)sockaddr_ip, METH_NOARGS,
      "ip($self, /)\n--\n\nThe ipaddress.IPv4Address/IPv6Address of an IP address, or None."},
     {"port", (PyCFunction)sockaddr_port, METH_NOARGS, "port($self, /)\n--\n\nThe port of an IP address, or None."},
+    {"__reduce__", (PyCFunction)sockaddr_reduce, METH_NOARGS,
+     "__reduce__($self, /)\n--\n\nPickles as the raw bytes, validated again on load."},
+    {"__copy__", (PyCFunction)sockaddr_copy, METH_NOARGS,
+     "__copy__($self, /)\n--\n\nReturns self: a SockAddr is immutable."},
+    {"__deepcopy__", (PyCFunction)sockaddr_copy, METH_O,
+     "__deepcopy__($self, memo, /)\n--\n\nReturns self: a SockAddr is immutable."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -783,7 +845,7 @@ static PyType_Slot sockaddr_slots[] = {
     {Py_sq_length, sockaddr_length},
     {Py_mp_length, sockaddr_length},
     {Py_bf_getbuffer, sockaddr_getbuffer},
-    {Py_tp_doc, "SockAddr(address): an immutable socket address (the raw sockaddr bytes).\n\n"
+    {Py_tp_doc, "SockAddr(address)\n--\n\nAn immutable socket address (the raw sockaddr bytes).\n\n"
                 "address is an (host, port[, flowinfo, scope_id]) tuple with a numeric host "
                 "(str or ipaddress object), a Unix path (str, bytes, os.PathLike) or a "
                 "SockAddr."},

@@ -354,10 +354,78 @@ socket_repr(SocketObject *self)
 
 /* ---------------------------------------------------------------- connection */
 
+#if defined(_MSC_VER)
+#  define FAMILY_LOAD(s) (*(volatile int *)&(s)->family)
+#  define FAMILY_STORE(s, v) (*(volatile int *)&(s)->family = (v))
+#else
+#  define FAMILY_LOAD(s) __atomic_load_n(&(s)->family, __ATOMIC_RELAXED)
+#  define FAMILY_STORE(s, v) __atomic_store_n(&(s)->family, (v), __ATOMIC_RELAXED)
+#endif
+
+/* The address family of an open socket (AF_UNSPEC if the platform cannot say); cached,
+ * as the family of a descriptor never changes. */
 static int
-address_arg(SocketObject *self, PyObject *obj, struct sockaddr_storage *storage,
-            sys_socklen_t *len)
+socket_family(SocketObject *self, sys_socket_t fd)
 {
+    int family = FAMILY_LOAD(self);
+    if (family != AF_UNSPEC) {
+        return family;
+    }
+#if defined(SO_DOMAIN)
+    sys_socklen_t len = sizeof(family);
+    if (sys_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, (void *)&family, &len) < 0) {
+        family = AF_UNSPEC;
+    }
+#elif defined(_WIN32)
+    WSAPROTOCOL_INFOW info;
+    sys_socklen_t len = sizeof(info);
+    family = sys_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL_INFOW, (void *)&info, &len) < 0
+                 ? AF_UNSPEC : info.iAddressFamily;
+#else
+    struct sockaddr_storage name;
+    sys_socklen_t len = sizeof(name);
+    memset(&name, 0, sizeof(name));
+    family = sys_getsockname(fd, (struct sockaddr *)&name, &len) < 0 ? AF_UNSPEC
+                                                                     : name.ss_family;
+#endif
+    FAMILY_STORE(self, family);
+    return family;
+}
+
+static const char *
+family_name(int family, char *buf, size_t size)
+{
+    switch (family) {
+    case AF_INET: return "AF_INET";
+    case AF_INET6: return "AF_INET6";
+#ifdef AF_PACKET
+    case AF_PACKET: return "AF_PACKET";
+#endif
+#ifdef AF_VSOCK
+    case AF_VSOCK: return "AF_VSOCK";
+#endif
+    default: PyOS_snprintf(buf, size, "family %d", family); return buf;
+    }
+}
+
+int
+socket_address_arg(SocketObject *self, const char *fname, PyObject *obj,
+                   struct sockaddr_storage *storage, sys_socklen_t *len)
+{
+    /* A str, bytes or path is a Unix path; on any other socket it is a mistake the kernel
+     * reports only as EINVAL (connect("127.0.0.1:80")), so say so as the stdlib does. */
+    if (!PyTuple_Check(obj) && !PyObject_TypeCheck(obj, self->state->sockaddr_type)) {
+        sys_socket_t fd = SOCK_FD(self);
+        int family = fd == SYS_INVALID_SOCKET ? AF_UNSPEC : socket_family(self, fd);
+        if (family != AF_UNSPEC && family != AF_UNIX) {
+            char buf[32];
+            PyErr_Format(PyExc_TypeError,
+                         "%s(): an %s socket takes a (host, port) tuple or a SockAddr, "
+                         "not %.100s (a str, bytes or path is a Unix address)", fname,
+                         family_name(family, buf, sizeof(buf)), Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+    }
     return sockaddr_from_object(self->state, obj, storage, len);
 }
 
@@ -366,7 +434,7 @@ socket_bind(SocketObject *self, PyObject *address)
 {
     struct sockaddr_storage storage;
     sys_socklen_t len;
-    if (address_arg(self, address, &storage, &len) < 0
+    if (socket_address_arg(self, "bind", address, &storage, &len) < 0
         || PySys_Audit("socket.bind", "OO", self, address) < 0) {
         return NULL;
     }
@@ -385,7 +453,7 @@ socket_connect(SocketObject *self, PyObject *address)
 {
     struct sockaddr_storage storage;
     sys_socklen_t len;
-    if (address_arg(self, address, &storage, &len) < 0
+    if (socket_address_arg(self, "connect", address, &storage, &len) < 0
         || PySys_Audit("socket.connect", "OO", self, address) < 0) {
         return NULL;
     }
@@ -405,7 +473,7 @@ socket_connect_timeout(SocketObject *self, PyObject *const *args, Py_ssize_t nar
     sys_socklen_t len;
     int64_t usec;
     if (parse_args("connect_timeout", args, nargs, kwnames, names, 2, 2, argv) < 0
-        || address_arg(self, argv[0], &storage, &len) < 0
+        || socket_address_arg(self, "connect_timeout", argv[0], &storage, &len) < 0
         || duration_arg("connect_timeout", argv[1], &usec) < 0
         || PySys_Audit("socket.connect", "OO", self, argv[0]) < 0) {
         return NULL;
@@ -658,8 +726,10 @@ static PyMethodDef socket_methods[] = {
      "detach($self, /)\n--\n\nGives up the descriptor without closing it and returns it (-1 if closed)."},
     {"close", (PyCFunction)socket_close, METH_NOARGS,
      "close($self, /)\n--\n\nCloses the descriptor (idempotent); a borrowed one is released, never closed."},
-    {"__enter__", (PyCFunction)socket_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))socket_exit, METH_FASTCALL, NULL},
+    {"__enter__", (PyCFunction)socket_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturns the socket."},
+    {"__exit__", (PyCFunction)(void (*)(void))socket_exit, METH_FASTCALL,
+     "__exit__($self, *args)\n--\n\nCloses the socket (close())."},
     {"bind", (PyCFunction)socket_bind, METH_O, "bind($self, address, /)\n--\n\nBinds to a local address."},
     {"connect", (PyCFunction)socket_connect, METH_O,
      "connect($self, address, /)\n--\n\nConnects (waits for the outcome after a signal, PEP 475)."},
@@ -717,7 +787,7 @@ static PyType_Slot socket_slots[] = {
     {Py_tp_methods, socket_methods},
     {Py_tp_getset, socket_getset},
     {Py_tp_members, socket_members},
-    {Py_tp_doc, "Socket(domain, type, protocol=None): an owned socket descriptor, "
+    {Py_tp_doc, "Socket(domain, type, protocol=None)\n--\n\nAn owned socket descriptor, "
                 "close-on-exec."},
     {0, NULL},
 };

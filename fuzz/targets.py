@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import math
+import pickle
 import socket as stdlib_socket
 import struct
 import sys
@@ -117,6 +118,7 @@ def exercise(addr: SockAddr) -> None:
     assert len(raw) == len(addr) == addr.len == memoryview(addr).nbytes
     again = SockAddr.from_bytes(raw) if addr.family != 0 else addr
     assert again == addr and hash(again) == hash(addr)
+    assert pickle.loads(pickle.dumps(addr)) == addr  # every address pickles
     tup = addr.as_socket()
     # The tuple describes an address that reads back as the same tuple (a raw address may
     # be longer, or carry bytes in sin_zero, that a tuple does not describe); a raw

@@ -4,7 +4,7 @@ Every socket option typed and named, zero-copy I/O into your own buffers, and th
 features that performance-sensitive network code needs. See README.md and docs/API.md.
 """
 from ._batch import DatagramBatch, segments
-from ._enums import Domain, Protocol, RecvFlags, Shutdown, Type
+from ._enums import Domain, MsgFlags, Protocol, RecvFlags, Shutdown, Type
 from ._socket import SockAddr, Socket
 from ._msg import MsgHdr, MsgHdrMut
 from ._sockref import SockRef
@@ -13,8 +13,7 @@ from ._sockref import SockRef
 # (docs/performance.md); type checkers treat any TYPE_CHECKING name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
+    from . import cmsg as cmsg
     from ._types import SockFilter, TcpInfo, TcpKeepalive
 
 __all__ = [
@@ -22,6 +21,7 @@ __all__ = [
     "Domain",
     "MsgHdr",
     "MsgHdrMut",
+    "MsgFlags",
     "Protocol",
     "RecvFlags",
     "Shutdown",
@@ -40,21 +40,25 @@ __all__ = [
 # `import pysock2`.
 _LAZY_TYPES = frozenset({"SockFilter", "TcpInfo", "TcpKeepalive"})
 
+# Hidden from type checkers, which see the real imports above: a module __getattr__
+# would make them accept any misspelt `pysock2.name`.
+if not TYPE_CHECKING:
 
-def __getattr__(name: str) -> "Any":
-    if name == "cmsg":
-        import importlib
+    def __getattr__(name: str) -> object:
+        if name == "cmsg":
+            import importlib
 
-        # import_module, not `from . import cmsg`: that would look the attribute up here
-        # again. The import binds it on the package, so later lookups skip __getattr__.
-        return importlib.import_module(".cmsg", __name__)
-    if name in _LAZY_TYPES:
-        from . import _types
+            # import_module, not `from . import cmsg`: that would look the attribute up
+            # here again. The import binds it on the package, so later lookups skip
+            # __getattr__.
+            return importlib.import_module(".cmsg", __name__)
+        if name in _LAZY_TYPES:
+            from . import _types
 
-        value = getattr(_types, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            value = getattr(_types, name)
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

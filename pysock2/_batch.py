@@ -12,10 +12,15 @@ TYPE_CHECKING = False  # typing is not imported at run time: it would double imp
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from typing_extensions import Buffer
+    from typing_extensions import Buffer, TypeVar
+
+    # The slots' buffer type (`buffer(i)` returns the object given for slot i).
+    _B_co = TypeVar("_B_co", bound=Buffer, covariant=True, default=Buffer)
 
 
-class DatagramBatch(_pysock2.DatagramBatch):
+# A string: the TypeVar exists for type checkers only (at run time the subscript is just a
+# types.GenericAlias, whose __mro_entries__ gives _pysock2.DatagramBatch).
+class DatagramBatch(_pysock2.DatagramBatch["_B_co"]):
     """Datagram slots over caller-owned writable buffers (one buffer per datagram),
     filled by ``Socket.recv_batch`` and sent by ``Socket.send_batch``.
 
@@ -26,7 +31,9 @@ class DatagramBatch(_pysock2.DatagramBatch):
     __slots__ = ()
 
     @classmethod
-    def allocate(cls, count: int, size: int, *, control_size: int = 0) -> DatagramBatch:
+    def allocate(
+        cls, count: int, size: int, *, control_size: int = 0
+    ) -> DatagramBatch[memoryview]:
         """A batch of ``count`` slots of ``size`` bytes each, carved from one new
         ``bytearray`` (``buffer(i)`` is a ``memoryview`` of slot ``i``)."""
         if not isinstance(count, int) or not isinstance(size, int):
@@ -36,11 +43,12 @@ class DatagramBatch(_pysock2.DatagramBatch):
         if not 1 <= count <= _pysock2.BATCH_MAX:
             raise ValueError(f"allocate() count must be 1-{_pysock2.BATCH_MAX}, not {count}")
         view = memoryview(bytearray(count * size))
-        return cls(
+        # DatagramBatch, not cls: the slots' type is memoryview whatever cls says.
+        return DatagramBatch(
             [view[i * size:(i + 1) * size] for i in range(count)], control_size=control_size
         )
 
-    def flags(self, index: int) -> RecvFlags:  # type: ignore[override]
+    def flags(self, index: int) -> RecvFlags:
         """The flags received with datagram ``index`` (``RecvFlags.is_truncated``: the
         datagram was longer than its buffer)."""
         return RecvFlags(super().flags(index))

@@ -1,7 +1,8 @@
 """Side-by-side benchmarks: pysock2 vs the stdlib ``socket`` module vs C loops.
 
-``python -m pysock2 bench`` runs the short profile (~15 s); ``python bench/run.py`` runs the
-full one (~1-2 min). Both print one JSON document; docs/performance.md explains it.
+``python -m pysock2 bench`` runs the short profile (~7 s); ``python bench/run.py`` runs the
+full one (~30 s). Both print a table (``--json``: the whole report as one JSON document;
+``--check``: exit 1 when a target is missed); docs/performance.md explains them.
 
 Method: every workload runs on one loopback socket pair shared by the three
 implementations (pysock2 over dup()ed descriptors, C through ctypes on the stdlib
@@ -547,26 +548,81 @@ def run(profile: str, rounds: int | None = None) -> dict[str, Any]:
     return report
 
 
+def _number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a table a person reads: ns per operation of each implementation, the
+    ratios the targets are about, and every target with its verdict."""
+    m = report["machine"]
+    out = [f"pysock2 bench: {report['profile']} profile, {report['settings']['rounds']} "
+           f"interleaved rounds, {report['seconds']} s",
+           f"  {m['python']} on {m['platform']}; {m['cpus']} CPUs; load {m['load_average_at_start']}",
+           "",
+           f"{'workload (ns per operation)':<34}{'stdlib':>10}{'pysock2':>10}{'C':>10}"]
+    rows = [("roundtrip: send + recv_into, 64 B", report["roundtrip"]["ns"], "stdlib",
+             "pysock2", "c"),
+            ("batch: 64 B datagrams, 64 per call", report["batch"]["ns"], "stdlib", "pysock2",
+             "c")]
+    if report.get("gso"):
+        rows.append(("GSO: 1200 B, 40 segments (C: loop)", report["gso"]["ns"], "stdlib_loop",
+                     "pysock2_gso", "c_loop"))
+    for label, ns, std, ours, c in rows:
+        out.append(f"{label:<34}{_number(ns.get(std)):>10}{_number(ns.get(ours)):>10}"
+                   f"{_number(ns.get(c)):>10}")
+    imp = report["import"]["default"]
+    out.append(f"{'import (ms, fresh interpreter)':<34}"
+               f"{_number(imp['import_only_ms'].get('socket'), 1):>10}"
+               f"{_number(imp['import_only_ms'].get('pysock2'), 1):>10}{'':>10}")
+    out += ["", f"{'target':<30}{'value':>9}  {'wanted':<9} verdict"]
+    for key, target in report["targets"].items():
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
+        out.append(f"{key:<30}{_number(target.get('value'), 3):>9}  "
+                   f"{target.get('target', ''):<9} {verdict}")
+    if m.get("c_reference") and "not found" in str(m["c_reference"]):
+        out.append(f"\n(C columns: {m['c_reference']})")
+    out.append("\nratios are medians of per-round ratios; --json prints every figure "
+               "(docs/performance.md)")
+    return "\n".join(out)
+
+
+def missed_targets(report: dict[str, Any]) -> list[str]:
+    """The targets measured and missed (a target that could not be measured, such as the C
+    ratios without a compiler, is not a miss)."""
+    return [key for key, target in report["targets"].items() if target["met"] is False]
+
+
 def main(argv: list[str] | None = None, default_profile: str = "quick",
          prog: str = "python -m pysock2 bench") -> int:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="pysock2 vs the stdlib socket module vs C loops; prints JSON.")
+        description="pysock2 vs the stdlib socket module vs C loops: a table of the figures "
+                    "and of every performance target (docs/performance.md).")
     parser.add_argument("--full", action="store_const", const="full", dest="profile",
-                        default=default_profile, help="the full run (~1-2 minutes)")
+                        default=default_profile, help="the full run (~30 s)")
     parser.add_argument("--quick", action="store_const", const="quick", dest="profile",
-                        help="the short run (~15 s)")
+                        help="the short run (~7 s)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
-    parser.add_argument("--output", help="also write the JSON to this file")
+    parser.add_argument("--json", action="store_true",
+                        help="print the whole report as one JSON document instead")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 1 when a measured target is missed")
+    parser.add_argument("--output", help="also write the JSON report to this file")
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 5:
         parser.error("--rounds must be at least 5")
     report = run(args.profile, args.rounds)
     report["command"] = " ".join([prog] + (sys.argv[1:] if argv is None else argv))
     text = json.dumps(report, indent=2)
-    print(text)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text + "\n")
-    return 0
+    from .__main__ import emit
 
+    emit(text if args.json else format_table(report))
+    missed = missed_targets(report)
+    if args.check and missed:
+        log(f"{prog}: missed target(s): {', '.join(missed)}")
+        return 1
+    return 0

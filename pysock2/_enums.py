@@ -12,7 +12,11 @@ from . import _pysock2 as _c
 
 TYPE_CHECKING = False  # no `import typing` at run time (docs/performance.md)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import TypeVar
+
+    from ._pysock2 import _AddressLike
+
+    _E = TypeVar("_E", bound=enum.Enum)
 
 _HAS = frozenset(name for name in dir(_c) if name.isupper())
 
@@ -29,7 +33,7 @@ class Domain(enum.IntEnum):
         VSOCK = _c.AF_VSOCK
 
     @classmethod
-    def for_address(cls, address: Any) -> Domain:
+    def for_address(cls, address: _AddressLike) -> Domain:
         """The domain of an address: a SockAddr or anything SockAddr() accepts."""
         from ._socket import SockAddr
 
@@ -101,6 +105,44 @@ class Shutdown(enum.IntEnum):
     BOTH = _c.SHUT_RDWR
 
 
+class MsgFlags(enum.IntFlag):
+    """The MSG_* flags that the ``flags=`` keyword of every send and receive method takes
+    (``sock.recv(64, flags=MsgFlags.PEEK | MsgFlags.DONTWAIT)``). A member exists only
+    where the platform defines the flag; any int is accepted too. What a receive reports
+    back is a ``RecvFlags`` (the same bits)."""
+
+    PEEK = _c.MSG_PEEK
+    OOB = _c.MSG_OOB
+    if "MSG_DONTWAIT" in _HAS:
+        DONTWAIT = _c.MSG_DONTWAIT
+    if "MSG_WAITALL" in _HAS:
+        WAITALL = _c.MSG_WAITALL
+    if "MSG_TRUNC" in _HAS:
+        TRUNC = _c.MSG_TRUNC
+    if "MSG_CTRUNC" in _HAS:
+        CTRUNC = _c.MSG_CTRUNC
+    if "MSG_EOR" in _HAS:
+        EOR = _c.MSG_EOR
+    if "MSG_DONTROUTE" in _HAS:
+        DONTROUTE = _c.MSG_DONTROUTE
+    if "MSG_NOSIGNAL" in _HAS:
+        NOSIGNAL = _c.MSG_NOSIGNAL
+    if "MSG_CONFIRM" in _HAS:
+        CONFIRM = _c.MSG_CONFIRM
+    if "MSG_MORE" in _HAS:
+        MORE = _c.MSG_MORE
+    if "MSG_ERRQUEUE" in _HAS:
+        ERRQUEUE = _c.MSG_ERRQUEUE
+    if "MSG_CMSG_CLOEXEC" in _HAS:
+        CMSG_CLOEXEC = _c.MSG_CMSG_CLOEXEC
+    if "MSG_WAITFORONE" in _HAS:
+        WAITFORONE = _c.MSG_WAITFORONE
+    if "MSG_ZEROCOPY" in _HAS:
+        ZEROCOPY = _c.MSG_ZEROCOPY
+    if "MSG_FASTOPEN" in _HAS:
+        FASTOPEN = _c.MSG_FASTOPEN
+
+
 class RecvFlags(enum.IntFlag):
     """The flags a receive reported (``msg_flags``), as socket2's ``RecvFlags``."""
 
@@ -148,10 +190,8 @@ class RecvFlags(enum.IntFlag):
             return bool(self & _c.MSG_DONTROUTE)
 
 
-def as_enum(enum_class: Any, value: int | None) -> Any:
+def as_enum(enum_class: type[_E], value: int) -> _E | int:
     """``enum_class(value)``, or the plain int where the enum has no such member."""
-    if value is None:
-        return None
     try:
         return enum_class(value)
     except ValueError:

@@ -1,3 +1,4 @@
+# pyright: reportIncompatibleMethodOverride=false
 """``SockRef``: a ``Socket`` on a descriptor it borrows and never closes (socket2's SockRef).
 
 ``SockRef(obj)`` takes any object with ``fileno()`` (a ``socket.socket``, a
@@ -29,7 +30,7 @@ from ._socket import Socket
 # pysock2` (docs/performance.md); type checkers treat any TYPE_CHECKING name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, NoReturn, Protocol, Union
+    from typing import NoReturn, Protocol, Union
 
     class _HasFileno(Protocol):
         def fileno(self) -> int: ...
@@ -55,6 +56,7 @@ class SockRef(Socket):
     descriptor of ``obj``; never closes it. ``close()`` releases the borrow only."""
 
     __slots__ = ()
+    _BORROWED = True  # repr says "borrowed"
 
     def __new__(cls, obj: _FdOwner) -> SockRef:
         if isinstance(obj, int) and not isinstance(obj, bool):
@@ -73,14 +75,16 @@ class SockRef(Socket):
             raise OSError(errno.EBADF, f"SockRef() of a closed socket: {os.strerror(errno.EBADF)}")
         return cls._borrow(fd, obj)
 
-    detach: Any = _NotOnSockRef()
-    into_stdlib: Any = _NotOnSockRef()
-    from_fd: Any = _NotOnSockRef()
-    from_stdlib: Any = _NotOnSockRef()
-    new_raw: Any = _NotOnSockRef()
+    # Reading one raises AttributeError: checkers see NoReturn (code after it unreachable).
+    # Not substitutable for Socket there, on purpose (the pyright setting at the top).
+    detach: _NotOnSockRef = _NotOnSockRef()
+    into_stdlib: _NotOnSockRef = _NotOnSockRef()
+    from_fd: _NotOnSockRef = _NotOnSockRef()
+    from_stdlib: _NotOnSockRef = _NotOnSockRef()
+    new_raw: _NotOnSockRef = _NotOnSockRef()
     if hasattr(Socket, "pair"):
-        pair: Any = _NotOnSockRef()
-        pair_raw: Any = _NotOnSockRef()
+        pair: _NotOnSockRef = _NotOnSockRef()
+        pair_raw: _NotOnSockRef = _NotOnSockRef()
 
 
 __all__ = ["SockRef"]

@@ -56,6 +56,7 @@ class SockFilter:
     k: int
 
     def __iter__(self) -> Iterator[int]:
+        """``(code, jt, jf, k)``, as ``attach_filter`` takes each instruction."""
         return iter((self.code, self.jt, self.jf, self.k))
 
 

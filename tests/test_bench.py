@@ -63,6 +63,58 @@ def test_a_tiny_run_reports_every_workload_and_target(monkeypatch, tmp_path):
     assert report["import"]["pysock2_imported_from"].endswith("__init__.py")
 
 
+def tiny_report(**targets_met) -> dict:
+    """A report of the shape run() returns, with chosen verdicts."""
+    ns = {"stdlib": 4000.0, "pysock2": 3500.0, "c": 3300.0}
+    targets = {key: {"value": 1.0, "target": f"{op} {limit}", "met": True}
+               for key, (op, limit) in _bench.TARGETS.items()}
+    targets["zero_allocation"] = {"met": True}
+    for key, met in targets_met.items():
+        targets[key]["met"] = met
+    return {
+        "profile": "quick", "settings": {"rounds": 5}, "seconds": 1.0,
+        "machine": {"python": "CPython 3.x", "platform": "Linux", "cpus": 2,
+                    "load_average_at_start": [0.1], "c_reference": "cc -O2"},
+        "roundtrip": {"ns": ns}, "batch": {"ns": ns},
+        "gso": {"ns": {"stdlib_loop": 4000.0, "pysock2_gso": 200.0, "c_loop": 3500.0}},
+        "import": {"default": {"import_only_ms": {"socket": 2.0, "pysock2": 1.5}}},
+        "targets": targets,
+    }
+
+
+def test_the_table_shows_every_workload_and_every_target():
+    table = _bench.format_table(tiny_report(batch_pysock2_vs_c=False))
+    assert "roundtrip: send + recv_into" in table and "3,500" in table
+    for key in _bench.TARGETS:
+        assert key in table
+    assert "batch_pysock2_vs_c" in [line.split()[0] for line in table.splitlines()
+                                    if line.endswith("MISSED")]
+
+
+def test_missed_targets_are_the_measured_misses():
+    assert _bench.missed_targets(tiny_report()) == []
+    report = tiny_report(import_pysock2_vs_socket=False, batch_pysock2_vs_c=None)
+    assert _bench.missed_targets(report) == ["import_pysock2_vs_socket"]  # None: unmeasured
+
+
+@pytest.mark.parametrize("met, status", [(True, 0), (False, 1)])
+def test_check_exits_non_zero_when_a_target_is_missed(monkeypatch, capsys, met, status):
+    monkeypatch.setattr(_bench, "run", lambda profile, rounds: tiny_report(
+        roundtrip_pysock2_vs_c=met))
+    assert _bench.main(["--check"]) == status
+    assert _bench.main([]) == 0  # without --check a miss is only reported
+    out = capsys.readouterr().out
+    assert out.startswith("pysock2 bench:")
+
+
+def test_json_prints_the_whole_report(monkeypatch, capsys):
+    monkeypatch.setattr(_bench, "run", lambda profile, rounds: tiny_report())
+    assert _bench.main(["--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["targets"]["zero_allocation"] == {"met": True}
+    assert report["command"] == "python -m pysock2 bench --json"
+
+
 @pytest.mark.skipif(_bench.source_dir() is None, reason="needs the source checkout's bench/")
 def test_bench_run_script_help():
     done = subprocess.run([sys.executable, "bench/run.py", "--help"], capture_output=True,

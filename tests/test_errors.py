@@ -53,6 +53,9 @@ CALLS_ON_A_DESCRIPTOR = [
     ("send_to", (b"x", ADDRESS)),
     ("sendall", (b"x",)),
     ("sendfile", (0,)),
+    ("sendfile_once", (0,)),
+    ("getsockopt", (1, 2)),
+    ("setsockopt", (1, 2, 3)),
 ]
 
 

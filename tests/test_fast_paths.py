@@ -152,7 +152,7 @@ class TestDatagramFastPath:
         _, b = udp_pair
         b.set_read_timeout(5)
         with pytest.raises(BlockingIOError) as info:
-            b.recv_into(bytearray(4), _pysock2.MSG_DONTWAIT)
+            b.recv_into(bytearray(4), flags=_pysock2.MSG_DONTWAIT)
         assert info.value.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
 
     def test_non_blocking_socket_is_blocking_io_error_not_a_timeout(self, udp_pair):
@@ -227,7 +227,7 @@ class TestStreamsKeepBlockingSemantics:
         timer.start()
         try:
             buf = bytearray(6)
-            assert server.recv_into(buf, _pysock2.MSG_WAITALL) == 6
+            assert server.recv_into(buf, flags=_pysock2.MSG_WAITALL) == 6
         finally:
             timer.join()
         assert buf == b"abcdef"

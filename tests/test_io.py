@@ -1,4 +1,5 @@
-"""Scalar I/O: the recv/peek/send families, zero-copy into caller buffers, sendall, sendfile,
+"""Scalar I/O: the recv/peek/send families, zero-copy into caller buffers, sendall (sendfile:
+test_stdlib_traps.py),
 timeouts, non-blocking mode, signals (PEP 475) and the GIL."""
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ class TestReceive:
         a, b = udp_pair
         a.send(b"peeked", flags=0)
         assert b.recv(10, flags=_pysock2.MSG_PEEK) == b"peeked"
-        assert b.recv(10, _pysock2.MSG_PEEK) == b"peeked"
+        assert b.recv(10, flags=_pysock2.MSG_PEEK) == b"peeked"
         assert b.recv(bufsize=10) == b"peeked"
 
 
@@ -151,32 +152,6 @@ class TestSend:
         client.shutdown(1)
         with pytest.raises(BrokenPipeError):
             client.send(b"x", flags=_pysock2.MSG_NOSIGNAL)
-
-
-@pytest.mark.skipif(not hasattr(Socket, "sendfile"), reason="no sendfile on this platform")
-class TestSendfile:
-    def test_sendfile_from_a_file_object_and_an_fd(self, tcp_pair, tmp_path):
-        client, server = tcp_pair
-        path = tmp_path / "data"
-        path.write_bytes(b"0123456789")
-        with open(path, "rb") as f:
-            assert client.sendfile(f) == 10
-            assert client.sendfile(f.fileno(), offset=2, length=3) == 3
-        received = bytearray()
-        assert wait_until(lambda: received.extend(server.recv(100)) or len(received) >= 13)
-        assert received == b"0123456789234"
-
-    def test_sendfile_bad_arguments(self, tcp_pair, tmp_path):
-        client, _ = tcp_pair
-        path = tmp_path / "data"
-        path.write_bytes(b"x")
-        with open(path, "rb") as f:
-            with pytest.raises(ValueError):
-                client.sendfile(f, length=0)
-            with pytest.raises(ValueError):
-                client.sendfile(f, offset=-1)
-        with pytest.raises(TypeError):
-            client.sendfile("not a file")
 
 
 class TestBadInput:

@@ -17,9 +17,11 @@ complete: a new public method fails it until it has a row here.
 """
 from __future__ import annotations
 
+import copy
 import gc
 import ipaddress
 import os
+import pickle
 import select
 import socket as stdlib_socket
 import sys
@@ -340,14 +342,38 @@ def _sendfile(e: Env) -> Callable[[], Any]:
     f = e.file(b"x")
 
     def call() -> None:
-        a.sendfile(f, 0, 1)
+        a.sendfile_once(f, 0, 1)
         b.recv(1)
     return call
 
 
-happy("sendfile", _sendfile)
-oserror("sendfile", lambda e: (lambda s, f: lambda: s.sendfile(f, 0, 1))(e.sock(), e.file(b"x")))  # EDESTADDRREQ
-argerror("sendfile", lambda e: (lambda s, f: lambda: s.sendfile(f, -1))(e.sock(), e.file(b"x")), ValueError)
+happy("sendfile_once", _sendfile)
+oserror("sendfile_once", lambda e: (lambda s, f: lambda: s.sendfile_once(f, 0, 1))(e.sock(), e.file(b"x")))  # EDESTADDRREQ
+argerror("sendfile_once", lambda e: (lambda s, f: lambda: s.sendfile_once(f, -1))(e.sock(), e.file(b"x")), ValueError)
+
+# ---- generic options and the stdlib's sendfile
+happy("getsockopt", lambda e: (lambda s: lambda: (s.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_TYPE),
+                                                   s.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, 8)))(e.sock("tcp4")))
+oserror("getsockopt", lambda e: (lambda s: lambda: s.getsockopt(stdlib_socket.SOL_SOCKET, 0x7FFF, 16))(e.sock()))
+argerror("getsockopt", lambda e: (lambda s: lambda: s.getsockopt(1, 2, 0))(e.sock()), ValueError)
+happy("setsockopt", lambda e: (lambda s: lambda: (s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_KEEPALIVE, 1),
+                                                   s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, bytearray(8))))(e.sock("tcp4")))
+oserror("setsockopt", lambda e: (lambda s: lambda: s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_KEEPALIVE, None, 4))(e.sock()))
+argerror("setsockopt", lambda e: (lambda s: lambda: s.setsockopt(1, 2, 1.5))(e.sock()))
+
+
+def _stdlib_sendfile(e: Env) -> Callable[[], Any]:
+    a, b = e.tcp_pair()
+    f = e.file(b"0123456789")
+
+    def call() -> None:
+        a.sendfile(f, 2, 5)
+        b.recv(5, flags=stdlib_socket.MSG_WAITALL)
+    return call
+
+
+happy("sendfile", _stdlib_sendfile)
+argerror("sendfile", lambda e: (lambda s, f: lambda: s.sendfile(f, count=0))(e.sock("tcp4"), e.file(b"x")), ValueError)
 
 # ---- receiving: a datagram is sent before each receive, or once before each peek
 _RECEIVERS = {
@@ -596,6 +622,8 @@ happy("SockAddr.abstract", lambda e: lambda: SockAddr.abstract(b"name"))
 argerror("SockAddr.abstract", lambda e: lambda: SockAddr.abstract(b"x" * 200), ValueError)
 happy("SockAddr.vsock", lambda e: lambda: SockAddr.vsock(2, 80))
 argerror("SockAddr.vsock", lambda e: lambda: SockAddr.vsock(-1, 80), OverflowError)
+happy("SockAddr.__reduce__", lambda e: lambda: [pickle.loads(pickle.dumps(a)) for a in _ADDRESSES])
+happy("SockAddr.__copy__", lambda e: lambda: [(copy.copy(a), copy.deepcopy(a)) for a in _ADDRESSES])
 happy("SockAddr.from_bytes", lambda e: lambda: [SockAddr.from_bytes(bytes(a)) for a in _ADDRESSES])
 argerror("SockAddr.from_bytes", lambda e: lambda: SockAddr.from_bytes(b"\x02\x00\x00"), ValueError)
 argerror("SockAddr.from_bytes", lambda e: lambda: SockAddr.from_bytes("text"))

@@ -1,6 +1,7 @@
 """Socket lifecycle: creation flags, ownership, connection set-up, descriptor state."""
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import socket
@@ -253,9 +254,10 @@ class TestConnection:
                         pass
                 with Socket(Domain.IPV4, Type.STREAM) as sock:
                     start = time.monotonic()
-                    with pytest.raises(TimeoutError):
+                    with pytest.raises(TimeoutError) as info:
                         sock.connect_timeout(listener.local_addr(), 0.2)
                     assert time.monotonic() - start < 5
+                    assert info.value.errno == errno.ETIMEDOUT  # as every other timeout
             finally:
                 for filler in fillers:
                     filler.close()

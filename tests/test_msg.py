@@ -250,7 +250,7 @@ class TestMsgHdrMut:
         a, b = udp_pair
         msg = MsgHdrMut(buffers=[bytearray(4)])
         with pytest.raises(BlockingIOError):
-            b.recvmsg(msg, socket.MSG_DONTWAIT)
+            b.recvmsg(msg, flags=socket.MSG_DONTWAIT)
         b.set_read_timeout(0.01)
         with pytest.raises(TimeoutError):
             b.recvmsg(msg)
@@ -290,7 +290,7 @@ class TestMsgHdrMut:
         # stays blocked in recvmsg, holding it, until the datagram below arrives.
         while True:
             try:
-                b.recvmsg(msg, socket.MSG_DONTWAIT)
+                b.recvmsg(msg, flags=socket.MSG_DONTWAIT)
             except BufferError:
                 break
             except BlockingIOError:

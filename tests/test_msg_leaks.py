@@ -77,7 +77,7 @@ def calls(unix_dgram_pair, pipe):
         "bad-header": swallow(lambda: MsgHdr(buffers=[b"x", 1]), TypeError),
         "bad-control": swallow(lambda: cmsg.parse(b"\xff" * 32), ValueError),
         "wrong-header": swallow(lambda: a.sendmsg(into), TypeError),
-        "would-block": swallow(lambda: b.recvmsg(into, socket.MSG_DONTWAIT), BlockingIOError),
+        "would-block": swallow(lambda: b.recvmsg(into, flags=socket.MSG_DONTWAIT), BlockingIOError),
         "not-a-socket": swallow(lambda: SockRef(r), OSError),
     }
     yield table

@@ -70,7 +70,7 @@ def test_datagrams_sent_and_received_by_eight_threads_arrive_once_and_intact() -
             for seq in range(ITERATIONS):
                 assert sock.send(record.pack(i, seq)) == record.size
                 try:
-                    n = sock.recv_into(buf, stdlib_socket.MSG_DONTWAIT)
+                    n = sock.recv_into(buf, flags=stdlib_socket.MSG_DONTWAIT)
                 except BlockingIOError:  # another thread took the datagram
                     continue
                 got.append(bytes(buf[:n]))
