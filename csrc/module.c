@@ -41,7 +41,7 @@ static const constant constants[] = {
 #ifdef AF_PACKET
     C(AF_PACKET),
 #endif
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
     C(AF_VSOCK),
 #endif
     C(AF_UNSPEC),

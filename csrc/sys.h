@@ -49,8 +49,11 @@ typedef ADDRESS_FAMILY sa_family_t;
 #  include <net/if.h>
 #  include <sys/uio.h>
 #  include <limits.h>
+/* VM sockets as socket2 has them: Linux and Android. (Apple's <sys/socket.h> defines
+ * AF_VSOCK too, but no struct sockaddr_vm, and socket2 has no vsock there.) */
 #  ifdef __linux__
 #    include <linux/vm_sockets.h>
+#    define SYS_HAS_VSOCK 1
 #  endif
 typedef int sys_socket_t;
 typedef socklen_t sys_socklen_t;

@@ -419,6 +419,8 @@ sys_sendmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags)
 }
 #endif
 
+/* The per-socket keepalive parameters: idle time (TCP_KEEPALIVE on Apple), interval and
+ * count. OpenBSD has none of them (only system-wide sysctls). */
 #if defined(__APPLE__)
 #  define KEEPALIVE_IDLE TCP_KEEPALIVE
 #elif defined(TCP_KEEPIDLE)
@@ -434,6 +436,22 @@ set_int_option(int fd, int level, int name, int value)
 int
 sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int retries)
 {
+    /* A parameter the system cannot set is refused before anything changes (ENOPROTOOPT,
+     * as setsockopt reports an unknown option), never dropped silently. */
+    int unsupported = 0;
+#ifndef KEEPALIVE_IDLE
+    unsupported |= time_ms >= 0;
+#endif
+#ifndef TCP_KEEPINTVL
+    unsupported |= interval_ms >= 0;
+#endif
+#ifndef TCP_KEEPCNT
+    unsupported |= retries >= 0;
+#endif
+    if (unsupported) {
+        errno = ENOPROTOOPT;
+        return -1;
+    }
     if (set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1) < 0) {
         return -1;
     }

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Compiles all of csrc/ (with sys_unix.c) for macOS and the BSDs with zig's clang and the
+# target's own libc headers, with setup.py's flags plus -Werror, and links each target's
+# _pysock2 shared object; then lists what the compiled code offers per target
+# (.ci/cross_catalog.py) and compares it with socket2's cfg gates.
+#
+# Targets: aarch64-macos (deployment target 11.0) and x86_64-macos (10.13), the wheels'
+# targets, both with -Wunguarded-availability (an API newer than the deployment target must
+# be guarded); x86_64/aarch64 FreeBSD, x86_64 NetBSD, x86_64 OpenBSD.
+#
+# Python's headers: this machine's CPython Include/ (the interpreter in $PYTHON), with a
+# pyconfig.h derived per target by .ci/cross_pyconfig.py (its docstring says how: headers
+# by __has_include for the target, sizes measured by the target's compiler, feature macros
+# as CPython's configure sets them on that system). Each target's changes are printed.
+#
+# zig comes from PyPI (`ziglang`: a self-contained clang plus macOS, FreeBSD, NetBSD and
+# OpenBSD libc headers and link stubs) into a venv under $PYSOCK2_CACHE (kept; the pins
+# decide when it is rebuilt). Idempotent; cold ~2 min (zig's first compile per target
+# builds its caches), warm ~1 min on 2 cores.
+# Usage: .ci/cross-unix.sh [TARGET...]     (default: all six)
+set -euo pipefail
+
+NAME="cross-unix"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$ROOT/.ci/lib.sh"
+TOOLS=(ziglang==0.17.1)
+VENV="$CACHE/zig-venv"
+DEFAULT_TARGETS=(aarch64-macos.11.0 x86_64-macos.10.13 x86_64-freebsd aarch64-freebsd
+                 x86_64-netbsd x86_64-openbsd)
+TARGETS=("${@:-${DEFAULT_TARGETS[@]}}")
+
+ensure_python
+tool_venv "$VENV" "${TOOLS[@]}"
+ZIG_CC="$VENV/bin/python -m ziglang cc"
+# zig's own cache (compiled libc stubs, per target) survives between runs.
+export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig-cache" ZIG_LOCAL_CACHE_DIR="$CACHE/zig-cache"
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+INCLUDE="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+[ -f "$INCLUDE/pyconfig.h" ] || { log "FAILED: no $INCLUDE/pyconfig.h (python3-dev?)"; exit 1; }
+
+# setup.py's Unix compile flags exactly as it computes them (setup() is stubbed out), with
+# PYSOCK2_WERROR=1 adding -Werror.
+mapfile -t SETUP_FLAGS < <(cd "$ROOT" && PYSOCK2_WERROR=1 "$PYTHON" - <<'PY'
+import setuptools
+captured = {}
+setuptools.setup = lambda **kw: captured.update(kw)
+exec(compile(open("setup.py").read(), "setup.py", "exec"))
+(ext,) = captured["ext_modules"]
+print("\n".join(ext.extra_compile_args))
+PY
+)
+[[ " ${SETUP_FLAGS[*]} " == *" -Werror "* ]] || { log "FAILED: setup.py gave no -Werror"; exit 1; }
+SOURCES=()
+for src in "$ROOT"/csrc/*.c; do
+    [ "$(basename "$src")" = sys_windows.c ] || SOURCES+=("$src")
+done
+
+# compile_target TARGET: every source, then a link the way a user's build links.
+compile_target() {
+    local target="$1" out="$TMP/$1"
+    mkdir -p "$out/obj"
+    "$PYTHON" "$ROOT/.ci/cross_pyconfig.py" "$ZIG_CC" "$target" "$INCLUDE" "$out/include" \
+        || return 1
+    local flags=(-target "$target" "${SETUP_FLAGS[@]}" -O2 -fPIC -I"$out/include"
+                 -I"$ROOT/csrc")
+    local link=(-shared -Wl,-z,defs)   # ELF: an undefined symbol is an error, as on Mach-O
+    case "$target" in
+        *macos*)
+            flags+=(-Wunguarded-availability)
+            link=(-shared)
+            ;;
+    esac
+    local failed=() src
+    for src in "${SOURCES[@]}"; do
+        $ZIG_CC "${flags[@]}" -c "$src" -o "$out/obj/$(basename "$src" .c).o" \
+            2>>"$out/errors.log" || failed+=("$(basename "$src")")
+    done
+    if [ "${#failed[@]}" -gt 0 ]; then
+        cat "$out/errors.log"
+        log "$target: FAILED to compile: ${failed[*]}"
+        return 1
+    fi
+    log "$target: ${#SOURCES[@]} files compiled with -Werror"
+    link_check "$target" "$out" "${link[@]}" || return 1
+}
+
+# link_check TARGET OUT LINKFLAGS...: links the objects against the target's libc with no
+# undefined symbol allowed, so that a call to a function the target's libc lacks (accept4,
+# recvmmsg, ...) that a header happened to declare fails here. The first link names the
+# undefined symbols: all must be the Python C API's (Py*, _Py*; Mach-O prefixes C names
+# with "_"), which a stand-in library defining exactly those then provides for a second,
+# complete link (setuptools' builds leave them to the interpreter at load time).
+link_check() {
+    local target="$1" out="$2" names
+    shift 2
+    names="$($ZIG_CC -target "$target" "$@" -o "$out/_pysock2.so" "$out"/obj/*.o 2>&1 \
+             | sed -n 's/.*undefined symbol: \([^ ]*\).*/\1/p' | sort -u)"
+    [[ "$target" == *macos* ]] && names="$(sed 's/^_//' <<<"$names")"
+    [ -n "$names" ] || { log "$target: FAILED: the link named no Python symbols"; return 1; }
+    local foreign
+    foreign="$(grep -v -E '^_?Py' <<<"$names" || true)"
+    if [ -n "$foreign" ]; then
+        log "$target: FAILED to link: the target's libc lacks $(tr '\n' ' ' <<<"$foreign")"
+        return 1
+    fi
+    sed 's/.*/char &;/' <<<"$names" >"$out/python_stand_in.c"
+    $ZIG_CC -target "$target" -shared -o "$out/libpython_stand_in.so" "$out/python_stand_in.c" \
+        && $ZIG_CC -target "$target" "$@" -o "$out/_pysock2.so" "$out"/obj/*.o \
+               "$out/libpython_stand_in.so" \
+        || { log "$target: FAILED to link"; return 1; }
+    log "$target: linked; undefined only the $(wc -l <<<"$names") Python C-API names used"
+}
+
+status=0
+for target in "${TARGETS[@]}"; do
+    started=$SECONDS
+    if compile_target "$target"; then
+        log "$target: ok in $((SECONDS - started)) s"
+    else
+        status=1
+    fi
+done
+if [ "$status" = 0 ]; then
+    # What each target's compiled code offers against socket2's methods per OS.
+    "$PYTHON" "$ROOT/.ci/cross_catalog.py" --zig "$ZIG_CC" --include-root "$TMP" \
+        "${TARGETS[@]}" || status=1
+fi
+if [ "$status" = 0 ]; then log "OK in $SECONDS s"; else log "FAILED after $SECONDS s"; fi
+exit "$status"
