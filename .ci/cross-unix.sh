@@ -124,9 +124,12 @@ for target in "${TARGETS[@]}"; do
     fi
 done
 if [ "$status" = 0 ]; then
-    # What each target's compiled code offers against socket2's methods per OS.
-    "$PYTHON" "$ROOT/.ci/cross_catalog.py" --zig "$ZIG_CC" --include-root "$TMP" \
-        "${TARGETS[@]}" || status=1
+    # What each target's compiled code offers, against socket2's methods per OS.
+    specs=()
+    for target in "${TARGETS[@]}"; do
+        specs+=("$target=$ZIG_CC::-target $target ${SETUP_FLAGS[*]} -I$TMP/$target/include -I$ROOT/csrc")
+    done
+    "$PYTHON" "$ROOT/.ci/cross_catalog.py" --root "$ROOT" "${specs[@]}" || status=1
 fi
 if [ "$status" = 0 ]; then log "OK in $SECONDS s"; else log "FAILED after $SECONDS s"; fi
 exit "$status"

@@ -11,6 +11,13 @@
 #ifndef PYSOCK2_SYS_H
 #define PYSOCK2_SYS_H
 
+/* Apple's headers give RFC 2292's IPv6 API unless asked for RFC 3542's, whose names
+ * (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, ...) socket2 and CPython's socket module use.
+ * Before any system header. */
+#if defined(__APPLE__) && !defined(__APPLE_USE_RFC_3542)
+#  define __APPLE_USE_RFC_3542 1
+#endif
+
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
