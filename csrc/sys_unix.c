@@ -32,20 +32,6 @@ clamp_len(size_t len)
     return len > MAX_IO_LEN ? MAX_IO_LEN : len;
 }
 
-PyObject *
-sys_set_error(int err)
-{
-    errno = err;
-    return PyErr_SetFromErrno(PyExc_OSError);
-}
-
-PyObject *
-sys_error_object(int err)
-{
-    /* OSError(errno, strerror) picks the subclass (ConnectionRefusedError, ...) itself. */
-    return PyObject_CallFunction(PyExc_OSError, "is", err, strerror(err));
-}
-
 int
 sys_init(int *err)
 {
