@@ -24,7 +24,8 @@ NAME="cross-unix"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$ROOT/.ci/lib.sh"
-TOOLS=(ziglang==0.17.1)
+# setuptools: to read setup.py's flags (a Python >= 3.12 venv has none of its own).
+TOOLS=(ziglang==0.17.1 setuptools==80.9.0)
 VENV="$CACHE/zig-venv"
 DEFAULT_TARGETS=(aarch64-macos.11.0 x86_64-macos.10.13 x86_64-freebsd aarch64-freebsd
                  x86_64-netbsd x86_64-openbsd)
@@ -39,11 +40,12 @@ export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig-cache" ZIG_LOCAL_CACHE_DIR="$CACHE/zig-c
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 INCLUDE="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
-[ -f "$INCLUDE/pyconfig.h" ] || { log "FAILED: no $INCLUDE/pyconfig.h (python3-dev?)"; exit 1; }
+[ -f "$INCLUDE/pyconfig.h" ] || apt_install python3-dev   # a Debian python3 without headers
+[ -f "$INCLUDE/pyconfig.h" ] || { log "FAILED: no $INCLUDE/pyconfig.h"; exit 1; }
 
 # setup.py's Unix compile flags exactly as it computes them (setup() is stubbed out), with
 # PYSOCK2_WERROR=1 adding -Werror.
-mapfile -t SETUP_FLAGS < <(cd "$ROOT" && PYSOCK2_WERROR=1 "$PYTHON" - <<'PY'
+mapfile -t SETUP_FLAGS < <(cd "$ROOT" && PYSOCK2_WERROR=1 "$VENV/bin/python" - <<'PY'
 import setuptools
 captured = {}
 setuptools.setup = lambda **kw: captured.update(kw)
