@@ -87,6 +87,11 @@ compile_target() {
     fi
     log "$target: ${#SOURCES[@]} files compiled with -Werror"
     link_check "$target" "$out" "${link[@]}" || return 1
+    # The sys.h contract driver too (run natively on GitHub's macOS; here only built).
+    $ZIG_CC -target "$target" -std=c11 -Wall -Wextra -Werror -O2 -I"$ROOT/csrc" \
+        "$ROOT/tests/c/sys_contract.c" "$ROOT/csrc/sys_unix.c" -o "$out/sys_contract" \
+        || { log "$target: FAILED to build tests/c/sys_contract.c"; return 1; }
+    log "$target: tests/c/sys_contract.c built with -Werror"
 }
 
 # link_check TARGET OUT LINKFLAGS...: links the objects against the target's libc with no

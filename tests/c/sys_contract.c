@@ -486,6 +486,7 @@ test_datagram_truncation(void)
     sys_close(rx);
 }
 
+#ifdef IP_PKTINFO
 /* The IP_PKTINFO control message in a received buffer: the datagram's destination. */
 static int
 find_pktinfo(const unsigned char *control, size_t len, struct in_addr *dest)
@@ -601,6 +602,20 @@ test_control_truncation(void)
     sys_close(rx);
 }
 
+#else /* FreeBSD, OpenBSD: IP_RECVDSTADDR instead */
+static void
+test_message_control_pktinfo(void)
+{
+    skip("no IP_PKTINFO on this system");
+}
+
+static void
+test_control_truncation(void)
+{
+    skip("no IP_PKTINFO on this system to make control data with");
+}
+#endif
+
 static void
 test_timeouts(void)
 {
@@ -649,6 +664,7 @@ test_try_clone(void)
     sys_close(server);
 }
 
+#if defined(_WIN32) || defined(TCP_KEEPCNT) || defined(TCP_KEEPINTVL)  /* callers */
 /* Under Wine, an option its ws2_32 lacks answers WSAENOPROTOOPT: a skip, not a pass.
  * Anywhere else the same answer is a failure. */
 static int
@@ -660,6 +676,7 @@ wine_lacks_it(int rc, const char *what)
     }
     return 0;
 }
+#endif
 
 static void
 test_keepalive(void)
@@ -668,6 +685,14 @@ test_keepalive(void)
     if (tcp_pair(AF_INET, &client, &server) < 0) {
         return;
     }
+#if !defined(_WIN32) && !(defined(PYSOCK2_TCP_KEEPIDLE) && defined(TCP_KEEPINTVL))
+    /* No per-socket idle time or interval (OpenBSD): refused before anything changes. */
+    CHECK(sys_set_tcp_keepalive(client, 30000, 7000, -1) == -1);
+    CHECK(sys_last_error() == ERR_NOPROTOOPT);
+    CHECK(int_option(client, SOL_SOCKET, SO_KEEPALIVE) == 0);
+    CHECK_SYS(sys_set_tcp_keepalive(client, -1, -1, -1));  /* SO_KEEPALIVE alone */
+    CHECK(int_option(client, SOL_SOCKET, SO_KEEPALIVE) != 0);
+#else
     /* Time and interval: TCP_KEEPIDLE/TCP_KEEPINTVL, on Windows SIO_KEEPALIVE_VALS. */
     CHECK_SYS(sys_set_tcp_keepalive(client, 30000, 7000, -1));
     CHECK(int_option(client, SOL_SOCKET, SO_KEEPALIVE) != 0);
@@ -681,6 +706,7 @@ test_keepalive(void)
         CHECK(time_s == 30);
         CHECK(int_option(client, IPPROTO_TCP, TCP_KEEPINTVL) == 7);
     }
+#endif
     sys_close(client);
     sys_close(server);
 }
@@ -693,10 +719,16 @@ test_keepalive_retries(void)
         return;
     }
     int rc = sys_set_tcp_keepalive(client, -1, -1, 4);
+#ifdef TCP_KEEPCNT
     if (!wine_lacks_it(rc, "TCP_KEEPCNT")) {
         CHECK(rc == 0);
         CHECK(int_option(client, IPPROTO_TCP, TCP_KEEPCNT) == 4);
     }
+#else
+    /* No TCP_KEEPCNT (OpenBSD): refused before anything changes. */
+    CHECK(rc == -1 && sys_last_error() == ERR_NOPROTOOPT);
+    CHECK(int_option(client, SOL_SOCKET, SO_KEEPALIVE) == 0);
+#endif
     sys_close(client);
     sys_close(server);
 }
