@@ -15,8 +15,12 @@
 #
 # zig comes from PyPI (`ziglang`: a self-contained clang plus macOS, FreeBSD, NetBSD and
 # OpenBSD libc headers and link stubs) into a venv under $PYSOCK2_CACHE (kept; the pins
-# decide when it is rebuilt). Idempotent; cold ~2 min (zig's first compile per target
-# builds its caches), warm ~1 min on 2 cores.
+# decide when it is rebuilt). zig 0.17.1 has headers for all six targets (its
+# lib/libc/include: any-darwin-any, x86_64- and aarch64-freebsd-none, x86_64-netbsd-none,
+# x86_64-openbsd-none, each with the generic-<os> directory); a target without them would
+# fail cross_pyconfig.py at once (its size probe includes <stdio.h> and <pthread.h>).
+# Idempotent; cold ~2 min (zig's first compile per target builds its caches), warm
+# ~1 min on 2 cores.
 # Usage: .ci/cross-unix.sh [TARGET...]     (default: all six)
 set -euo pipefail
 
