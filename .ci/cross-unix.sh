@@ -19,8 +19,8 @@
 # lib/libc/include: any-darwin-any, x86_64- and aarch64-freebsd-none, x86_64-netbsd-none,
 # x86_64-openbsd-none, each with the generic-<os> directory); a target without them would
 # fail cross_pyconfig.py at once (its size probe includes <stdio.h> and <pthread.h>).
-# Idempotent; cold ~2 min (zig's first compile per target builds its caches), warm
-# ~1 min on 2 cores.
+# Idempotent; cold about 4-7 min on 2 cores (the venv, then zig's libc stubs per target:
+# 45-75 s each, two targets at a time), warm about 1 min.
 # Usage: .ci/cross-unix.sh [TARGET...]     (default: all six)
 set -euo pipefail
 
@@ -125,14 +125,29 @@ link_check() {
     log "$target: linked; undefined only the $(wc -l <<<"$names") Python C-API names used"
 }
 
+# The targets run $JOBS at a time (zig's first compile for a target builds its libc stubs:
+# about a minute each, cold), each with its own log, printed in order.
+JOBS="$(nproc 2>/dev/null || echo 2)"
+run_target() {
+    local started=$SECONDS
+    if compile_target "$1" >"$TMP/$1.log" 2>&1; then
+        log "$1: ok in $((SECONDS - started)) s" >>"$TMP/$1.log"
+        echo 0 >"$TMP/$1.rc"
+    else
+        echo 1 >"$TMP/$1.rc"
+    fi
+}
+for target in "${TARGETS[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+        wait -n || true
+    done
+    run_target "$target" &
+done
+wait
 status=0
 for target in "${TARGETS[@]}"; do
-    started=$SECONDS
-    if compile_target "$target"; then
-        log "$target: ok in $((SECONDS - started)) s"
-    else
-        status=1
-    fi
+    cat "$TMP/$target.log"
+    [ "$(cat "$TMP/$target.rc" 2>/dev/null)" = 0 ] || status=1
 done
 if [ "$status" = 0 ]; then
     # What each target's compiled code offers, against socket2's methods per OS.
