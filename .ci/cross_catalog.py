@@ -61,10 +61,14 @@ def compiled_names(root, cc, flags):
     tables = re.search(r"socket_tables\[\]\s*=\s*\{([^}]*)\}", module)
     methods = set(table(preprocess(cc, flags, os.path.join(csrc, "socket.c")), "PyMethodDef",
                         "socket_methods"))
+    sources = {}
+    for f in sorted(os.listdir(csrc)):
+        if f.endswith(".c"):
+            with open(os.path.join(csrc, f)) as source:
+                sources[f] = source.read()
     for name in re.findall(r"\w+", tables.group(1)):
-        owner = [f for f in os.listdir(csrc) if f.endswith(".c")
-                 and re.search(rf"^PyMethodDef {name}\[\]", open(os.path.join(csrc, f)).read(),
-                               re.M)]
+        owner = [f for f, text in sources.items()
+                 if re.search(rf"^PyMethodDef {name}\[\]", text, re.M)]
         if len(owner) != 1:
             sys.exit(f"cross_catalog: table {name} is defined in {owner}")
         methods.update(table(preprocess(cc, flags, os.path.join(csrc, owner[0])),
