@@ -7,11 +7,13 @@ build (so every #ifdef is decided as it would be there) and read back:
 Then pysock2's own Python layer is imported in a child process on top of a stand-in
 _pysock2 module holding exactly those methods and constants, with sys.platform set to the
 target's, and asked the questions `info` asks (hasattr(Socket, name) for each name of
-pysock2/_catalog.py, hasattr(Enum, member)). No table here repeats a gate.
+pysock2/_catalog.py, hasattr(Enum, member)). No table here repeats one of pysock2's gates.
 
-The result is compared with ../shared/socket2_methods.json (socket2's methods per OS,
-where socket2's `*_with_flags` twins are pysock2's `flags=` keyword on the same method):
-missing names are failures; names beyond socket2 are listed.
+The result is compared with socket2's side: ../shared/socket2_methods.json (methods per OS;
+socket2's `*_with_flags` twins are pysock2's `flags=` keyword on the same method) and
+SOCKET2_ENUMS below. A missing socket2 method, a method socket2 gates off that is present
+without a reason in DELIBERATE, or an enum that differs fails; names beyond socket2 are
+listed.
 
 Usage: cross_catalog.py --root ROOT TARGET=CC::FLAGS... (FLAGS space-separated)
 """
