@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs tests/c/sys_contract.c, the contract of csrc/sys.h, against both platform layers:
-#  1. built with sys_unix.c by the system's cc and run here (Linux);
+#  1. built with sys_unix.c by the system's cc and run here (Linux, under ASan + UBSan);
 #  2. built with sys_windows.c by mingw-w64 and run under Wine (wine64, headless, in a
 #     throw-away WINEPREFIX), so the Windows layer executes, not only compiles;
 # then lists what `python -m pysock2 info` would show on Windows (.ci/cross_catalog.py over
@@ -21,7 +21,10 @@ MINGW=x86_64-w64-mingw32-gcc
 WIN_HEADERS="$CACHE/windows-include-python3.11"   # filled by .ci/windows-check.sh
 # What .ci/windows-check.sh compiles csrc/ with for Windows.
 WIN_FLAGS=(-std=c11 -Wall -Wextra -Werror -O2 -D_WIN32_WINNT=0x0A00 -DNTDDI_VERSION=0x0A00000B)
-UNIX_FLAGS=(-std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE)
+# On Linux the driver runs under ASan and UBSan: every buffer the platform layer hands the
+# kernel, and every length it reads back, is checked too.
+UNIX_FLAGS=(-std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -fsanitize=address,undefined
+            -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 wine_binary() {
     if [ -x /usr/lib/wine/wine64 ]; then echo /usr/lib/wine/wine64; else command -v wine64 || command -v wine; fi
@@ -43,7 +46,7 @@ DRIVER="$ROOT/tests/c/sys_contract.c"
 
 started=$SECONDS
 cc "${UNIX_FLAGS[@]}" -I"$ROOT/csrc" "$DRIVER" "$ROOT/csrc/sys_unix.c" -o "$TMP/sys_contract"
-log "Linux: driver built with sys_unix.c; running"
+log "Linux: driver built with sys_unix.c (ASan + UBSan); running"
 (cd "$TMP" && ./sys_contract) || status=1
 log "Linux: done in $((SECONDS - started)) s"
 
