@@ -15,12 +15,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$ROOT/.ci/lib.sh"
 # Keep in step with pypa/cibuildwheel@v... in .github/workflows/wheels.yml.
-TOOLS=(cibuildwheel==4.3.3 check-jsonschema==0.39.0)
+TOOLS=(cibuildwheel==4.3.5 check-jsonschema==0.39.0)
 VENV="$CACHE/ci-tools-venv"
 
-# What [tool.cibuildwheel] must produce: CPython 3.9-3.14 and the free-threaded 3.14t,
+# What [tool.cibuildwheel] must produce: CPython 3.9-3.15 and the free-threaded 3.14t/3.15t,
 # per platform and the architectures the wheels.yml runners build.
-PYTHONS=(cp39 cp310 cp311 cp312 cp313 cp314 cp314t)
+PYTHONS=(cp39 cp310 cp311 cp312 cp313 cp314 cp314t cp315 cp315t)
 declare -A PLATFORMS=(
     [linux]="manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 musllinux_aarch64"
     [macos]="macosx_x86_64 macosx_arm64"

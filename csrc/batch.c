@@ -435,7 +435,7 @@ batch_control(BatchObject *self, PyObject *arg)
         return NULL;
     }
     if (self->control == NULL) {
-        return PyBytes_FromStringAndSize(NULL, 0);
+        return PyBytes_FromStringAndSize("", 0);
     }
     return PyBytes_FromStringAndSize(self->control + i * self->control_size,
                                      (Py_ssize_t)self->controllens[i]);

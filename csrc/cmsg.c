@@ -207,11 +207,19 @@ cmsg_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
         goto done;
     }
     size_t space = sys_cmsg_space((size_t)data.len);
+#if PY_VERSION_HEX >= 0x030F0000  /* 3.15 soft-deprecates PyBytes_FromStringAndSize(NULL) */
+    PyBytesWriter *writer = PyBytesWriter_Create((Py_ssize_t)space);
+    if (writer == NULL) {
+        goto done;
+    }
+    char *out = PyBytesWriter_GetData(writer);
+#else
     result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)space);
     if (result == NULL) {
         goto done;
     }
     char *out = PyBytes_AS_STRING(result);
+#endif
     memset(out, 0, space);  /* header padding and trailing alignment */
     sys_cmsghdr hdr;
     memset(&hdr, 0, sizeof(hdr));
@@ -222,6 +230,9 @@ cmsg_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
     if (data.len > 0) {
         memcpy(out + sys_cmsg_len(0), data.buf, (size_t)data.len);
     }
+#if PY_VERSION_HEX >= 0x030F0000
+    result = PyBytesWriter_Finish(writer);
+#endif
 done:
     PyBuffer_Release(&data);
     return result;

@@ -238,29 +238,53 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
     if (size_arg(fname, "bufsize", size, &bufsize) < 0) {
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030F0000
+    /* 3.15 soft-deprecates filling PyBytes_FromStringAndSize(NULL, n); the writer also
+     * shrinks a short read without a copy. */
+    PyBytesWriter *writer = PyBytesWriter_Create(bufsize);
+    if (writer == NULL) {
+        return NULL;
+    }
+    char *buf = PyBytesWriter_GetData(writer);
+#else
     PyObject *data = PyBytes_FromStringAndSize(NULL, bufsize);
     if (data == NULL) {
         return NULL;
     }
+    char *buf = PyBytes_AS_STRING(data);
+#endif
 #ifdef MSG_TRUNC
     if (flags & MSG_TRUNC) {
         /* Linux TCP discards with MSG_TRUNC and writes nothing: what it did not write
          * reads as zeros, never as old heap memory. */
-        memset(PyBytes_AS_STRING(data), 0, (size_t)bufsize);
+        memset(buf, 0, (size_t)bufsize);
     }
 #endif
     struct sockaddr_storage from;
-    io_ctx ctx = {.buf = PyBytes_AS_STRING(data), .len = (size_t)bufsize, .flags = flags,
+    io_ctx ctx = {.buf = buf, .len = (size_t)bufsize, .flags = flags,
                   .addr = want_sender ? &from : NULL};
     ptrdiff_t n = socket_call_flags(self, want_sender ? do_recvfrom : do_recv, &ctx,
                                     &ctx.flags, 0);
+    /* With MSG_TRUNC a datagram's full length may exceed the buffer: never hand out more. */
+    Py_ssize_t got = n > bufsize ? bufsize : (Py_ssize_t)n;
+#if PY_VERSION_HEX >= 0x030F0000
+    if (n < 0) {
+        PyBytesWriter_Discard(writer);
+        return NULL;
+    }
+    PyObject *data = PyBytesWriter_FinishWithSize(writer, got);
+    if (data == NULL) {
+        return NULL;
+    }
+#else
     if (n < 0) {
         Py_DECREF(data);
         return NULL;
     }
-    if (n < bufsize) {  /* a short read: hand out exactly the bytes received */
-        Py_SETREF(data, PyBytes_FromStringAndSize(PyBytes_AS_STRING(data), n));
+    if (got < bufsize) {  /* a short read: hand out exactly the bytes received */
+        Py_SETREF(data, PyBytes_FromStringAndSize(PyBytes_AS_STRING(data), got));
     }
+#endif
     return with_sender(self, data, &ctx);
 }
 

@@ -41,12 +41,12 @@ static const constant constants[] = {
 #ifdef AF_PACKET
     C(AF_PACKET),
 #endif
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
     C(AF_VSOCK),
 #endif
     C(AF_UNSPEC),
     C(SOCK_STREAM), C(SOCK_DGRAM), C(SOCK_SEQPACKET), C(SOCK_RAW),
-#ifdef SOCK_DCCP
+#if defined(SOCK_DCCP) && defined(__linux__)  /* gates as socket2's Type/Protocol */
     C(SOCK_DCCP),
 #endif
 #ifdef SOCK_NONBLOCK
@@ -66,16 +66,16 @@ static const constant constants[] = {
 #elif defined(__linux__)
     {"IPPROTO_MPTCP", 262},  /* older kernel headers lack the name, not the protocol */
 #endif
-#ifdef IPPROTO_DCCP
+#if defined(IPPROTO_DCCP) && defined(__linux__)
     C(IPPROTO_DCCP),
 #endif
-#ifdef IPPROTO_SCTP
+#if defined(IPPROTO_SCTP) && (defined(__linux__) || defined(__FreeBSD__))
     C(IPPROTO_SCTP),
 #endif
-#ifdef IPPROTO_UDPLITE
+#if defined(IPPROTO_UDPLITE) && (defined(__linux__) || defined(__FreeBSD__))
     C(IPPROTO_UDPLITE),
 #endif
-#ifdef IPPROTO_DIVERT
+#if defined(IPPROTO_DIVERT) && (defined(__FreeBSD__) || defined(__OpenBSD__))
     C(IPPROTO_DIVERT),
 #endif
     {"SHUT_RD", SYS_SHUT_RD}, {"SHUT_WR", SYS_SHUT_WR}, {"SHUT_RDWR", SYS_SHUT_RDWR},

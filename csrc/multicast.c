@@ -40,7 +40,9 @@ typedef union {
     struct ipv6_mreq mreq6;
 } membership_request;
 
-/* An InterfaceIndexOrAddress: an int index, or an IPv4 address. */
+#ifdef PYSOCK2_HAS_MREQN
+/* An InterfaceIndexOrAddress: an int index, or an IPv4 address. Only the _n calls take one
+ * (NetBSD and OpenBSD have neither ip_mreqn nor those calls). */
 static int
 interface_index_or_address(const char *fname, PyObject *obj, membership_request *req)
 {
@@ -62,6 +64,7 @@ interface_index_or_address(const char *fname, PyObject *obj, membership_request 
 #endif
     return 0;
 }
+#endif
 
 /* Fills the request of `kind` from the arguments; sets *len to its size. */
 static int

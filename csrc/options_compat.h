@@ -111,6 +111,12 @@
 #  define TCP_KEEPCNT 16
 #endif
 
+/* Windows 10 2004+ reads a redirected connection's original destination at SOL_SOCKET
+ * (mstcpip.h, 0x300F; windows-sys calls it 12303); mingw-w64's headers lack the name. */
+#if defined(_WIN32) && !defined(SO_ORIGINAL_DST)
+#  define SO_ORIGINAL_DST 0x300F
+#endif
+
 /* The idle time before keepalive probes: TCP_KEEPALIVE on Apple, TCP_KEEPIDLE elsewhere. */
 #if defined(__APPLE__) && defined(TCP_KEEPALIVE)
 #  define PYSOCK2_TCP_KEEPIDLE TCP_KEEPALIVE

@@ -3,7 +3,16 @@
 #ifndef PYSOCK2_H
 #define PYSOCK2_H
 
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
 #include "sys.h"
+
+/* ---- platform error codes as exceptions (errors.c) ---- */
+/* Raises the OSError subclass matching a platform error code; returns NULL. */
+PyObject *sys_set_error(int err);
+/* A new OSError instance (not raised) for a platform error code, for take_error(). */
+PyObject *sys_error_object(int err);
 
 /* ---- module state (no static mutable globals; see module.c) ---- */
 typedef struct {

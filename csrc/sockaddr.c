@@ -351,7 +351,7 @@ sockaddr_abstract(PyObject *cls, PyObject *name)
 }
 #endif
 
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
 static PyObject *
 sockaddr_vsock(PyObject *cls, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -382,7 +382,7 @@ min_len_of_family(int family)
     case AF_INET: return sizeof(struct sockaddr_in);
     case AF_INET6: return sizeof(struct sockaddr_in6);
     case AF_UNIX: return UNIX_PATH_OFFSET;
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
     case AF_VSOCK: return sizeof(struct sockaddr_vm);
 #endif
     default: return 0;
@@ -644,7 +644,7 @@ sockaddr_as_abstract_namespace(SockAddrObject *self, PyObject *unused)
 }
 #endif
 
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
 static PyObject *
 sockaddr_as_vsock_address(SockAddrObject *self, PyObject *unused)
 {
@@ -683,7 +683,7 @@ sockaddr_repr(SockAddrObject *self)
         }
         break;
     }
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
     case AF_VSOCK:
         return PyUnicode_FromFormat("SockAddr.vsock(%u, %u)",
                                     ((struct sockaddr_vm *)&self->storage)->svm_cid,
@@ -783,7 +783,7 @@ static PyMethodDef sockaddr_methods[] = {
     {"abstract", (PyCFunction)sockaddr_abstract, METH_O | METH_CLASS,
      "abstract($type, name, /)\n--\n\nReturns SockAddr: a name in Linux's abstract Unix namespace."},
 #endif
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
     {"vsock", (PyCFunction)(void (*)(void))sockaddr_vsock, METH_FASTCALL | METH_CLASS,
      "vsock($type, cid, port, /)\n--\n\nReturns SockAddr: a VM socket address."},
 #endif
@@ -812,7 +812,7 @@ static PyMethodDef sockaddr_methods[] = {
     {"as_abstract_namespace", (PyCFunction)sockaddr_as_abstract_namespace, METH_NOARGS,
      "as_abstract_namespace($self, /)\n--\n\nThe name of an abstract Unix address (without the leading NUL), or None."},
 #endif
-#ifdef AF_VSOCK
+#ifdef SYS_HAS_VSOCK
     {"as_vsock_address", (PyCFunction)sockaddr_as_vsock_address, METH_NOARGS,
      "as_vsock_address($self, /)\n--\n\n(cid, port) of a VM socket address, or None."},
 #endif

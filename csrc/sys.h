@@ -1,8 +1,9 @@
 /* The platform layer: the only functions that call socket APIs.
  *
  * sys_unix.c and sys_windows.c implement the same names; setup.py compiles exactly one of
- * them.  Every function here is safe to call without the GIL (none touches a Python
- * object) except sys_init, sys_set_error and sys_error_object.
+ * them.  Nothing here needs Python (errors.c turns the error codes into exceptions), so
+ * every function is safe to call without the GIL, and tests/c/sys_contract.c drives this
+ * layer alone, on Linux and under Wine.
  *
  * Conventions: functions returning int give 0 on success and -1 on failure; functions
  * returning a length give -1 on failure.  After a failure, sys_last_error() is the
@@ -11,8 +12,14 @@
 #ifndef PYSOCK2_SYS_H
 #define PYSOCK2_SYS_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+/* Apple's headers give RFC 2292's IPv6 API unless asked for RFC 3542's, whose names
+ * (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, ...) socket2 and CPython's socket module use.
+ * Before any system header. */
+#if defined(__APPLE__) && !defined(__APPLE_USE_RFC_3542)
+#  define __APPLE_USE_RFC_3542 1
+#endif
+
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,8 +56,11 @@ typedef ADDRESS_FAMILY sa_family_t;
 #  include <net/if.h>
 #  include <sys/uio.h>
 #  include <limits.h>
+/* VM sockets as socket2 has them: Linux and Android. (Apple's <sys/socket.h> defines
+ * AF_VSOCK too, but no struct sockaddr_vm, and socket2 has no vsock there.) */
 #  ifdef __linux__
 #    include <linux/vm_sockets.h>
+#    define SYS_HAS_VSOCK 1
 #  endif
 typedef int sys_socket_t;
 typedef socklen_t sys_socklen_t;
@@ -93,11 +103,6 @@ typedef socklen_t sys_socklen_t;
 #  define SYS_BOUND_IF_V6_LEVEL SOL_SOCKET
 #  define SYS_BOUND_IF_V6 SO_BINDTOIFINDEX
 #endif
-
-/* Raises the OSError subclass matching a platform error code; returns NULL. */
-PyObject *sys_set_error(int err);
-/* A new OSError instance (not raised) for a platform error code, for take_error(). */
-PyObject *sys_error_object(int err);
 
 /* Process-wide start-up (WSAStartup on Windows); 0 or -1 with the error code in *err. */
 int sys_init(int *err);

@@ -33,20 +33,6 @@ clamp_len(size_t len)
     return len > MAX_IO_LEN ? MAX_IO_LEN : len;
 }
 
-PyObject *
-sys_set_error(int err)
-{
-    errno = err;
-    return PyErr_SetFromErrno(PyExc_OSError);
-}
-
-PyObject *
-sys_error_object(int err)
-{
-    /* OSError(errno, strerror) picks the subclass (ConnectionRefusedError, ...) itself. */
-    return PyObject_CallFunction(PyExc_OSError, "is", err, strerror(err));
-}
-
 int
 sys_init(int *err)
 {
@@ -432,6 +418,8 @@ sys_sendmmsg(sys_socket_t fd, sys_mmsg *msgs, size_t count, int flags)
 }
 #endif
 
+/* The per-socket keepalive parameters: idle time (TCP_KEEPALIVE on Apple), interval and
+ * count. OpenBSD has none of them (only system-wide sysctls). */
 #if defined(__APPLE__)
 #  define KEEPALIVE_IDLE TCP_KEEPALIVE
 #elif defined(TCP_KEEPIDLE)
@@ -447,6 +435,22 @@ set_int_option(int fd, int level, int name, int value)
 int
 sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int retries)
 {
+    /* A parameter the system cannot set is refused before anything changes (ENOPROTOOPT,
+     * as setsockopt reports an unknown option), never dropped silently. */
+    int unsupported = 0;
+#ifndef KEEPALIVE_IDLE
+    unsupported |= time_ms >= 0;
+#endif
+#ifndef TCP_KEEPINTVL
+    unsupported |= interval_ms >= 0;
+#endif
+#ifndef TCP_KEEPCNT
+    unsupported |= retries >= 0;
+#endif
+    if (unsupported) {
+        errno = ENOPROTOOPT;
+        return -1;
+    }
 #ifdef KEEPALIVE_IDLE
     if (time_ms >= 0 && set_int_option(fd, IPPROTO_TCP, KEEPALIVE_IDLE,
                                        (int)(time_ms / 1000)) < 0) {

@@ -8,8 +8,7 @@
  *   clears the inherit flag of each accepted socket.
  * - try_clone duplicates through WSADuplicateSocketW, set_nonblocking is FIONBIO, the
  *   connect_timeout wait is WSAPoll, keepalive is the SIO_KEEPALIVE_VALS ioctl.
- * - Errors are WSAGetLastError() codes; sys_set_error raises them with
- *   PyErr_SetExcFromWindowsErr, which maps WSAECONNREFUSED to ConnectionRefusedError etc.
+ * - Errors are WSAGetLastError() codes (errors.c turns them into Python exceptions).
  * - recv/send take an int length: lengths are clamped to INT_MAX.
  * - A receive on a socket shut down for reading fails with WSAESHUTDOWN where Unix returns
  *   0 (end of stream); it is read as 0 bytes, as socket2 does.
@@ -32,36 +31,6 @@ static int
 clamp_len(size_t len)
 {
     return len > (size_t)INT_MAX ? INT_MAX : (int)len;
-}
-
-/* ---------------------------------------------------------------- errors */
-
-PyObject *
-sys_set_error(int err)
-{
-    /* OSError(errno, strerror, None, winerror): CPython derives errno (and so the subclass)
-     * from the Winsock code, and the message from FormatMessage. */
-    return PyErr_SetExcFromWindowsErr(PyExc_OSError, err);
-}
-
-PyObject *
-sys_error_object(int err)
-{
-    /* The same object sys_set_error raises, handed back instead of raised. */
-    sys_set_error(err);
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value != NULL && tb != NULL) {
-        PyException_SetTraceback(value, tb);
-    }
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    return value;
-#endif
 }
 
 int sys_last_error(void) { return WSAGetLastError(); }
@@ -542,6 +511,12 @@ sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags)
         msg->flags = 0;
         return 0;
     case WSAEMSGSIZE:
+        if (msg->control != NULL && (out_flags & MSG_CTRUNC) && !(out_flags & MSG_TRUNC)) {
+            /* Only the control data was cut (Wine reports it so, without the byte count):
+             * the data fitted but its length is unknown, so fail rather than guess. */
+            msg->flags = MSG_CTRUNC;
+            return -1;
+        }
         /* Unix reports a cut datagram as a success with MSG_TRUNC; so does socket2 here.
          * The flags word may still hold the input flags, so keep only what can be true. */
         msg->flags = MSG_TRUNC | ((int)out_flags & MSG_CTRUNC);

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Union
 
+from . import _pysock2 as _c
+
 if TYPE_CHECKING:
     from datetime import timedelta
 
@@ -42,6 +44,30 @@ class TcpKeepalive:
     def with_retries(self, retries: int) -> TcpKeepalive:
         """A copy with the number of probes sent before the connection is dropped."""
         return replace(self, retries=retries)
+
+
+def _keepalive_builders_missing(socket_type: type, platform: str) -> tuple[str, ...]:
+    """The ``TcpKeepalive`` builders this platform cannot apply, which are therefore absent
+    (as socket2 leaves ``with_interval``/``with_retries`` out on OpenBSD, Solaris and
+    Haiku). A parameter is settable where its getter exists (TCP_KEEPIDLE/TCP_KEEPALIVE,
+    TCP_KEEPINTVL, TCP_KEEPCNT) or, for time and interval, on Windows
+    (SIO_KEEPALIVE_VALS, which has no getter). ``set_tcp_keepalive`` refuses such a
+    parameter with ENOPROTOOPT before changing anything."""
+    windows = platform == "win32"
+    settable = {
+        "with_time": windows or hasattr(socket_type, "tcp_keepalive_time"),
+        "with_interval": windows or hasattr(socket_type, "tcp_keepalive_interval"),
+        "with_retries": hasattr(socket_type, "tcp_keepalive_retries"),
+    }
+    return tuple(name for name, ok in settable.items() if not ok)
+
+
+def _remove_builders(cls: type, socket_type: type, platform: str) -> None:
+    for name in _keepalive_builders_missing(socket_type, platform):
+        delattr(cls, name)
+
+
+_remove_builders(TcpKeepalive, _c.Socket, sys.platform)
 
 
 @dataclass(frozen=True)

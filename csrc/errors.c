@@ -1,0 +1,55 @@
+/* Platform error codes (sys_last_error(): errno, or WSAGetLastError() on Windows) as
+ * Python exceptions: the one place where the platform layer's codes meet Python objects,
+ * so that sys_unix.c and sys_windows.c need no Python and tests/c/ can drive them alone. */
+#include "pysock2.h"
+
+#include <errno.h>
+#include <string.h>
+
+#ifdef _WIN32
+
+PyObject *
+sys_set_error(int err)
+{
+    /* OSError(errno, strerror, None, winerror): CPython derives errno (and so the subclass)
+     * from the Winsock code, and the message from FormatMessage. */
+    return PyErr_SetExcFromWindowsErr(PyExc_OSError, err);
+}
+
+PyObject *
+sys_error_object(int err)
+{
+    /* The same object sys_set_error raises, handed back instead of raised. */
+    sys_set_error(err);
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && tb != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+#else /* Unix */
+
+PyObject *
+sys_set_error(int err)
+{
+    errno = err;
+    return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+PyObject *
+sys_error_object(int err)
+{
+    /* OSError(errno, strerror) picks the subclass (ConnectionRefusedError, ...) itself. */
+    return PyObject_CallFunction(PyExc_OSError, "is", err, strerror(err));
+}
+
+#endif
