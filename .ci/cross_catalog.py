@@ -91,7 +91,9 @@ for i, name in enumerate(constants):
 def __getattr__(name):  # other types and functions the Python layer names at import
     if name.isupper():
         raise AttributeError(name)
-    value = type(name, (), {"__init__": lambda self, *a, **k: None})
+    # Generic like the real types (DatagramBatch[...] appears in class statements).
+    value = type(name, (), {"__init__": lambda self, *a, **k: None,
+                            "__class_getitem__": classmethod(lambda cls, item: cls)})
     setattr(fake, name, value)
     return value
 fake.__getattr__ = __getattr__
