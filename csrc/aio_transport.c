@@ -651,6 +651,25 @@ engine_close(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* set_protocol(datagram_received, datagrams_received, error_received): the callbacks of
+ * the protocol that transport.set_protocol() installs. */
+static PyObject *
+engine_set_protocol(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || (args[1] == Py_None && !PyCallable_Check(args[0]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "set_protocol(datagram_received, datagrams_received, error_received)");
+        return NULL;
+    }
+    if (self->closed) {
+        Py_RETURN_NONE;
+    }
+    Py_XSETREF(self->on_batch, args[1] == Py_None ? NULL : Py_NewRef(args[1]));
+    Py_XSETREF(self->on_datagram, self->on_batch ? NULL : Py_NewRef(args[0]));
+    Py_XSETREF(self->on_error, args[2] == Py_None ? NULL : Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 engine_get_write_buffer_size(EngineObject *self, void *closure)
 {
@@ -679,6 +698,8 @@ static PyMethodDef engine_methods[] = {
      "read_ready(): the reader callback: drains the socket into the protocol."},
     {"flush", (PyCFunction)engine_flush, METH_NOARGS,
      "flush(): sends queued datagrams as far as the kernel takes them."},
+    {"set_protocol", (PyCFunction)(void (*)(void))engine_set_protocol, METH_FASTCALL,
+     "set_protocol(datagram_received, datagrams_received, error_received)"},
     {"close", (PyCFunction)(void (*)(void))engine_close, METH_FASTCALL,
      "close(drop=False): stops; drop=True forgets the queue."},
     {NULL, NULL, 0, NULL},
