@@ -41,6 +41,7 @@ typedef struct {
     sys_socklen_t peerlen;
     struct sockaddr_storage peer;
     int closed;                     /* close(): nothing is read or sent any more */
+    int reading_stopped;            /* stop_reading(): a drain delivers nothing more */
     int draining;                   /* inside read_ready: sendto only queues */
     unsigned long owner;            /* the thread inside the engine, 0: none */
     int depth;
@@ -422,7 +423,7 @@ deliver(EngineObject *self, Py_ssize_t count)
         return 0;
     }
     PyObject *call[3];
-    for (Py_ssize_t i = 0; i < count && !self->closed; i++) {
+    for (Py_ssize_t i = 0; i < count && !self->closed && !self->reading_stopped; i++) {
         size_t len;
         const char *data = batch_slot_data(self->batch, i, &len);
         size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
@@ -451,7 +452,7 @@ deliver(EngineObject *self, Py_ssize_t count)
             }
             Py_XDECREF(r);
             offset += take;
-        } while (offset < len && !self->closed);
+        } while (offset < len && !self->closed && !self->reading_stopped);
         Py_DECREF(addr);
     }
     return 0;
@@ -462,7 +463,7 @@ static PyObject *
 engine_read_ready(EngineObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->closed) {
+    if (self->closed || self->reading_stopped) {
         Py_RETURN_NONE;
     }
     if (engine_enter(self) < 0) {
@@ -470,7 +471,8 @@ engine_read_ready(EngineObject *self, PyObject *unused)
     }
     int rc = 0;
     self->draining++;
-    for (Py_ssize_t round = 0; round < self->max_batches && !self->closed; round++) {
+    for (Py_ssize_t round = 0;
+         round < self->max_batches && !self->closed && !self->reading_stopped; round++) {
         ptrdiff_t got = batch_recv(self->sock, self->batch, 0);
         if (got < 0) {
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
@@ -651,6 +653,16 @@ engine_close(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* stop_reading(): transport.close() from a protocol callback: the rest of the batch
+ * being delivered is dropped, as asyncio would never have read it. */
+static PyObject *
+engine_stop_reading(EngineObject *self, PyObject *unused)
+{
+    (void)unused;
+    self->reading_stopped = 1;
+    Py_RETURN_NONE;
+}
+
 /* set_protocol(datagram_received, datagrams_received, error_received): the callbacks of
  * the protocol that transport.set_protocol() installs. */
 static PyObject *
@@ -698,6 +710,8 @@ static PyMethodDef engine_methods[] = {
      "read_ready(): the reader callback: drains the socket into the protocol."},
     {"flush", (PyCFunction)engine_flush, METH_NOARGS,
      "flush(): sends queued datagrams as far as the kernel takes them."},
+    {"stop_reading", (PyCFunction)engine_stop_reading, METH_NOARGS,
+     "stop_reading(): nothing more is read or delivered (close())."},
     {"set_protocol", (PyCFunction)(void (*)(void))engine_set_protocol, METH_FASTCALL,
      "set_protocol(datagram_received, datagrams_received, error_received)"},
     {"close", (PyCFunction)(void (*)(void))engine_close, METH_FASTCALL,

@@ -269,13 +269,13 @@ class _DatagramTransport(asyncio.DatagramTransport):
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: Socket,
                  protocol: asyncio.BaseProtocol, waiter: asyncio.Future[None],
                  batch_size: int, max_batches: int, gro: bool) -> None:
+        on_datagram, on_batch = _receivers(protocol)  # first: a TypeError leaves nothing
         try:
             peer: SockAddr | None = sock.peer_addr()
         except OSError:
             peer = None
         super().__init__({"socket": sock, "sockname": sock.local_addr(), "peername": peer})
         self._loop = loop
-        self._sock: Socket | None = sock
         self._fd = sock.fileno()
         self._protocol = protocol
         self._closing = False
@@ -289,11 +289,11 @@ class _DatagramTransport(asyncio.DatagramTransport):
         with memoryview(self._memory) as whole:
             slots = [whole[i * _SLOT:(i + 1) * _SLOT] for i in range(batch_size)]
         self._batch = DatagramBatch(slots, control_size=64 if gro else 0)
-        on_datagram, on_batch = _receivers(protocol)
         self._engine = _pysock2._DatagramEngine(
             sock, self._batch, on_datagram, on_batch, getattr(protocol, "error_received", None),
             self._callback_failed, self._on_backlog, max_batches=max_batches,
             split_gro=gro and on_batch is None)
+        self._sock: Socket | None = sock  # from here on the transport owns it
         # The hot path: transport.sendto is the engine's C method, no Python frame.
         self.sendto = self._engine.sendto  # type: ignore[method-assign]
         loop.call_soon(protocol.connection_made, self)
@@ -305,7 +305,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
         return f"<pysock2.aio datagram transport fd={self._fd} {state}>"
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if getattr(self, "_sock", None) is not None:
+        if getattr(self, "_sock", None) is not None:  # set once __init__ completed
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._engine.close(True)
             self._batch.release()
@@ -413,6 +413,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
             return
         self._closing = True
         self.pause_reading()
+        self._engine.stop_reading()
         if not self._engine.queued:
             self._conn_lost += 1
             self._loop.call_soon(self._call_connection_lost, None)
@@ -431,6 +432,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
         if not self._closing:
             self._closing = True
             self.pause_reading()
+            self._engine.stop_reading()
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc)
 
