@@ -86,7 +86,7 @@ class Reference:
 
     def __init__(self, workdir: str) -> None:
         self.lib: Any = None
-        self.udp_load = None
+        self.udp_load: str | None = None
         self.floor: Any = None
         self.note = ""
         self.compiler = ""
@@ -108,10 +108,10 @@ class Reference:
         self.compiler = f"{' '.join(cmd[:4])} ({version.stdout.splitlines()[0]})"
         self.lib = ctypes.CDLL(out)
         self.floor = build_floor(cc, src, workdir)
-        self.udp_load: str | None = os.path.join(workdir, "udp_load")
-        if subprocess.run([cc, "-O2", "-o", self.udp_load, os.path.join(src, "udp_load.c")],
-                          capture_output=True).returncode != 0:
-            self.udp_load = None
+        udp_load = os.path.join(workdir, "udp_load")
+        if subprocess.run([cc, "-O2", "-o", udp_load, os.path.join(src, "udp_load.c")],
+                          capture_output=True).returncode == 0:
+            self.udp_load = udp_load
         for name, args in [("ref_roundtrip", 4), ("ref_batch", 5), ("ref_gso", 5)]:
             fn = getattr(self.lib, name, None)
             if fn is not None:
@@ -476,7 +476,8 @@ async def _serve_async(loop: Any, kind: str, sock: Any, done_fd: int) -> None:
     if kind.startswith("aio"):
         from . import aio
 
-        transport, _ = await aio.create_datagram_endpoint(_EchoProtocol, sock=sock)
+        transport, _ = await aio.create_datagram_endpoint(
+            _EchoProtocol, sock=sock)  # type: ignore[type-var]
     else:
         transport, _ = await loop.create_datagram_endpoint(_EchoProtocol, sock=sock)
     done = loop.create_future()
@@ -512,12 +513,13 @@ def _serve_blocking(sock: Socket, batch: DatagramBatch) -> None:
 def echo_round(ref: Reference, kind: str, loop: Any, batch: DatagramBatch, count: int,
                lost: dict[str, int]) -> float | None:
     """Server CPU ns per datagram for one run of the load generator against `kind`."""
-    if loop is None and kind != "blocking":
+    if (loop is None and kind != "blocking") or ref.udp_load is None:
         return None
     sock = _echo_socket(kind)
     port = sock.getsockname()[1] if kind in ("asyncio", "uvloop") else sock.local_addr().port()
     proc = subprocess.Popen([ref.udp_load, "127.0.0.1", str(port), str(count),
                              str(ECHO_WINDOW), str(SMALL)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
     try:
         start = time.thread_time_ns()
         if kind == "blocking":
@@ -543,6 +545,7 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
         return None
     import asyncio
 
+    uvloop: Any
     try:
         import uvloop
     except ImportError:

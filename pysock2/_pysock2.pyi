@@ -1,7 +1,7 @@
 # Type stubs of the C core. Keep in step with csrc/: `python -m mypy.stubtest pysock2`
 # (run by .ci/run) fails when they drift.
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from ipaddress import IPv4Address, IPv6Address
 from os import PathLike
@@ -157,6 +157,40 @@ def cmsg_space(n: int, /) -> int: ...
 def cmsg_len(n: int, /) -> int: ...
 def cmsg_build(level: int, type: int, data: _Buffer) -> bytes: ...
 def cmsg_parse(control: _Buffer, /) -> list[tuple[int, int, bytes]]: ...
+@final
+class _DatagramEngine:  # csrc/aio_transport.c: the C half of pysock2.aio's transport
+    def __new__(
+        cls,
+        sock: Socket,
+        batch: DatagramBatch,
+        datagram_received: Callable[[bytes, Any], object] | None,
+        datagrams_received: Callable[[DatagramBatch], object] | None,
+        error_received: Callable[[Exception], object] | None,
+        on_exception: Callable[[BaseException], object] | None,
+        on_backlog: Callable[[], object] | None,
+        *,
+        max_batches: int = 4,
+        split_gro: bool = False,
+    ) -> Self: ...
+    def sendto(self, data: _Buffer, addr: _AddressLike | None = None) -> None: ...
+    def read_ready(self) -> None: ...
+    def flush(self) -> None: ...
+    def stop_reading(self) -> None: ...
+    def set_protocol(
+        self,
+        datagram_received: Callable[[bytes, Any], object] | None,
+        datagrams_received: Callable[[DatagramBatch], object] | None,
+        error_received: Callable[[Exception], object] | None,
+        /,
+    ) -> None: ...
+    def close(self, drop: bool = False, /) -> None: ...
+    @property
+    def write_buffer_size(self) -> int: ...
+    @property
+    def queued(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+
 @final
 class MsgHdr:
     def __new__(

@@ -18,14 +18,15 @@ import warnings
 
 from . import _pysock2
 from ._batch import DatagramBatch
-from ._socket import SockAddr, Socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Buffer, Callable
+    from collections.abc import Callable
     from typing import Any, TypeVar
 
-    from ._pysock2 import _AddressLike
+    from typing_extensions import Buffer
+
+    from ._pysock2 import SockAddr, Socket, _AddressLike
 
     _T = TypeVar("_T")
     _P = TypeVar("_P", bound=asyncio.BaseProtocol)
@@ -313,7 +314,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
 
     # ---- sending -------------------------------------------------------------------------
 
-    def sendto(self, data: Buffer, addr: _AddressLike | None = None) -> None:
+    def sendto(self, data: Buffer, addr: Any = None) -> None:
         """Sends at once when the socket takes it, else queues (replaced per instance by
         the engine's C method; this is its signature)."""
         self._engine.sendto(data, addr)
@@ -422,7 +423,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
         """Closes at once, dropping what is queued."""
         self._force_close(None)
 
-    def _force_close(self, exc: BaseException | None) -> None:
+    def _force_close(self, exc: Exception | None) -> None:
         if self._conn_lost:
             return
         self._engine.close(True)
@@ -436,7 +437,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
+    def _call_connection_lost(self, exc: Exception | None) -> None:
         if self._sock is None:
             return
         try:
