@@ -12,8 +12,24 @@
  * An engine belongs to one event loop and is used from that loop's thread, as asyncio
  * transports are; a second thread is refused with RuntimeError rather than let in. */
 #include "pysock2.h"
+#include "options_compat.h"
 
 #include <string.h>
+
+/* UDP GSO on send (Linux): a run of queued datagrams to one address, of one size (the
+ * last may be shorter), leaves as one message with a UDP_SEGMENT control message; the
+ * kernel cuts it into those same datagrams after one pass through the stack. Small
+ * segments only (they fit any path's MTU, where GSO refuses what would need IP
+ * fragments); the transport turns it off for good if the kernel refuses it. */
+#if defined(__linux__) && defined(UDP_SEGMENT)
+#  define HAVE_GSO 1
+#  define GSO_MAX_SEGMENTS 64     /* UDP_MAX_SEGMENTS of older kernels */
+#  define GSO_MAX_SEGMENT 1452    /* an IPv6 payload within a 1500-byte MTU */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+} gso_control;
+#endif
 
 /* Datagrams per sendmmsg when the queue is flushed; a drain that queues this many sends
  * them before going on, so the queue of a drain stays small. */
@@ -49,7 +65,12 @@ typedef struct {
     Py_ssize_t head, tail, capacity;
     Py_ssize_t queued_bytes;
     sys_mmsg msgs[SEND_CHUNK];
-    sys_iovec iov[SEND_CHUNK];
+    sys_iovec iov[SEND_CHUNK];      /* one per datagram; a GSO message takes a run */
+    Py_ssize_t per_msg[SEND_CHUNK]; /* datagrams in each message */
+    int gso;                        /* coalesce runs with UDP_SEGMENT */
+#ifdef HAVE_GSO
+    gso_control controls[SEND_CHUNK];
+#endif
 } EngineObject;
 
 /* ---------------------------------------------------------------- exceptions as objects */
@@ -239,6 +260,96 @@ call_backlog(EngineObject *self)
 
 /* ---------------------------------------------------------------- sending */
 
+static size_t
+datagram_size(const queued_datagram *q)
+{
+    return (size_t)PyBytes_GET_SIZE(q->data);
+}
+
+/* How many of the n datagrams from `first` on can go as one GSO message. */
+static Py_ssize_t
+gso_run(EngineObject *self, const queued_datagram *first, Py_ssize_t n)
+{
+#ifdef HAVE_GSO
+    size_t size = datagram_size(first);
+    if (!self->gso || size == 0 || size > GSO_MAX_SEGMENT) {
+        return 1;
+    }
+    Py_ssize_t k = 1;
+    while (k < n && k < GSO_MAX_SEGMENTS) {
+        const queued_datagram *q = first + k;
+        size_t next = datagram_size(q);
+        if (q->addrlen != first->addrlen || next == 0 || next > size
+            || memcmp(&q->addr, &first->addr, (size_t)first->addrlen) != 0) {
+            break;
+        }
+        k++;
+        if (next < size) {
+            break;  /* only the last segment may be shorter */
+        }
+    }
+    return k;
+#else
+    (void)self;
+    (void)first;
+    (void)n;
+    return 1;
+#endif
+}
+
+/* Headers for up to SEND_CHUNK queued datagrams; returns the number of messages. */
+static Py_ssize_t
+build_messages(EngineObject *self)
+{
+    Py_ssize_t n = queue_length(self);
+    if (n > SEND_CHUNK) {
+        n = SEND_CHUNK;
+    }
+    const queued_datagram *queue = self->queue + self->head;
+    Py_ssize_t msgs = 0;
+    for (Py_ssize_t i = 0; i < n; msgs++) {
+        const queued_datagram *q = &queue[i];
+        Py_ssize_t k = gso_run(self, q, n - i);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            sys_iovec_set(&self->iov[i + j], PyBytes_AS_STRING(queue[i + j].data),
+                          datagram_size(&queue[i + j]));
+        }
+        void *control = NULL;
+        size_t controllen = 0;
+#ifdef HAVE_GSO
+        if (k > 1) {
+            gso_control *c = &self->controls[msgs];
+            memset(c, 0, sizeof(*c));
+            c->align.cmsg_level = SOL_UDP;
+            c->align.cmsg_type = UDP_SEGMENT;
+            c->align.cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t segment = (uint16_t)datagram_size(q);
+            memcpy(CMSG_DATA(&c->align), &segment, sizeof(segment));
+            control = c->buf;
+            controllen = sizeof(c->buf);
+        }
+#endif
+        sys_mmsg_set(&self->msgs[msgs], q->addrlen ? (struct sockaddr *)&q->addr : NULL,
+                     q->addrlen, &self->iov[i], (size_t)k, control, controllen);
+        self->per_msg[msgs] = k;
+        i += k;
+    }
+    return msgs;
+}
+
+/* The errno of the OSError in flight (0 if it has none). */
+static int
+raised_errno(void)
+{
+    PyObject *exc = take_exception();
+    PyObject *value = PyObject_GetAttrString(exc, "errno");
+    int err = value != NULL && PyLong_Check(value) ? PyLong_AsLong(value) : 0;
+    Py_XDECREF(value);
+    PyErr_Clear();
+    restore_exception(exc);
+    return err;
+}
+
 /* Sends queued datagrams until the queue is empty or the kernel would block; a datagram
  * the kernel refuses (an OSError) is dropped and reported to error_received, as asyncio
  * does. 0, or -1 with an exception to propagate. */
@@ -246,20 +357,14 @@ static int
 queue_flush(EngineObject *self)
 {
     while (!self->closed && queue_length(self) > 0) {
-        Py_ssize_t n = queue_length(self);
-        if (n > SEND_CHUNK) {
-            n = SEND_CHUNK;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            queued_datagram *q = &self->queue[self->head + i];
-            sys_iovec_set(&self->iov[i], PyBytes_AS_STRING(q->data),
-                          (size_t)PyBytes_GET_SIZE(q->data));
-            sys_mmsg_set(&self->msgs[i], q->addrlen ? (struct sockaddr *)&q->addr : NULL,
-                         q->addrlen, &self->iov[i], 1, NULL, 0);
-        }
-        ptrdiff_t sent = batch_send_msgs(self->sock, self->msgs, (size_t)n, 0);
+        Py_ssize_t msgs = build_messages(self);
+        ptrdiff_t sent = batch_send_msgs(self->sock, self->msgs, (size_t)msgs, 0);
         if (sent > 0) {
-            queue_pop(self, sent);
+            Py_ssize_t datagrams = 0;
+            for (ptrdiff_t i = 0; i < sent; i++) {
+                datagrams += self->per_msg[i];
+            }
+            queue_pop(self, datagrams);
             continue;
         }
         if (sent == 0 || PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
@@ -269,7 +374,15 @@ queue_flush(EngineObject *self)
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;  /* a signal handler raised */
         }
-        queue_pop(self, 1);
+        if (self->per_msg[0] > 1) {
+            int err = raised_errno();
+            if (err == EINVAL || err == EIO || err == EOPNOTSUPP) {
+                PyErr_Clear();  /* this path refuses GSO: send one by one from now on */
+                self->gso = 0;
+                continue;
+            }
+        }
+        queue_pop(self, 1);  /* the datagram the error belongs to, as asyncio drops it */
         if (report_os_error(self) < 0) {
             return -1;
         }
@@ -518,13 +631,14 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"sock", "batch", "datagram_received", "datagrams_received",
                              "error_received", "on_exception", "on_backlog", "max_batches",
-                             "split_gro", NULL};
+                             "split_gro", "gso", NULL};
     PyObject *sock, *batch, *on_datagram, *on_batch, *on_error, *on_exception, *on_backlog;
     Py_ssize_t max_batches = 4;
-    int split_gro = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOO|$np:_DatagramEngine", kwlist,
+    int split_gro = 0, gso = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOO|$npp:_DatagramEngine", kwlist,
                                      &sock, &batch, &on_datagram, &on_batch, &on_error,
-                                     &on_exception, &on_backlog, &max_batches, &split_gro)) {
+                                     &on_exception, &on_backlog, &max_batches, &split_gro,
+                                     &gso)) {
         return NULL;
     }
     module_state *state = state_of_type(cls);
@@ -558,6 +672,11 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->on_backlog = on_backlog == Py_None ? NULL : Py_NewRef(on_backlog);
     self->max_batches = max_batches;
     self->split_gro = split_gro;
+#ifdef HAVE_GSO
+    self->gso = gso;
+#else
+    self->gso = 0;  /* asked for where the platform has none: one by one */
+#endif
     PyObject *capacity = PyObject_GetAttrString(batch, "capacity");
     self->batch_capacity = capacity ? PyLong_AsSsize_t(capacity) : -1;
     Py_XDECREF(capacity);
@@ -697,6 +816,13 @@ engine_get_queued(EngineObject *self, void *closure)
 }
 
 static PyObject *
+engine_get_gso(EngineObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->gso);
+}
+
+static PyObject *
 engine_get_closed(EngineObject *self, void *closure)
 {
     (void)closure;
@@ -724,6 +850,8 @@ static PyGetSetDef engine_getset[] = {
      "Bytes queued and not yet sent.", NULL},
     {"queued", (getter)engine_get_queued, NULL, "Datagrams queued and not yet sent.", NULL},
     {"closed", (getter)engine_get_closed, NULL, "Whether close() was called.", NULL},
+    {"gso", (getter)engine_get_gso, NULL,
+     "Whether runs of datagrams to one address go out as one UDP GSO message.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -112,6 +112,10 @@ class Reference:
         if subprocess.run([cc, "-O2", "-o", udp_load, os.path.join(src, "udp_load.c")],
                           capture_output=True).returncode == 0:
             self.udp_load = udp_load
+        echo = getattr(self.lib, "ref_echo", None)
+        if echo is not None:
+            echo.restype = ctypes.c_longlong
+            echo.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         for name, args in [("ref_roundtrip", 4), ("ref_batch", 5), ("ref_gso", 5)]:
             fn = getattr(self.lib, name, None)
             if fn is not None:
@@ -461,7 +465,7 @@ def _echo_socket(kind: str) -> Any:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     sock.bind(("127.0.0.1", 0))
-    if kind == "blocking":
+    if kind in ("blocking", "c", "c_gso"):
         return Socket.from_stdlib(sock)
     sock.setblocking(False)
     if kind in ("asyncio", "uvloop"):
@@ -513,7 +517,9 @@ def _serve_blocking(sock: Socket, batch: DatagramBatch) -> None:
 def echo_round(ref: Reference, kind: str, loop: Any, batch: DatagramBatch, count: int,
                lost: dict[str, int]) -> float | None:
     """Server CPU ns per datagram for one run of the load generator against `kind`."""
-    if (loop is None and kind != "blocking") or ref.udp_load is None:
+    c_server = kind in ("c", "c_gso")
+    if ((loop is None and kind != "blocking" and not c_server) or ref.udp_load is None
+            or (c_server and getattr(ref.lib, "ref_echo", None) is None)):
         return None
     sock = _echo_socket(kind)
     port = sock.getsockname()[1] if kind in ("asyncio", "uvloop") else sock.local_addr().port()
@@ -524,6 +530,9 @@ def echo_round(ref: Reference, kind: str, loop: Any, batch: DatagramBatch, count
         start = time.thread_time_ns()
         if kind == "blocking":
             _serve_blocking(sock, batch)
+        elif c_server:
+            if ref.lib.ref_echo(sock.fileno(), batch.capacity, kind == "c_gso") < 0:
+                raise RuntimeError("the C echo server failed")
         else:
             loop.run_until_complete(_serve_async(loop, kind, sock, proc.stdout.fileno()))
         cpu = time.thread_time_ns() - start
@@ -540,7 +549,8 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
     """Target 6: a UDP echo server (64 B, a closed-loop C load generator keeping
     ECHO_WINDOW in flight) in asyncio's DatagramProtocol, uvloop's, pysock2.aio's
     transport (on both loops) and pysock2's blocking recv_batch/send_batch loop: server
-    CPU ns per datagram (time.thread_time)."""
+    CPU ns per datagram (time.thread_time). C echo servers (bench/ref_udp.c, sendmmsg
+    per datagram and GSO per run) give the floor."""
     if ref.udp_load is None or not hasattr(Socket, "recv_batch") or sys.platform != "linux":
         return None
     import asyncio
@@ -552,7 +562,8 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
         uvloop = None
     loops = {"asyncio": asyncio.new_event_loop(), "aio": asyncio.new_event_loop(),
              "uvloop": uvloop.new_event_loop() if uvloop else None,
-             "aio_uvloop": uvloop.new_event_loop() if uvloop else None, "blocking": None}
+             "aio_uvloop": uvloop.new_event_loop() if uvloop else None, "blocking": None,
+             "c": None, "c_gso": None}
     batch = DatagramBatch.allocate(64, 2048)
     count = p.get("echo_count", 10000)
     lost: dict[str, int] = {}
@@ -569,7 +580,10 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
     result = summarise(samples, {"aio_vs_asyncio": ("asyncio", "aio"),
                                  "aio_vs_uvloop": ("uvloop", "aio"),
                                  "aio_vs_blocking_batch": ("blocking", "aio"),
-                                 "aio_uvloop_vs_uvloop": ("uvloop", "aio_uvloop")})
+                                 "aio_uvloop_vs_uvloop": ("uvloop", "aio_uvloop"),
+                                 "c_vs_asyncio": ("asyncio", "c"),
+                                 "c_gso_vs_asyncio": ("asyncio", "c_gso"),
+                                 "aio_vs_c_gso": ("c_gso", "aio")})
     result["ranges"] = {
         key: [round(min(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3),
               round(max(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3)]

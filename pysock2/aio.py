@@ -232,14 +232,16 @@ async def sock_accept(sock: Socket) -> tuple[Socket, SockAddr]:
 
 async def create_datagram_endpoint(
     protocol_factory: Callable[[], _P], *, sock: Socket, batch_size: int = 64,
-    max_batches: int = 4, gro: bool = False,
+    max_batches: int = 4, gro: bool = False, gso: bool | None = None,
 ) -> tuple[asyncio.DatagramTransport, _P]:
     """An asyncio.DatagramTransport over a non-blocking datagram Socket, and the protocol
     `protocol_factory()` made for it (connection_made() has run when this returns).
 
     batch_size: datagrams per recv_batch; max_batches: recv_batch calls per readable
     event at most (then other callbacks run); gro: receive with UDP GRO (Linux), cutting
-    coalesced datagrams apart for datagram_received."""
+    coalesced datagrams apart for datagram_received; gso: send runs of same-size
+    datagrams to one address as one UDP GSO message (Linux; None: on where available, and
+    off for good if the path refuses it)."""
     loop = _running_loop(sock, "create_datagram_endpoint")
     kind = sock.type()
     if kind not in (_pysock2.SOCK_DGRAM, getattr(_pysock2, "SOCK_RAW", None)):
@@ -252,9 +254,14 @@ async def create_datagram_endpoint(
         if not hasattr(sock, "set_udp_gro"):
             raise ValueError("gro=True: UDP GRO is not available on this platform")
         sock.set_udp_gro(True)
+    gso_available = hasattr(sock, "send_gso") and sock.local_addr().family in (
+        _pysock2.AF_INET, getattr(_pysock2, "AF_INET6", None))
+    if gso and not gso_available:
+        raise ValueError("gso=True: UDP GSO is not available for this socket")
     protocol = protocol_factory()
     waiter = loop.create_future()
-    transport = _DatagramTransport(loop, sock, protocol, waiter, batch_size, max_batches, gro)
+    transport = _DatagramTransport(loop, sock, protocol, waiter, batch_size, max_batches, gro,
+                                   gso_available if gso is None else gso)
     try:
         await waiter
     except BaseException:
@@ -269,7 +276,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: Socket,
                  protocol: asyncio.BaseProtocol, waiter: asyncio.Future[None],
-                 batch_size: int, max_batches: int, gro: bool) -> None:
+                 batch_size: int, max_batches: int, gro: bool, gso: bool) -> None:
         on_datagram, on_batch = _receivers(protocol)  # first: a TypeError leaves nothing
         try:
             peer: SockAddr | None = sock.peer_addr()
@@ -293,7 +300,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
         self._engine = _pysock2._DatagramEngine(
             sock, self._batch, on_datagram, on_batch, getattr(protocol, "error_received", None),
             self._callback_failed, self._on_backlog, max_batches=max_batches,
-            split_gro=gro and on_batch is None)
+            split_gro=gro and on_batch is None, gso=gso)
         self._sock: Socket | None = sock  # from here on the transport owns it
         # The hot path: transport.sendto is the engine's C method, no Python frame.
         self.sendto = self._engine.sendto  # type: ignore[method-assign]
