@@ -203,6 +203,20 @@ queue_clear(EngineObject *self)
 
 /* ---------------------------------------------------------------- protocol callbacks */
 
+/* Calls a callback slot, holding it for the call: the callback may replace or drop the
+ * slot (set_protocol, close) while it runs. A slot that is NULL is a no-op (None). */
+static PyObject *
+call_slot(PyObject *fn, PyObject *const *args, size_t nargsf)
+{
+    if (fn == NULL) {
+        return Py_NewRef(Py_None);
+    }
+    Py_INCREF(fn);
+    PyObject *r = PyObject_Vectorcall(fn, args, nargsf, NULL);
+    Py_DECREF(fn);
+    return r;
+}
+
 /* After a protocol callback raised: SystemExit and KeyboardInterrupt go on up (return -1,
  * as asyncio lets them out of the loop); anything else goes to on_exception (the loop's
  * exception handler) and the engine carries on. */
@@ -217,7 +231,7 @@ callback_failed(EngineObject *self)
         Py_DECREF(exc);
         return 0;
     }
-    PyObject *r = PyObject_CallOneArg(self->on_exception, exc);
+    PyObject *r = call_slot(self->on_exception, &exc, 1);
     Py_DECREF(exc);
     if (r == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_Exception)) {
@@ -235,7 +249,7 @@ static int
 report_os_error(EngineObject *self)
 {
     PyObject *exc = take_exception();
-    PyObject *r = self->on_error ? PyObject_CallOneArg(self->on_error, exc) : Py_NewRef(Py_None);
+    PyObject *r = call_slot(self->on_error, &exc, 1);
     Py_DECREF(exc);
     if (r == NULL) {
         return callback_failed(self);
@@ -247,10 +261,7 @@ report_os_error(EngineObject *self)
 static int
 call_backlog(EngineObject *self)
 {
-    if (self->on_backlog == NULL) {
-        return 0;
-    }
-    PyObject *r = PyObject_CallNoArgs(self->on_backlog);
+    PyObject *r = call_slot(self->on_backlog, NULL, 0);
     if (r == NULL) {
         return callback_failed(self);
     }
@@ -528,7 +539,7 @@ static int
 deliver(EngineObject *self, Py_ssize_t count)
 {
     if (self->on_batch != NULL) {
-        PyObject *r = PyObject_CallOneArg(self->on_batch, self->batch);
+        PyObject *r = call_slot(self->on_batch, &self->batch, 1);
         if (r == NULL) {
             return callback_failed(self);
         }
@@ -536,7 +547,9 @@ deliver(EngineObject *self, Py_ssize_t count)
         return 0;
     }
     PyObject *call[3];
-    for (Py_ssize_t i = 0; i < count && !self->closed && !self->reading_stopped; i++) {
+    for (Py_ssize_t i = 0;
+         i < count && self->on_datagram != NULL && !self->closed && !self->reading_stopped;
+         i++) {
         size_t len;
         const char *data = batch_slot_data(self->batch, i, &len);
         size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
@@ -556,8 +569,8 @@ deliver(EngineObject *self, Py_ssize_t count)
                 Py_DECREF(addr);
                 return -1;
             }
-            PyObject *r = PyObject_Vectorcall(self->on_datagram, call + 1,
-                                              2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            PyObject *r = call_slot(self->on_datagram, call + 1,
+                                    2 | PY_VECTORCALL_ARGUMENTS_OFFSET);
             Py_DECREF(call[1]);
             if (r == NULL && callback_failed(self) < 0) {
                 Py_DECREF(addr);
@@ -565,7 +578,8 @@ deliver(EngineObject *self, Py_ssize_t count)
             }
             Py_XDECREF(r);
             offset += take;
-        } while (offset < len && !self->closed && !self->reading_stopped);
+        } while (offset < len && self->on_datagram != NULL && !self->closed
+                 && !self->reading_stopped);
         Py_DECREF(addr);
     }
     return 0;

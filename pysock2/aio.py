@@ -454,6 +454,9 @@ class _DatagramTransport(asyncio.DatagramTransport):
             self._batch.release()
             self._sock.close()
             self._sock = None
+            # As asyncio's transports: no cycle through the protocol outlives the transport.
+            self._protocol = None  # type: ignore[assignment]
+            self._loop = None  # type: ignore[assignment]
 
 
 def _receivers(protocol: object) -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
