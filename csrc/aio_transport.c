@@ -348,6 +348,7 @@ build_messages(EngineObject *self)
     return msgs;
 }
 
+#ifdef HAVE_GSO
 /* The errno of the OSError in flight (0 if it has none). */
 static int
 raised_errno(void)
@@ -360,6 +361,7 @@ raised_errno(void)
     restore_exception(exc);
     return err;
 }
+#endif
 
 /* Sends queued datagrams until the queue is empty or the kernel would block; a datagram
  * the kernel refuses (an OSError) is dropped and reported to error_received, as asyncio
@@ -385,6 +387,7 @@ queue_flush(EngineObject *self)
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;  /* a signal handler raised */
         }
+#ifdef HAVE_GSO
         if (self->per_msg[0] > 1) {
             int err = raised_errno();
             if (err == EINVAL || err == EIO || err == EOPNOTSUPP) {
@@ -393,6 +396,7 @@ queue_flush(EngineObject *self)
                 continue;
             }
         }
+#endif
         queue_pop(self, 1);  /* the datagram the error belongs to, as asyncio drops it */
         if (report_os_error(self) < 0) {
             return -1;

@@ -481,7 +481,7 @@ async def _serve_async(loop: Any, kind: str, sock: Any, done_fd: int) -> None:
         from . import aio
 
         transport, _ = await aio.create_datagram_endpoint(
-            _EchoProtocol, sock=sock)  # type: ignore[type-var]
+            _EchoProtocol, sock=sock, gso=kind != "aio_no_gso")  # type: ignore[type-var]
     else:
         transport, _ = await loop.create_datagram_endpoint(_EchoProtocol, sock=sock)
     done = loop.create_future()
@@ -561,6 +561,7 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
     except ImportError:
         uvloop = None
     loops = {"asyncio": asyncio.new_event_loop(), "aio": asyncio.new_event_loop(),
+             "aio_no_gso": asyncio.new_event_loop(),
              "uvloop": uvloop.new_event_loop() if uvloop else None,
              "aio_uvloop": uvloop.new_event_loop() if uvloop else None, "blocking": None,
              "c": None, "c_gso": None}
@@ -583,19 +584,25 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
                                  "aio_uvloop_vs_uvloop": ("uvloop", "aio_uvloop"),
                                  "c_vs_asyncio": ("asyncio", "c"),
                                  "c_gso_vs_asyncio": ("asyncio", "c_gso"),
-                                 "aio_vs_c_gso": ("c_gso", "aio")})
+                                 "aio_vs_c_gso": ("c_gso", "aio"),
+                                 "aio_no_gso_vs_blocking_batch": ("blocking", "aio_no_gso"),
+                                 "aio_no_gso_vs_c": ("c", "aio_no_gso")})
     result["ranges"] = {
         key: [round(min(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3),
               round(max(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3)]
         for key, (b, a) in [("aio_vs_asyncio", ("asyncio", "aio")),
                             ("aio_vs_uvloop", ("uvloop", "aio")),
-                            ("aio_vs_blocking_batch", ("blocking", "aio"))]
+                            ("aio_vs_blocking_batch", ("blocking", "aio")),
+                            ("aio_vs_c_gso", ("c_gso", "aio")),
+                            ("aio_no_gso_vs_blocking_batch", ("blocking", "aio_no_gso")),
+                            ("c_gso_vs_asyncio", ("asyncio", "c_gso"))]
         if None not in samples[a] and None not in samples[b]}
     result["lost"] = lost
     result["uvloop"] = getattr(uvloop, "__version__", None)
     result["what"] = (f"server CPU ns per {SMALL}-byte datagram echoed (thread_time), "
                       f"{count} datagrams per run, {ECHO_WINDOW} in flight (bench/udp_load.c); "
-                      "ratios are capacities (the other's CPU / pysock2.aio's)")
+                      "ratios are capacities (the other's CPU / pysock2.aio's); aio uses "
+                      "UDP GSO where available, aio_no_gso not; c/c_gso: C servers")
     return result
 
 
