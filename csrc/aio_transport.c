@@ -779,7 +779,7 @@ static PyObject *
 engine_close(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     int drop = nargs > 0 ? PyObject_IsTrue(args[0]) : 0;
-    if (drop < 0) {
+    if (drop < 0 || engine_enter(self) < 0) {
         return NULL;
     }
     self->closed = 1;
@@ -787,6 +787,7 @@ engine_close(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
         queue_clear(self);
     }
     engine_drop_callbacks(self);
+    engine_leave(self);
     Py_RETURN_NONE;
 }
 
@@ -813,9 +814,13 @@ engine_set_protocol(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (self->closed) {
         Py_RETURN_NONE;
     }
+    if (engine_enter(self) < 0) {
+        return NULL;
+    }
     Py_XSETREF(self->on_batch, args[1] == Py_None ? NULL : Py_NewRef(args[1]));
     Py_XSETREF(self->on_datagram, self->on_batch ? NULL : Py_NewRef(args[0]));
     Py_XSETREF(self->on_error, args[2] == Py_None ? NULL : Py_NewRef(args[2]));
+    engine_leave(self);
     Py_RETURN_NONE;
 }
 

@@ -435,3 +435,36 @@ def test_gro_cuts_coalesced_datagrams_apart(run, pair_for_transport):
         await protocol.lost
 
     run(main())
+
+
+def test_another_thread_is_refused_while_the_loop_is_inside(run, pair_for_transport):
+    """asyncio transports belong to their loop's thread; a second thread is told so rather
+    than let into the C queue."""
+    import threading
+
+    server, client = pair_for_transport
+    refused: list[BaseException] = []
+
+    class FromAThread(Recorder):
+        def datagram_received(self, data, addr):
+            super().datagram_received(data, addr)
+
+            def send():
+                try:
+                    self.transport.sendto(b"from a thread", addr)
+                except RuntimeError as exc:
+                    refused.append(exc)
+
+            thread = threading.Thread(target=send)
+            thread.start()
+            thread.join()
+
+    async def main():
+        transport, protocol = await endpoint(server, FromAThread())
+        client.send(b"go")
+        assert await until(lambda: protocol.datagrams)
+        assert len(refused) == 1 and "call_soon_threadsafe" in str(refused[0])
+        transport.close()
+        await protocol.lost
+
+    run(main())
