@@ -106,13 +106,11 @@ def udp(connect_to: SockAddr | None = None) -> Socket:
 
 
 @pytest.fixture
-def pair():
-    a, b = udp(), udp()
-    a.connect(b.local_addr())
-    b.connect(a.local_addr())
-    yield a, b
-    a.close()
-    b.close()
+def pair(udp_pair):
+    """conftest's connected UDP pair, non-blocking."""
+    for sock in udp_pair:
+        sock.set_nonblocking(True)
+    return udp_pair
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
-"""Stream sockets and asyncio: a pysock2 Socket handed to asyncio's streams through
-into_stdlib(), and the timeout mode crossing from_stdlib()/into_stdlib() honestly."""
+"""The blocking mode crossing from_stdlib()/into_stdlib() honestly, which asyncio's
+streams over a pysock2 socket rely on (that recipe runs in tests/test_aio_docs.py)."""
 from __future__ import annotations
 
-import asyncio
 import socket
 import sys
 
@@ -53,32 +52,3 @@ def test_from_stdlib_blocking_and_non_blocking(timeout, blocking):
             assert sock.nonblocking() is not blocking
     finally:
         sock.close()
-
-
-def test_asyncio_streams_over_a_pysock2_socket():
-    """The documented recipe (docs/asyncio.md): set up the socket with pysock2, connect,
-    hand it to asyncio.open_connection through into_stdlib()."""
-
-    async def main():
-        async def shout(reader, writer):
-            writer.write((await reader.readline()).upper())
-            await writer.drain()
-            writer.close()
-
-        server = await asyncio.start_server(shout, "127.0.0.1", 0)
-        sock = Socket(Domain.IPV4, Type.STREAM)
-        sock.set_tcp_nodelay(True)
-        sock.set_nonblocking(True)
-        from pysock2 import aio
-
-        await aio.sock_connect(sock, server.sockets[0].getsockname())
-        reader, writer = await asyncio.open_connection(sock=sock.into_stdlib())
-        writer.write(b"hello\n")
-        line = await reader.readline()
-        writer.close()
-        await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
-        return line
-
-    assert asyncio.run(main(), debug=True) == b"HELLO\n"

@@ -12,18 +12,9 @@ import pytest
 
 from pysock2 import DatagramBatch, Domain, SockAddr, Socket, Type, aio
 
-from test_aio import LOOPS, Runner, udp, until  # noqa: F401  (LOOPS: the loop fixture)
+from test_aio import LOOPS, Runner, run, udp, until  # noqa: F401  (run: the loop fixture)
 
 needs_unix = pytest.mark.skipif(sys.platform == "win32", reason="AF_UNIX datagram pairs")
-
-
-@pytest.fixture(params=LOOPS)
-def run(request):
-    runner = Runner(request.param)
-    yield runner
-    runner.close()
-    assert runner.errors == [], runner.errors
-    assert runner.loop.watched == set(), "readers or writers left registered"
 
 
 class Recorder(asyncio.DatagramProtocol):
