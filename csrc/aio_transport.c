@@ -472,33 +472,45 @@ engine_sendto(EngineObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
         return NULL;
     }
     PyObject *result = NULL;
-    if (queue_reserve(self) < 0) {
-        goto done;
-    }
-    queued_datagram *q = &self->queue[self->tail];
-    if (destination(self, argv[1], q) < 0) {
+    /* Address and data are made ready on the stack: converting them can run Python code
+     * (an address's __index__, a buffer export) that could itself send and move the
+     * queue. Only then does the datagram take the queue's tail. */
+    queued_datagram d;
+    if (destination(self, argv[1], &d) < 0) {
         goto done;
     }
     /* Bytes are kept as they are; anything mutable is copied, so a datagram that has to
      * wait is what the caller passed. */
     if (PyBytes_CheckExact(data)) {
-        q->data = Py_NewRef(data);
+        d.data = Py_NewRef(data);
     }
     else {
         Py_buffer view;
         if (readable_buffer_arg("sendto", data, &view) < 0) {
             goto done;
         }
-        q->data = PyBytes_FromStringAndSize(view.buf, view.len);
+        d.data = PyBytes_FromStringAndSize(view.buf, view.len);
         PyBuffer_Release(&view);
-        if (q->data == NULL) {
+        if (d.data == NULL) {
             goto done;
         }
     }
-    /* Callbacks above could not run (sockaddr_from_object and the buffer export can run
-     * code, but not ours): the slot reserved is still the tail. */
-    self->tail++;
-    self->queued_bytes += PyBytes_GET_SIZE(q->data);
+    if (self->closed) {  /* closed by that code meanwhile */
+        Py_DECREF(d.data);
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (queue_reserve(self) < 0) {
+        Py_DECREF(d.data);
+        goto done;
+    }
+    queued_datagram *q = &self->queue[self->tail++];
+    q->data = d.data;
+    q->addrlen = d.addrlen;
+    if (d.addrlen > 0) {
+        memcpy(&q->addr, &d.addr, (size_t)d.addrlen);
+    }
+    self->queued_bytes += PyBytes_GET_SIZE(d.data);
     Py_ssize_t n = queue_length(self);
     if (self->draining) {
         /* Goes out with the drain's sendmmsg; a long drain sends every SEND_CHUNK. */

@@ -16,11 +16,6 @@ try:
 except ImportError:  # free-threaded and debug builds: CI installs no extras there
     uvloop = None
 
-if uvloop is not None:
-    # libuv opens process-wide descriptors (its signal pipe) with the first loop: before
-    # the descriptor-leak guard takes its first count.
-    uvloop.new_event_loop().close()
-
 LOOPS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
     uvloop is None, reason="uvloop is not installed"))]
 
