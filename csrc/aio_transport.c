@@ -34,6 +34,9 @@ typedef union {
 /* Datagrams per sendmmsg when the queue is flushed; a drain that queues this many sends
  * them before going on, so the queue of a drain stays small. */
 #define SEND_CHUNK 64
+/* What a queued datagram counts in get_write_buffer_size() besides its bytes: a UDP
+ * header, as asyncio counts since 3.13 (so that empty datagrams fill the buffer too). */
+#define DATAGRAM_OVERHEAD 8
 
 typedef struct {
     PyObject *data;                 /* bytes, held until sent */
@@ -186,7 +189,7 @@ queue_pop(EngineObject *self, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
         queued_datagram *q = &self->queue[self->head];
-        self->queued_bytes -= PyBytes_GET_SIZE(q->data);
+        self->queued_bytes -= PyBytes_GET_SIZE(q->data) + DATAGRAM_OVERHEAD;
         self->head++;
         Py_DECREF(q->data);
     }
@@ -510,7 +513,7 @@ engine_sendto(EngineObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
     if (d.addrlen > 0) {
         memcpy(&q->addr, &d.addr, (size_t)d.addrlen);
     }
-    self->queued_bytes += PyBytes_GET_SIZE(d.data);
+    self->queued_bytes += PyBytes_GET_SIZE(d.data) + DATAGRAM_OVERHEAD;
     Py_ssize_t n = queue_length(self);
     if (self->draining) {
         /* Goes out with the drain's sendmmsg; a long drain sends every SEND_CHUNK. */
@@ -882,7 +885,7 @@ static PyMethodDef engine_methods[] = {
 
 static PyGetSetDef engine_getset[] = {
     {"write_buffer_size", (getter)engine_get_write_buffer_size, NULL,
-     "Bytes queued and not yet sent.", NULL},
+     "Bytes queued and not yet sent, plus 8 per datagram (its UDP header).", NULL},
     {"queued", (getter)engine_get_queued, NULL, "Datagrams queued and not yet sent.", NULL},
     {"closed", (getter)engine_get_closed, NULL, "Whether close() was called.", NULL},
     {"gso", (getter)engine_get_gso, NULL,

@@ -459,3 +459,19 @@ def test_another_thread_is_refused_while_the_loop_is_inside(run, pair_for_transp
         await protocol.lost
 
     run(main())
+
+
+def test_an_empty_datagram_is_sent(run, pair_for_transport):
+    server, client = pair_for_transport
+
+    async def main():
+        transport, protocol = await endpoint(server)
+        transport.sendto(b"", client.local_addr())
+        assert await aio.sock_recv(client, 64) == b""
+        client.send(b"")
+        assert await until(lambda: protocol.datagrams)
+        assert protocol.datagrams[0][0] == b""
+        transport.close()
+        await protocol.lost
+
+    run(main())
