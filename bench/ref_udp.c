@@ -151,3 +151,91 @@ ref_gso(int a, int b, long iters, int segments, int size)
     return now_ns() - start;
 }
 #endif
+
+#ifdef __linux__
+/* The C echo server of the asyncio echo workload: recvmmsg (MSG_WAITFORONE, as
+ * recv_batch) into `batch` slots, then each datagram back to its sender, with one
+ * sendmmsg, or with `gso` as one UDP_SEGMENT message per run of equal-size datagrams to
+ * one sender (what pysock2.aio's transport does). Stops at an empty datagram (the load
+ * generator's stop signal); returns the number of datagrams echoed, or < 0 on error. */
+long long
+ref_echo(int fd, int batch, int gso)
+{
+    static struct mmsghdr rx[MAX_BATCH], tx[MAX_BATCH];
+    static struct iovec rx_iov[MAX_BATCH];
+    static struct sockaddr_storage senders[MAX_BATCH];
+    static char slots[MAX_BATCH][2048];
+    static union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } controls[MAX_BATCH];
+    if (batch < 1 || batch > MAX_BATCH) {
+        return -3;
+    }
+    memset(rx, 0, sizeof(rx));
+    for (int i = 0; i < batch; i++) {
+        rx_iov[i].iov_base = slots[i];
+        rx_iov[i].iov_len = sizeof(slots[i]);
+        rx[i].msg_hdr.msg_iov = &rx_iov[i];
+        rx[i].msg_hdr.msg_iovlen = 1;
+        rx[i].msg_hdr.msg_name = &senders[i];
+    }
+    long long echoed = 0;
+    for (;;) {
+        for (int i = 0; i < batch; i++) {
+            rx[i].msg_hdr.msg_namelen = sizeof(senders[i]);
+        }
+        int got = recvmmsg(fd, rx, (unsigned int)batch, MSG_WAITFORONE, NULL);
+        if (got <= 0) {
+            return -2;
+        }
+        int stop = rx[got - 1].msg_len == 0;
+        int n = stop ? got - 1 : got;
+        int msgs = 0;
+        for (int i = 0; i < n;) {
+            int k = 1;
+            unsigned int size = rx[i].msg_len;
+            while (gso && i + k < n && k < 64 && rx[i + k].msg_len == size
+                   && rx[i + k].msg_hdr.msg_namelen == rx[i].msg_hdr.msg_namelen
+                   && memcmp(&senders[i + k], &senders[i], rx[i].msg_hdr.msg_namelen) == 0) {
+                k++;
+            }
+            memset(&tx[msgs], 0, sizeof(tx[msgs]));
+            tx[msgs].msg_hdr.msg_name = &senders[i];
+            tx[msgs].msg_hdr.msg_namelen = rx[i].msg_hdr.msg_namelen;
+            tx[msgs].msg_hdr.msg_iov = &rx_iov[i];  /* the slots are consecutive iovecs */
+            tx[msgs].msg_hdr.msg_iovlen = (size_t)k;
+            for (int j = 0; j < k; j++) {
+                rx_iov[i + j].iov_len = size;
+            }
+            if (k > 1) {
+                struct cmsghdr *c = &controls[msgs].align;
+                memset(&controls[msgs], 0, sizeof(controls[msgs]));
+                c->cmsg_level = SOL_UDP;
+                c->cmsg_type = UDP_SEGMENT;
+                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                uint16_t seg = (uint16_t)size;
+                memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+                tx[msgs].msg_hdr.msg_control = controls[msgs].buf;
+                tx[msgs].msg_hdr.msg_controllen = sizeof(controls[msgs].buf);
+            }
+            msgs++;
+            i += k;
+        }
+        for (int sent = 0; sent < msgs;) {
+            int k = sendmmsg(fd, tx + sent, (unsigned int)(msgs - sent), 0);
+            if (k <= 0) {
+                return -1;
+            }
+            sent += k;
+        }
+        for (int i = 0; i < n; i++) {
+            rx_iov[i].iov_len = sizeof(slots[i]);
+        }
+        echoed += n;
+        if (stop) {
+            return echoed;
+        }
+    }
+}
+#endif

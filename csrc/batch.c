@@ -769,12 +769,20 @@ socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
 {
     PyObject *obj;
     int flags;
-    if (parse_first_and_flags("recv_batch", "batch", args, nargs, kwnames, &obj, &flags) < 0) {
+    if (parse_first_and_flags("recv_batch", "batch", args, nargs, kwnames, &obj, &flags) < 0
+        || batch_arg(self, "recv_batch", obj) == NULL) {
         return NULL;
     }
-    BatchObject *batch = batch_arg(self, "recv_batch", obj);
-    if (batch == NULL || batch_enter(batch) < 0) {
-        return NULL;
+    ptrdiff_t got = batch_recv(self, obj, flags);
+    return got < 0 ? NULL : PyLong_FromSsize_t(got);
+}
+
+ptrdiff_t
+batch_recv(SocketObject *self, PyObject *obj, int flags)
+{
+    BatchObject *batch = (BatchObject *)obj;
+    if (batch_enter(batch) < 0) {
+        return -1;
     }
     for (Py_ssize_t i = 0; i < batch->recv_dirty; i++) {
         sys_mmsg_rearm(&batch->rmsgs[i], sizeof(batch->addrs[i]), (size_t)batch->control_size);
@@ -801,15 +809,41 @@ socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     batch->count = got > 0 ? got : 0;  /* a failed call leaves nothing held */
     batch->send_built = -1;
     BUSY_DONE(batch);
-    return got < 0 ? NULL : PyLong_FromSsize_t(got);
+    return got;
+}
+
+/* Slot i of a batch after batch_recv (aio_transport.c): its bytes, its sender (a new
+ * reference; None without one) and its GRO segment size (segment_size()). */
+const char *
+batch_slot_data(PyObject *obj, Py_ssize_t i, size_t *len)
+{
+    BatchObject *batch = (BatchObject *)obj;
+    *len = batch->lens[i];
+    return batch->views[i].buf;
+}
+
+PyObject *
+batch_slot_sender(PyObject *obj, Py_ssize_t i)
+{
+    BatchObject *batch = (BatchObject *)obj;
+    sys_socklen_t len = batch->addrlens[i];
+    return len == 0 ? Py_NewRef(Py_None) : slot_address(batch, i, len);
+}
+
+size_t
+batch_slot_segment(PyObject *obj, Py_ssize_t i)
+{
+    BatchObject *batch = (BatchObject *)obj;
+    void *control = batch->control ? batch->control + i * batch->control_size : NULL;
+    return segment_size_of(batch->lens[i], control, batch->controllens[i], batch->flags[i]);
 }
 
 /* Sends msgs[0..n). On a datagram socket first without blocking and with the GIL held;
  * what did not fit then goes as the blocking sendmmsg would send it, GIL released. An
  * error after the first datagram is not reported (as with sendmmsg): the count says how
  * many went. */
-static ptrdiff_t
-run_send(SocketObject *self, sys_mmsg *msgs, size_t n, int flags)
+ptrdiff_t
+batch_send_msgs(SocketObject *self, sys_mmsg *msgs, size_t n, int flags)
 {
     batch_ctx ctx = {.msgs = msgs, .count = n, .flags = flags};
     ptrdiff_t sent = socket_try_call(self, do_send_batch, &ctx, &ctx.flags);
@@ -866,7 +900,7 @@ send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage 
         }
         batch->send_built = n;
     }
-    ptrdiff_t sent = n == 0 ? 0 : run_send(self, batch->smsgs, (size_t)n, flags);
+    ptrdiff_t sent = n == 0 ? 0 : batch_send_msgs(self, batch->smsgs, (size_t)n, flags);
     BUSY_DONE(batch);
     return sent;
 }
@@ -918,7 +952,7 @@ send_from_sequence(SocketObject *self, PyObject *seq, struct sockaddr_storage *t
         sys_iovec_set(&iov[pinned], views[pinned].buf, (size_t)views[pinned].len);
         sys_mmsg_set(&msgs[pinned], (struct sockaddr *)to, tolen, &iov[pinned], 1, NULL, 0);
     }
-    sent = run_send(self, msgs, (size_t)n, flags);
+    sent = batch_send_msgs(self, msgs, (size_t)n, flags);
 done:
     for (Py_ssize_t i = 0; i < pinned; i++) {
         PyBuffer_Release(&views[i]);

@@ -230,6 +230,11 @@ module_exec(PyObject *module)
     if (state->batch_type == NULL || msg_module_exec(module, state) < 0) {
         return -1;
     }
+    PyTypeObject *aio_engine = add_type(module, &aio_engine_spec);  /* the module holds it */
+    if (aio_engine == NULL) {
+        return -1;
+    }
+    Py_DECREF(aio_engine);
     return add_constants(module);
 }
 

@@ -119,6 +119,18 @@ void msg_module_clear(module_state *state);
 /* batch.c: recv_batch/send_batch and the UDP GSO/GRO calls; the DatagramBatch type. */
 extern PyMethodDef socket_batch_methods[];
 extern PyType_Spec batch_spec;
+/* The batch calls without argument parsing, for aio_transport.c. `batch` is a
+ * DatagramBatch; batch_recv returns the count or -1 raised (BlockingIOError on a
+ * non-blocking socket with nothing queued); batch_send_msgs sends msgs[0..n), returning
+ * how many went or -1 raised when the first failed. The slot accessors take an index
+ * below the count batch_recv returned. */
+ptrdiff_t batch_recv(SocketObject *sock, PyObject *batch, int flags);
+ptrdiff_t batch_send_msgs(SocketObject *sock, sys_mmsg *msgs, size_t n, int flags);
+const char *batch_slot_data(PyObject *batch, Py_ssize_t i, size_t *len);
+PyObject *batch_slot_sender(PyObject *batch, Py_ssize_t i);
+size_t batch_slot_segment(PyObject *batch, Py_ssize_t i);
+/* aio_transport.c: the C half of pysock2.aio's datagram transport. */
+extern PyType_Spec aio_engine_spec;
 
 #if defined(_MSC_VER)
 #  define SOCK_FD(s) (*(volatile sys_socket_t *)&(s)->fd)

@@ -39,15 +39,19 @@ if TYPE_CHECKING:
 PROFILES: dict[str, dict[str, int]] = {
     # rounds: interleaved rounds per I/O workload; *_iters: loop iterations per chunk (a
     # chunk lasts a few milliseconds); import_runs: fresh interpreters per statement.
+    # echo_rounds: interleaved rounds of the asyncio echo workload, each echo_count
+    # datagrams per server.
     "quick": {"rounds": 101, "rt_iters": 500, "batch_iters": 10, "gso_iters": 50,
-              "import_runs": 15, "alloc_calls": 5000},
+              "import_runs": 15, "alloc_calls": 5000, "echo_rounds": 5, "echo_count": 10000},
     "full": {"rounds": 601, "rt_iters": 500, "batch_iters": 10, "gso_iters": 50,
-             "import_runs": 61, "alloc_calls": 20000},
+             "import_runs": 61, "alloc_calls": 20000, "echo_rounds": 21,
+             "echo_count": 20000},
 }
 SMALL = 64          # bytes per datagram: per-call and batch workloads
 BATCH = 64          # datagrams per batch call
 LARGE = 1200        # bytes per datagram: the GSO workload
 SEGMENTS = 40       # datagrams per GSO send
+ECHO_WINDOW = 64    # datagrams the echo load generator keeps in flight
 TARGETS = {
     "roundtrip_pysock2_vs_c": ("<=", 1.12),
     "roundtrip_stdlib_vs_pysock2": (">=", 1.08),
@@ -55,6 +59,9 @@ TARGETS = {
     "batch_pysock2_vs_c": ("<=", 1.05),
     "gso_c_loop_vs_pysock2": (">=", 10.0),
     "import_pysock2_vs_socket": ("<=", 1.0),
+    "echo_aio_vs_asyncio": (">=", 10.0),
+    "echo_aio_vs_uvloop": (">=", 2.0),
+    "echo_aio_vs_blocking_batch": (">=", 0.85),
 }
 
 perf_ns = time.perf_counter_ns
@@ -80,6 +87,7 @@ class Reference:
 
     def __init__(self, workdir: str) -> None:
         self.lib: Any = None
+        self.udp_load: str | None = None
         self.floor: Any = None
         self.note = ""
         self.compiler = ""
@@ -101,6 +109,14 @@ class Reference:
         self.compiler = f"{' '.join(cmd[:4])} ({version.stdout.splitlines()[0]})"
         self.lib = ctypes.CDLL(out)
         self.floor = build_floor(cc, src, workdir)
+        udp_load = os.path.join(workdir, "udp_load")
+        if subprocess.run([cc, "-O2", "-o", udp_load, os.path.join(src, "udp_load.c")],
+                          capture_output=True).returncode == 0:
+            self.udp_load = udp_load
+        echo = getattr(self.lib, "ref_echo", None)
+        if echo is not None:
+            echo.restype = ctypes.c_longlong
+            echo.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         for name, args in [("ref_roundtrip", 4), ("ref_batch", 5), ("ref_gso", 5)]:
             fn = getattr(self.lib, name, None)
             if fn is not None:
@@ -427,6 +443,170 @@ def bench_gso(ref: Reference, p: dict[str, int]) -> dict | None:
     return result
 
 
+class _EchoProtocol:
+    """The plain asyncio echo protocol, the same for every event loop and transport."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.transport.sendto(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+def _echo_socket(kind: str) -> Any:
+    """The server's socket: stdlib for asyncio's and uvloop's transports, else pysock2;
+    non-blocking except for the blocking loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    sock.bind(("127.0.0.1", 0))
+    if kind in ("blocking", "c", "c_gso"):
+        return Socket.from_stdlib(sock)
+    sock.setblocking(False)
+    if kind in ("asyncio", "uvloop"):
+        return sock
+    ours = Socket.from_stdlib(sock)
+    ours.set_nonblocking(True)
+    return ours
+
+
+async def _serve_async(loop: Any, kind: str, sock: Any, done_fd: int) -> None:
+    """Echoes until the load generator writes its result (done_fd turns readable)."""
+    if kind.startswith("aio"):
+        from . import aio
+
+        transport, _ = await aio.create_datagram_endpoint(
+            _EchoProtocol, sock=sock, gso=kind != "aio_no_gso")  # type: ignore[type-var]
+    else:
+        transport, _ = await loop.create_datagram_endpoint(_EchoProtocol, sock=sock)
+    done = loop.create_future()
+    loop.add_reader(done_fd, lambda: done.done() or done.set_result(None))
+    try:
+        await done
+    finally:
+        loop.remove_reader(done_fd)
+        transport.close()
+    await asyncio_sleep0()
+
+
+async def asyncio_sleep0() -> None:
+    import asyncio
+
+    await asyncio.sleep(0)
+
+
+def _serve_blocking(sock: Socket, batch: DatagramBatch) -> None:
+    """pysock2's plain blocking loop: recv_batch, send_batch back to each sender; the load
+    generator's empty datagram stops it."""
+    recv_batch, send_batch, length = sock.recv_batch, sock.send_batch, batch.length
+    while True:
+        n = recv_batch(batch)
+        if length(n - 1) == 0:
+            batch.count = n - 1
+            if n > 1:
+                send_batch(batch)
+            return
+        send_batch(batch)
+
+
+def echo_round(ref: Reference, kind: str, loop: Any, batch: DatagramBatch, count: int,
+               lost: dict[str, int]) -> float | None:
+    """Server CPU ns per datagram for one run of the load generator against `kind`."""
+    c_server = kind in ("c", "c_gso")
+    if ((loop is None and kind != "blocking" and not c_server) or ref.udp_load is None
+            or (c_server and getattr(ref.lib, "ref_echo", None) is None)):
+        return None
+    sock = _echo_socket(kind)
+    port = sock.getsockname()[1] if kind in ("asyncio", "uvloop") else sock.local_addr().port()
+    proc = subprocess.Popen([ref.udp_load, "127.0.0.1", str(port), str(count),
+                             str(ECHO_WINDOW), str(SMALL)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        start = time.thread_time_ns()
+        if kind == "blocking":
+            _serve_blocking(sock, batch)
+        elif c_server:
+            if ref.lib.ref_echo(sock.fileno(), batch.capacity, kind == "c_gso") < 0:
+                raise RuntimeError("the C echo server failed")
+        else:
+            loop.run_until_complete(_serve_async(loop, kind, sock, proc.stdout.fileno()))
+        cpu = time.thread_time_ns() - start
+        echoed, missing, _elapsed = map(int, proc.stdout.read().split())
+    finally:
+        proc.wait()
+        proc.stdout.close()
+        sock.close()  # the transports closed theirs already
+    lost[kind] = lost.get(kind, 0) + missing
+    return cpu / max(echoed, 1)
+
+
+def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
+    """Target 6: a UDP echo server (64 B, a closed-loop C load generator keeping
+    ECHO_WINDOW in flight) in asyncio's DatagramProtocol, uvloop's, pysock2.aio's
+    transport (on both loops) and pysock2's blocking recv_batch/send_batch loop: server
+    CPU ns per datagram (time.thread_time). C echo servers (bench/ref_udp.c, sendmmsg
+    per datagram and GSO per run) give the floor."""
+    if ref.udp_load is None or not hasattr(Socket, "recv_batch") or sys.platform != "linux":
+        return None
+    import asyncio
+
+    uvloop: Any
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None
+    loops = {"asyncio": asyncio.new_event_loop(), "aio": asyncio.new_event_loop(),
+             "aio_no_gso": asyncio.new_event_loop(),
+             "uvloop": uvloop.new_event_loop() if uvloop else None,
+             "aio_uvloop": uvloop.new_event_loop() if uvloop else None, "blocking": None,
+             "c": None, "c_gso": None}
+    batch = DatagramBatch.allocate(64, 2048)
+    count = p.get("echo_count", 2000)  # profiles set it; a bare dict (tests) runs short
+    lost: dict[str, int] = {}
+    runners = {kind: (lambda kind=kind: echo_round(ref, kind, loops[kind], batch, count, lost))
+               for kind in loops}
+    try:
+        samples = interleave(p.get("echo_rounds", 5), runners)
+    finally:
+        batch.release()
+        for loop in loops.values():
+            if loop is not None:
+                loop.close()
+    # Capacity is the inverse of CPU per datagram: X_vs_Y = cpu(Y) / cpu(X).
+    result = summarise(samples, {"aio_vs_asyncio": ("asyncio", "aio"),
+                                 "aio_vs_uvloop": ("uvloop", "aio"),
+                                 "aio_vs_blocking_batch": ("blocking", "aio"),
+                                 "aio_uvloop_vs_uvloop": ("uvloop", "aio_uvloop"),
+                                 "c_vs_asyncio": ("asyncio", "c"),
+                                 "c_gso_vs_asyncio": ("asyncio", "c_gso"),
+                                 "aio_vs_c_gso": ("c_gso", "aio"),
+                                 "aio_no_gso_vs_blocking_batch": ("blocking", "aio_no_gso"),
+                                 "aio_no_gso_vs_c": ("c", "aio_no_gso")})
+    result["ranges"] = {
+        key: [round(min(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3),
+              round(max(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3)]
+        for key, (b, a) in [("aio_vs_asyncio", ("asyncio", "aio")),
+                            ("aio_vs_uvloop", ("uvloop", "aio")),
+                            ("aio_vs_blocking_batch", ("blocking", "aio")),
+                            ("aio_vs_c_gso", ("c_gso", "aio")),
+                            ("aio_no_gso_vs_blocking_batch", ("blocking", "aio_no_gso")),
+                            ("c_gso_vs_asyncio", ("asyncio", "c_gso"))]
+        if None not in samples[a] and None not in samples[b]}
+    result["lost"] = lost
+    result["uvloop"] = getattr(uvloop, "__version__", None)
+    result["what"] = (f"server CPU ns per {SMALL}-byte datagram echoed (thread_time), "
+                      f"{count} datagrams per run, {ECHO_WINDOW} in flight (bench/udp_load.c); "
+                      "ratios are capacities (the other's CPU / pysock2.aio's); aio uses "
+                      "UDP GSO where available, aio_no_gso not; c/c_gso: C servers")
+    return result
+
+
 def bench_import(p: dict[str, int]) -> dict:
     """Target 5: a fresh interpreter importing pysock2 vs socket (wall time, and
     -X importtime's cumulative microseconds of the top-level module)."""
@@ -518,12 +698,18 @@ def check_targets(report: dict) -> dict[str, Any]:
         "import_pysock2_vs_socket": max(
             (report["import"][m]["ratio"] for m in ("default", "no_site")), default=None),
     }
+    echo = (report.get("aio_echo") or {}).get("ratios", {})
+    values["echo_aio_vs_asyncio"] = echo.get("aio_vs_asyncio")
+    values["echo_aio_vs_uvloop"] = echo.get("aio_vs_uvloop")
+    values["echo_aio_vs_blocking_batch"] = echo.get("aio_vs_blocking_batch")
     out: dict[str, Any] = {}
     for key, (op, limit) in TARGETS.items():
         value = values[key]
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         out[key] = {"value": value, "target": f"{op} {limit}", "met": met}
     out["zero_allocation"] = {"met": all(report["alloc"]["targets"].values())}
+    lost = (report.get("aio_echo") or {}).get("lost")
+    out["echo_no_datagram_lost"] = {"met": None if lost is None else not any(lost.values())}
     return out
 
 
@@ -540,6 +726,7 @@ def run(profile: str, rounds: int | None = None) -> dict[str, Any]:
                          ("alloc", lambda: bench_alloc(p)),
                          ("batch", lambda: bench_batch(ref, p)),
                          ("gso", lambda: bench_gso(ref, p)),
+                         ("aio_echo", lambda: bench_aio_echo(ref, p)),
                          ("import", lambda: bench_import(p))]:
             log(f"pysock2 bench: {name} ...")
             report[name] = fn()

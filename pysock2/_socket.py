@@ -143,28 +143,50 @@ class Socket(_pysock2.Socket):
 
     @classmethod
     def from_stdlib(cls, sock: socket.socket) -> Socket:
-        """Takes ownership of a ``socket.socket``'s descriptor; ``sock`` is left detached."""
+        """Takes ownership of a ``socket.socket``'s descriptor; ``sock`` is left detached.
+
+        The stdlib keeps a timeout in the object, not the descriptor: a socket in timeout
+        mode (``settimeout(t)``, t > 0) becomes a blocking Socket whose read and write
+        timeouts are ``t``; ``settimeout(0.0)`` stays non-blocking; ``None`` blocking."""
+        timeout = sock.gettimeout()
         fd = sock.detach()
         if fd < 0:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         try:
-            return cls.from_fd(fd)
+            ours = cls.from_fd(fd)
         except BaseException:
             _close_descriptor(fd)
             raise
+        if timeout:
+            try:
+                ours.set_nonblocking(False)
+                ours.set_read_timeout(timeout)
+                ours.set_write_timeout(timeout)
+            except BaseException:
+                ours.close()
+                raise
+        return ours
 
     def into_stdlib(self) -> socket.socket:
-        """Gives the descriptor away to a new ``socket.socket``; this Socket is detached."""
+        """Gives the descriptor away to a new ``socket.socket``; this Socket is detached.
+
+        A non-blocking Socket gives a socket whose ``gettimeout()`` is ``0.0``, so that
+        ``ssl``, ``http.client`` and asyncio see what the descriptor does."""
         import socket
 
         if self.closed:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        nonblocking = getattr(self, "nonblocking", None)  # Windows cannot read it back
+        is_nonblocking = nonblocking is not None and nonblocking()
         fd = self.detach()
         try:
-            return socket.socket(fileno=fd)
+            theirs = socket.socket(fileno=fd)
         except BaseException:
             _close_descriptor(fd)
             raise
+        if is_nonblocking:
+            theirs.setblocking(False)
+        return theirs
 
 
 # As the stdlib: at most 1 GiB per sendfile(2) call, and 8 KiB reads when falling back.

@@ -17,6 +17,15 @@ WINDOWS = sys.platform == "win32"
 needs_linux = pytest.mark.skipif(not LINUX, reason="Linux only")
 needs_unix = pytest.mark.skipif(WINDOWS, reason="Unix only (not on Windows)")
 
+try:  # pysock2.aio's tests and the benchmark's echo group run on uvloop when it is there
+    import uvloop
+except ImportError:
+    pass
+else:
+    # libuv opens process-wide descriptors (its signal pipe) with the first loop: before
+    # the descriptor-leak guard below takes any count.
+    uvloop.new_event_loop().close()
+
 
 def open_fds() -> set[int]:
     """The process's open descriptors (Linux: /proc/self/fd; elsewhere /dev/fd). Windows
