@@ -181,8 +181,6 @@ if HAS_GRO:
     RECEIVE_PATHS["recv_gro_into"] = _recv_gro_into
     RECEIVE_PATHS["recv_gro_from_into"] = _recv_gro_from_into
 PEEKS = {"peek", "peek_into", "peek_from", "peek_from_into"}  # they take no flags
-# Paths that receive into a control buffer of their own (a small one: MSG_CTRUNC).
-CONTROL_PATHS = {name for name in RECEIVE_PATHS if "control" in name or "gro" in name}
 
 
 TRUNCATIONS = [pytest.param(name, 0, id=f"{name}-cut-by-the-kernel") for name in RECEIVE_PATHS]
