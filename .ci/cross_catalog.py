@@ -106,7 +106,8 @@ names = set(_catalog.LIFECYCLE) | set(_catalog.IO) | set(_catalog.OPTIONS)
 public = {n for n in dir(Socket) if not n.startswith("_")}
 enums = {e: [m for m in ms if hasattr(getattr(_enums, e), m)]
          for e, ms in _catalog.ENUM_MEMBERS.items()}
-print(json.dumps({"socket2": sorted(n for n in names if n == "new" or hasattr(Socket, n)),
+print(json.dumps({"socket2": sorted(n for n in names
+                             if n == "new" or hasattr(Socket, _catalog.RENAMED.get(n, n))),
                   "public": sorted(public), "enums": enums}))
 """
 

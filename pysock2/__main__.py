@@ -12,13 +12,10 @@ from ._socket import Socket
 
 # Rust's Socket::new is the Python constructor, always present.
 _ALWAYS = {"new"}
-# socket2 names pysock2 spells differently: socket2's one-call sendfile is sendfile_once
-# (Socket.sendfile is the stdlib's complete transfer; docs/API.md).
-RENAMED = {"sendfile": "sendfile_once"}
 
 
 def _has(name: str) -> bool:
-    return name in _ALWAYS or hasattr(Socket, RENAMED.get(name, name))
+    return name in _ALWAYS or hasattr(Socket, _catalog.RENAMED.get(name, name))
 
 
 def _section(title: str, names: Iterable[str], out: list[str]) -> tuple[int, int]:
@@ -26,7 +23,7 @@ def _section(title: str, names: Iterable[str], out: list[str]) -> tuple[int, int
     present = [n for n in names if _has(n)]
     out.append(f"\n{title}: {len(present)} of {len(names)}")
     for name in names:
-        renamed = f"  (pysock2: {RENAMED[name]})" if name in RENAMED else ""
+        renamed = f"  (pysock2: {_catalog.RENAMED[name]})" if name in _catalog.RENAMED else ""
         out.append(f"  {'yes' if _has(name) else ' - '}  {name}{renamed}")
     return len(present), len(names)
 
@@ -35,7 +32,7 @@ def _beyond_socket2() -> list[str]:
     """Public Socket methods socket2 does not have, other than Python's own conventions
     (ownership helpers, sendall, and the `_into` twins of socket2's receives)."""
     known = (set(_catalog.LIFECYCLE) | set(_catalog.IO) | set(_catalog.OPTIONS)
-             | set(RENAMED.values()))
+             | set(_catalog.RENAMED.values()))
     conventions = {"closed", "fileno", "detach", "close", "from_fd", "from_stdlib",
                    "into_stdlib", "sendall"}
     return sorted(

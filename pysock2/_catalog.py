@@ -3,6 +3,10 @@ info``: each is shown with whether this platform's ``Socket`` has it. Generated 
 socket2's cfg gates (Linux, macOS, Windows, plus the FreeBSD-only names); Rust's ``new`` is
 """
 
+# socket2 names pysock2 spells differently: socket2's one-call sendfile is sendfile_once
+# (Socket.sendfile is the stdlib's complete transfer; docs/API.md).
+RENAMED = {"sendfile": "sendfile_once"}
+
 LIFECYCLE = (
     "accept",
     "accept4",

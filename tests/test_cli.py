@@ -12,7 +12,8 @@ import pytest
 
 import pysock2
 from pysock2 import Socket, _probes
-from pysock2.__main__ import RENAMED, build_info, build_info_json, main
+from pysock2._catalog import RENAMED
+from pysock2.__main__ import build_info, build_info_json, main
 
 from conftest import child_python
 
