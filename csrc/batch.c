@@ -11,7 +11,7 @@
  * Linux also gets UDP GSO per call (send_gso: one buffer, a UDP_SEGMENT control message,
  * the kernel cuts it into datagrams) and GRO on receive (recv_gro_into: the coalesced
  * datagrams and their segment size from the UDP_GRO control message). */
-#include "pysock2.h"
+#include "msg.h"
 #include "options_compat.h"
 
 #include <string.h>
@@ -637,6 +637,31 @@ PyType_Spec batch_spec = {
 
 /* ---------------------------------------------------------------- the batch calls */
 
+/* Request flags for a receive with a control buffer: descriptors a peer sends arrive
+ * close-on-exec (MSG_CMSG_CLOEXEC), so that no exec() in another thread inherits them
+ * before they are closed. */
+static int
+control_recv_flags(int has_control)
+{
+#ifdef MSG_CMSG_CLOEXEC
+    return has_control ? MSG_CMSG_CLOEXEC : 0;
+#else
+    (void)has_control;
+    return 0;
+#endif
+}
+
+/* A received msg_flags without the request flag Linux echoes in it. */
+static int
+received_flags(int msg_flags)
+{
+#ifdef MSG_CMSG_CLOEXEC
+    return msg_flags & ~MSG_CMSG_CLOEXEC;
+#else
+    return msg_flags;
+#endif
+}
+
 typedef struct {
     sys_mmsg *msgs;
     size_t count;
@@ -747,15 +772,23 @@ socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     for (Py_ssize_t i = 0; i < batch->recv_dirty; i++) {
         sys_mmsg_rearm(&batch->rmsgs[i], sizeof(batch->addrs[i]), (size_t)batch->control_size);
     }
-    batch_ctx ctx = {.msgs = batch->rmsgs, .count = (size_t)batch->capacity, .flags = flags};
+    batch_ctx ctx = {.msgs = batch->rmsgs, .count = (size_t)batch->capacity,
+                     .flags = flags | control_recv_flags(batch->control != NULL)};
     /* The buffers are pinned for the batch's life: no borrowing to undo before waiting. */
     ptrdiff_t got = socket_call_flags(self, do_recv_batch, &ctx, &ctx.flags);
     for (ptrdiff_t i = 0; i < got; i++) {
         const sys_mmsg *m = &batch->rmsgs[i];
-        batch->lens[i] = sys_mmsg_len(m);
+        /* MSG_TRUNC (the caller's or the kernel's) makes the count the datagram's full
+         * length; the slot holds at most its buffer, and send_batch sends length(i). */
+        size_t room = (size_t)batch->views[i].len;
+        batch->lens[i] = sys_mmsg_len(m) < room ? sys_mmsg_len(m) : room;
         batch->addrlens[i] = sys_mmsg_namelen(m);
-        batch->flags[i] = sys_mmsg_flags(m);
+        batch->flags[i] = received_flags(sys_mmsg_flags(m));
         batch->controllens[i] = batch->control ? sys_mmsg_controllen(m) : 0;
+        if (batch->controllens[i] > 0) {
+            /* A batch hands out no descriptors (docs/batch.md): close any a peer sent. */
+            cmsg_close_fds(batch->control + i * batch->control_size, batch->controllens[i]);
+        }
     }
     batch->recv_dirty = got > 0 ? got : batch->capacity;
     batch->count = got > 0 ? got : 0;  /* a failed call leaves nothing held */
@@ -813,7 +846,11 @@ send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage 
             memcpy(&batch->send_to, to, (size_t)tolen);
         }
         for (Py_ssize_t i = 0; i < n; i++) {
-            sys_iovec_set(&batch->siov[i], batch->views[i].buf, batch->lens[i]);
+            /* Never past the slot's buffer, whatever a length says (recv_batch and set()
+             * keep it within; this is the last line of defence). */
+            size_t room = (size_t)batch->views[i].len;
+            sys_iovec_set(&batch->siov[i], batch->views[i].buf,
+                          batch->lens[i] < room ? batch->lens[i] : room);
             struct sockaddr *name = to ? (struct sockaddr *)&batch->send_to
                                     : batch->addrlens[i] ? (struct sockaddr *)&batch->addrs[i]
                                                          : NULL;
@@ -1038,12 +1075,15 @@ receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssi
     msg_ctx ctx = {.msg = {.name = want_sender ? (struct sockaddr *)&from : NULL,
                            .namelen = sizeof(from), .iov = &iov, .iovlen = 1,
                            .control = control.buf, .controllen = sizeof(control.buf)},
-                   .flags = flags};
+                   .flags = flags | control_recv_flags(1)};
     ptrdiff_t n = socket_call_flags(self, do_recvmsg, &ctx, &ctx.flags);
     PyBuffer_Release(&view);
     if (n < 0) {
         return NULL;
     }
+    /* The control buffer is internal: nobody can take descriptors a peer sent. */
+    cmsg_close_fds(control.buf, ctx.msg.controllen);
+    ctx.msg.flags = received_flags(ctx.msg.flags);
     size_t segment = segment_size_of((size_t)n, control.buf, ctx.msg.controllen, ctx.msg.flags);
     PyObject *result = PyTuple_New(want_sender ? 3 : 2);
     PyObject *nbytes = PyLong_FromSsize_t(n);

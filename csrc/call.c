@@ -49,6 +49,13 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait)
         if (result >= 0) {
             return result;
         }
+        if (SOCK_FD(self) != fd) {
+            /* Closed by another thread while the call waited: the failure (say an expired
+             * read_timeout) is of a descriptor that is gone, maybe already reused, so it
+             * is reported as any call on a closed socket is. */
+            sys_set_error(SYS_EBADF);
+            return -1;
+        }
         if (!sys_error_is_interrupted(err)) {
             socket_raise(fd, err, dontwait);
             return -1;

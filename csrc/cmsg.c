@@ -82,7 +82,7 @@ typedef struct {
     int *fds;          /* room for `max` descriptors (may be NULL with max 0: count only) */
     Py_ssize_t max;
     Py_ssize_t count;
-    int close_them;    /* close each descriptor instead of copying it */
+    int close_them;    /* close each descriptor and overwrite its number with -1 */
 } fd_collector;
 
 static int
@@ -98,7 +98,11 @@ collect_item(const cmsg_item *item, void *ctx)
         int fd;
         memcpy(&fd, item->data + i, sizeof(int));
         if (c->close_them) {
+            static const int closed = -1;
+            /* The number may be reused at once: leave -1 in its place. (The walker hands
+             * out const data; cmsg_close_fds' buffer is writable.) */
             sys_close(fd);
+            memcpy((char *)item->data + i, &closed, sizeof(int));
         }
         else if (c->count < c->max) {
             c->fds[c->count] = fd;
@@ -112,19 +116,39 @@ collect_item(const cmsg_item *item, void *ctx)
     return 0;
 }
 
+/* Visits every descriptor in buf[0:len], also those of a last message cut short
+ * (MSG_CTRUNC): some kernels leave its cmsg_len at the full size while installing only
+ * the descriptors that fit, and those must not be lost. */
+static void
+walk_fds(const char *buf, size_t len, fd_collector *c)
+{
+    size_t where = 0;
+    if (cmsg_walk(buf, len, collect_item, c, &where) != -2) {
+        return;
+    }
+    sys_cmsghdr hdr;
+    const size_t header = sys_cmsg_len(0);
+    memcpy(&hdr, buf + where, sizeof(hdr));
+    if ((size_t)hdr.cmsg_len > len - where) {  /* not one shorter than its header */
+        cmsg_item clipped = {hdr.cmsg_level, hdr.cmsg_type, buf + where + header,
+                             len - where - header};
+        (void)collect_item(&clipped, c);
+    }
+}
+
 Py_ssize_t
 cmsg_collect_fds(const char *buf, size_t len, int *fds, Py_ssize_t max)
 {
     fd_collector c = {fds, max, 0, 0};
-    (void)cmsg_walk(buf, len, collect_item, &c, NULL);  /* malformed: keep what was found */
+    walk_fds(buf, len, &c);
     return c.count;
 }
 
 void
-cmsg_close_fds(const char *buf, size_t len)
+cmsg_close_fds(char *buf, size_t len)
 {
     fd_collector c = {NULL, 0, 0, 1};
-    (void)cmsg_walk(buf, len, collect_item, &c, NULL);
+    walk_fds(buf, len, &c);
 }
 
 /* ---------------------------------------------------------------- module functions */

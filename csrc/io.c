@@ -240,6 +240,13 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
     if (data == NULL) {
         return NULL;
     }
+#ifdef MSG_TRUNC
+    if (flags & MSG_TRUNC) {
+        /* Linux TCP discards with MSG_TRUNC and writes nothing: what it did not write
+         * reads as zeros, never as old heap memory. */
+        memset(PyBytes_AS_STRING(data), 0, (size_t)bufsize);
+    }
+#endif
     struct sockaddr_storage from;
     io_ctx ctx = {.buf = PyBytes_AS_STRING(data), .len = (size_t)bufsize, .flags = flags,
                   .addr = want_sender ? &from : NULL};

@@ -99,8 +99,10 @@ PyObject *cmsg_parse_list(const char *buf, size_t len);
 /* The descriptors carried in the SCM_RIGHTS messages of buf[0:len] (up to a malformed
  * message, if any): copies the first `max` into fds and returns how many there are. */
 Py_ssize_t cmsg_collect_fds(const char *buf, size_t len, int *fds, Py_ssize_t max);
-/* Closes the descriptors carried in the SCM_RIGHTS messages of buf[0:len]. */
-void cmsg_close_fds(const char *buf, size_t len);
+/* Closes the descriptors carried in the SCM_RIGHTS messages of buf[0:len] and overwrites
+ * each number with -1, so that no reader of buf mistakes a closed (maybe reused) number
+ * for a descriptor it owns. */
+void cmsg_close_fds(char *buf, size_t len);
 
 extern PyMethodDef cmsg_functions[];
 int cmsg_add_constants(PyObject *module);

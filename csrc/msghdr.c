@@ -392,7 +392,7 @@ msghdrmut_begin(PyObject *op, sys_msg *msg, struct sockaddr_storage *name)
 static int
 record_fds(MsgHdrMutObject *self)
 {
-    const char *room = control_room(self);
+    char *room = control_room(self);
     Py_ssize_t count = cmsg_collect_fds(room, self->control_len, NULL, 0);
     if (count == 0) {
         return 0;

@@ -11,9 +11,11 @@
 
 /* ---------------------------------------------------------------- keepalive */
 
-/* A keepalive duration in milliseconds (rounded up), -1 for None. */
+/* A keepalive time in milliseconds, -1 for None: whole units of the platform (seconds on
+ * Unix, the fraction dropped as socket2 does), from one unit to what the kernel accepts.
+ * Checked here, before any system call, so that the setting is never half-applied. */
 static int
-keepalive_ms(PyObject *obj, int64_t *ms)
+keepalive_ms(const char *what, PyObject *obj, int64_t *ms)
 {
     int64_t usec;
     if (obj == NULL || obj == Py_None) {
@@ -23,11 +25,21 @@ keepalive_ms(PyObject *obj, int64_t *ms)
     if (duration_arg("set_tcp_keepalive", obj, &usec) < 0) {
         return -1;
     }
-    *ms = usec / 1000 + (usec % 1000 != 0);
-    if (*ms > (int64_t)UINT32_MAX) {
-        PyErr_Format(PyExc_OverflowError, "set_tcp_keepalive() duration %R is too large", obj);
+    int64_t units = usec / ((int64_t)SYS_KEEPALIVE_UNIT_MS * 1000);
+    if (units == 0) {
+        PyErr_Format(PyExc_ValueError, "set_tcp_keepalive() %s must be at least %d ms here "
+                     "(the kernel counts whole %s), not %R; None leaves the system's setting",
+                     what, SYS_KEEPALIVE_UNIT_MS,
+                     SYS_KEEPALIVE_UNIT_MS == 1000 ? "seconds" : "milliseconds", obj);
         return -1;
     }
+    if (units > SYS_KEEPALIVE_MAX_MS / SYS_KEEPALIVE_UNIT_MS) {
+        PyErr_Format(PyExc_OverflowError, "set_tcp_keepalive() %s %R is over the "
+                     "platform's limit of %lld s", what, obj,
+                     (long long)(SYS_KEEPALIVE_MAX_MS / 1000));
+        return -1;
+    }
+    *ms = units * SYS_KEEPALIVE_UNIT_MS;
     return 0;
 }
 
@@ -40,14 +52,22 @@ socket_set_tcp_keepalive(SocketObject *self, PyObject *const *args, Py_ssize_t n
     int64_t time_ms, interval_ms;
     unsigned long long retries = 0;
     if (parse_args("set_tcp_keepalive", args, nargs, kwnames, names, 0, 3, argv) < 0
-        || keepalive_ms(argv[0], &time_ms) < 0 || keepalive_ms(argv[1], &interval_ms) < 0) {
+        || keepalive_ms("time", argv[0], &time_ms) < 0
+        || keepalive_ms("interval", argv[1], &interval_ms) < 0) {
         return NULL;
     }
     int have_retries = argv[2] != NULL && argv[2] != Py_None;
-    if (have_retries && uint_arg("set_tcp_keepalive", "retries", argv[2], INT_MAX,
-                                 &retries) < 0) {
+    if (have_retries && uint_arg("set_tcp_keepalive", "retries", argv[2],
+                                 SYS_KEEPALIVE_MAX_RETRIES, &retries) < 0) {
         return NULL;
     }
+    if (have_retries && retries == 0) {
+        PyErr_SetString(PyExc_ValueError, "set_tcp_keepalive() retries must be at least 1 "
+                        "(None leaves the system's setting)");
+        return NULL;
+    }
+    /* Everything is in range: the system calls below can fail only as a whole (a socket
+     * that is not TCP refuses the first option, before SO_KEEPALIVE is turned on). */
     sys_socket_t fd = socket_checked_fd(self);
     if (fd == SYS_INVALID_SOCKET
         || option_checked(sys_set_tcp_keepalive(fd, time_ms, interval_ms,

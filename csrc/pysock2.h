@@ -174,6 +174,14 @@ ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *
 PyObject *socket_sender(SocketObject *self, const struct sockaddr_storage *from,
                         sys_socklen_t len);
 
+/* ---- connecting (connect.c): 0 connected, -1 with the exception raised ---- */
+/* connect() as the socket's mode has it; after a signal the call carries on to its
+ * outcome within the socket's write_timeout (PEP 475). */
+int connect_blocking(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len);
+/* connect() within `usec` microseconds (a blocking socket afterwards, as socket2). */
+int connect_with_timeout(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len,
+                         int64_t usec);
+
 /* ---- argument helpers (args.c) ---- */
 /* Parses FASTCALL positional + keyword arguments by name into out[]; missing optional ones
  * stay NULL. No tuple or dict is built. */

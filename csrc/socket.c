@@ -380,59 +380,6 @@ socket_bind(SocketObject *self, PyObject *address)
     Py_RETURN_NONE;
 }
 
-static int
-connect_error(sys_socket_t fd)
-{
-    int err = 0;
-    sys_socklen_t len = sizeof(err);
-    if (sys_getsockopt(fd, SOL_SOCKET, SO_ERROR, (void *)&err, &len) < 0) {
-        return sys_last_error();
-    }
-    return err;
-}
-
-/* Waits for an in-progress connect until deadline_ns (< 0: no deadline), retrying EINTR
- * with the remaining time; 0, or -1 with the exception raised. */
-static int
-wait_connected(sys_socket_t fd, int64_t deadline_ns)
-{
-    for (;;) {
-        int timeout_ms = -1;
-        if (deadline_ns >= 0) {
-            int64_t left_ns = deadline_ns - sys_monotonic_ns();
-            if (left_ns <= 0) {
-                timeout_ms = 0;
-            }
-            else {
-                int64_t ms = (left_ns + 999999) / 1000000;
-                timeout_ms = ms > INT_MAX ? INT_MAX : (int)ms;
-            }
-        }
-        int ready, err = 0;
-        Py_BEGIN_ALLOW_THREADS
-        ready = sys_poll_connect(fd, timeout_ms);
-        if (ready < 0) {
-            err = sys_last_error();
-        }
-        Py_END_ALLOW_THREADS
-        if (ready > 0) {
-            err = connect_error(fd);
-            return err == 0 ? 0 : (sys_set_error(err), -1);
-        }
-        if (ready == 0) {
-            PyErr_SetString(PyExc_TimeoutError, "connection timed out");
-            return -1;
-        }
-        if (!sys_error_is_interrupted(err)) {
-            sys_set_error(err);
-            return -1;
-        }
-        if (PyErr_CheckSignals() < 0) {
-            return -1;
-        }
-    }
-}
-
 static PyObject *
 socket_connect(SocketObject *self, PyObject *address)
 {
@@ -446,29 +393,10 @@ socket_connect(SocketObject *self, PyObject *address)
     if (fd == SYS_INVALID_SOCKET) {
         return NULL;
     }
-    int rc, err = 0;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sys_connect(fd, (struct sockaddr *)&storage, len);
-    if (rc < 0) {
-        err = sys_last_error();
-    }
-    Py_END_ALLOW_THREADS
-    if (rc == 0) {
-        Py_RETURN_NONE;
-    }
-    if (sys_error_is_interrupted(err)) {
-        /* PEP 475: the connection goes on in the kernel; wait for its outcome. */
-        if (PyErr_CheckSignals() < 0 || wait_connected(fd, -1) < 0) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
-    }
-    if (sys_error_in_progress(err) && sys_is_blocking(fd)) {
-        /* A blocking connect gives up with EINPROGRESS when SO_SNDTIMEO expires. */
-        PyErr_SetString(PyExc_TimeoutError, "connection timed out");
+    if (connect_blocking(fd, (struct sockaddr *)&storage, len) < 0) {
         return NULL;
     }
-    return sys_set_error(err);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -490,24 +418,7 @@ socket_connect_timeout(SocketObject *self, PyObject *const *args, Py_ssize_t nar
     if (fd == SYS_INVALID_SOCKET) {
         return NULL;
     }
-    int64_t deadline = sys_monotonic_ns() + usec * 1000;
-    /* As socket2: connect in non-blocking mode, then wait in blocking mode. */
-    if (sys_set_nonblocking(fd, 1) < 0) {
-        return sys_set_error(sys_last_error());
-    }
-    int rc = sys_connect(fd, (struct sockaddr *)&storage, len);
-    int err = rc < 0 ? sys_last_error() : 0;
-    if (sys_set_nonblocking(fd, 0) < 0) {
-        return sys_set_error(sys_last_error());
-    }
-    if (rc == 0) {
-        Py_RETURN_NONE;
-    }
-    if (!sys_error_in_progress(err) && !sys_error_is_would_block(err)
-        && !sys_error_is_interrupted(err)) {
-        return sys_set_error(err);
-    }
-    if (wait_connected(fd, deadline) < 0) {
+    if (connect_with_timeout(fd, (struct sockaddr *)&storage, len, usec) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;

@@ -110,7 +110,12 @@ int sys_error_is_would_block(int err);
  * is EAGAIN on a socket in blocking mode; the caller checks the mode. */
 int sys_error_is_timeout(int err);
 int sys_error_in_progress(int err);
+/* Whether a non-blocking connect() failed with "the connection is under way" (EINPROGRESS
+ * on Unix, WSAEWOULDBLOCK on Windows). Unix's EAGAIN is not that: nothing is under way
+ * (an AF_UNIX listener's backlog is full). */
+int sys_connect_pending(int err);
 extern const int SYS_EBADF;
+extern const int SYS_ENOTCONN;
 extern const int SYS_EINVAL;
 extern const int SYS_ETIMEDOUT;
 extern const int SYS_ECONNRESET;
@@ -214,10 +219,28 @@ typedef struct {
 ptrdiff_t sys_sendmsg(sys_socket_t fd, sys_msg *msg, int flags);
 ptrdiff_t sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags);
 
-/* TCP keepalive as socket2 sets it: SO_KEEPALIVE on, then the idle time and the probe
- * interval (milliseconds; whole seconds on Unix) and the probe count, each only if >= 0.
+/* TCP keepalive as socket2 sets it: the idle time and the probe interval (milliseconds, a
+ * multiple of SYS_KEEPALIVE_UNIT_MS) and the probe count, each only if >= 0, and
+ * SO_KEEPALIVE on last, so that a socket refusing the TCP options is left as it was.
  * Windows sends time and interval through SIO_KEEPALIVE_VALS (unset ones as 0). */
 int sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int retries);
+/* What the kernel accepts, checked before the first system call so that a keepalive
+ * setting is never half-applied: times count in units of SYS_KEEPALIVE_UNIT_MS (a
+ * positive time rounds up to one), from one unit to SYS_KEEPALIVE_MAX_MS; the probe
+ * count from 1 to SYS_KEEPALIVE_MAX_RETRIES. */
+#if defined(_WIN32)
+#  define SYS_KEEPALIVE_UNIT_MS 1
+#  define SYS_KEEPALIVE_MAX_MS ((int64_t)UINT32_MAX - 1)  /* DWORD; UINT32_MAX: INFINITE */
+#  define SYS_KEEPALIVE_MAX_RETRIES 255
+#elif defined(__linux__)
+#  define SYS_KEEPALIVE_UNIT_MS 1000
+#  define SYS_KEEPALIVE_MAX_MS ((int64_t)32767 * 1000)  /* MAX_TCP_KEEPIDLE, _KEEPINTVL */
+#  define SYS_KEEPALIVE_MAX_RETRIES 127                   /* MAX_TCP_KEEPCNT */
+#else
+#  define SYS_KEEPALIVE_UNIT_MS 1000
+#  define SYS_KEEPALIVE_MAX_MS ((int64_t)(INT_MAX / 1000) * 1000)  /* the BSDs: ticks */
+#  define SYS_KEEPALIVE_MAX_RETRIES INT_MAX
+#endif
 #ifdef _WIN32
 /* SIO_TCP_SET_ACK_FREQUENCY. */
 int sys_set_tcp_ack_frequency(sys_socket_t fd, unsigned char frequency);

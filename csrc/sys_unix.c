@@ -15,6 +15,7 @@
 #endif
 
 const int SYS_EBADF = EBADF;
+const int SYS_ENOTCONN = ENOTCONN;
 const int SYS_EINVAL = EINVAL;
 const int SYS_ETIMEDOUT = ETIMEDOUT;
 const int SYS_ECONNRESET = ECONNRESET;
@@ -61,6 +62,7 @@ sys_fini(void)
 int sys_last_error(void) { return errno; }
 int sys_error_is_interrupted(int err) { return err == EINTR; }
 int sys_error_in_progress(int err) { return err == EINPROGRESS; }
+int sys_connect_pending(int err) { return err == EINPROGRESS; }
 
 int
 sys_error_is_would_block(int err)
@@ -434,9 +436,6 @@ set_int_option(int fd, int level, int name, int value)
 int
 sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int retries)
 {
-    if (set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1) < 0) {
-        return -1;
-    }
 #ifdef KEEPALIVE_IDLE
     if (time_ms >= 0 && set_int_option(fd, IPPROTO_TCP, KEEPALIVE_IDLE,
                                        (int)(time_ms / 1000)) < 0) {
@@ -454,7 +453,7 @@ sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int
         return -1;
     }
 #endif
-    return 0;
+    return set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
 }
 
 int

@@ -26,6 +26,7 @@ const int SYS_EBADF = WSAEBADF;
 const int SYS_EINVAL = WSAEINVAL;
 const int SYS_ETIMEDOUT = WSAETIMEDOUT;
 const int SYS_ECONNRESET = WSAECONNRESET;
+const int SYS_ENOTCONN = WSAENOTCONN;
 
 static int
 clamp_len(size_t len)
@@ -69,6 +70,7 @@ int sys_error_is_would_block(int err) { return err == WSAEWOULDBLOCK; }
 /* Only WSAEINPROGRESS: a non-blocking connect reports WSAEWOULDBLOCK, which must stay a
  * BlockingIOError since sys_is_blocking cannot tell the mode. */
 int sys_error_in_progress(int err) { return err == WSAEINPROGRESS; }
+int sys_connect_pending(int err) { return err == WSAEWOULDBLOCK || err == WSAEINPROGRESS; }
 /* An expired SO_RCVTIMEO/SO_SNDTIMEO is its own error on Windows, never WSAEWOULDBLOCK. */
 int sys_error_is_timeout(int err) { return err == WSAETIMEDOUT; }
 

@@ -132,6 +132,8 @@ def _size_error(what: str, got: int, *expected: int) -> ValueError:
 
 
 def _ranged(what: str, value: int, low: int, high: int) -> int:
+    if not hasattr(value, "__index__"):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
     value = operator.index(value)
     if not low <= value <= high:
         raise ValueError(f"{what} must be in {low}..{high}, not {value}")
@@ -221,9 +223,23 @@ if hasattr(_c, "SCM_CREDENTIALS"):
         _c.SIZEOF_UCRED,
     )
 
+    def _id_range(size: int, signed: bool) -> tuple[int, int]:
+        bits = 8 * size
+        return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+    _PID_RANGE = _id_range(_c.SIZEOF_PID_T, signed=True)
+    _UID_RANGE = _id_range(_c.SIZEOF_UID_T, signed=False)
+    _GID_RANGE = _id_range(_c.SIZEOF_GID_T, signed=False)
+
     def scm_credentials(pid: int, uid: int, gid: int) -> bytes:
-        """An SCM_CREDENTIALS message (Linux; the kernel checks the values)."""
-        return build(SOL_SOCKET, SCM_CREDENTIALS, _UCRED.pack(pid, uid, gid))
+        """An SCM_CREDENTIALS message (Linux; the kernel checks that the values are the
+        sender's own or that it may claim them). Each value must fit its C type
+        (``pid_t``, ``uid_t``, ``gid_t``): ``TypeError`` for a non-integer, ``ValueError``
+        outside the type's range."""
+        return build(SOL_SOCKET, SCM_CREDENTIALS, _UCRED.pack(
+            _ranged("scm_credentials() pid", pid, *_PID_RANGE),
+            _ranged("scm_credentials() uid", uid, *_UID_RANGE),
+            _ranged("scm_credentials() gid", gid, *_GID_RANGE)))
 
     def parse_scm_credentials(data: Buffer) -> tuple[int, int, int]:
         """``(pid, uid, gid)`` of an SCM_CREDENTIALS payload (``struct ucred``)."""

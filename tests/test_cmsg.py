@@ -19,6 +19,12 @@ from conftest import needs_linux, wait_until
 
 INT_MAX = 2**31 - 1
 HEADER = cmsg.length(0)
+# Every message builder of pysock2.cmsg this platform has, with its number of arguments.
+BUILDERS = {name: (getattr(cmsg, name), arity) for name, arity in [
+    ("build", 3), ("ip_tos", 1), ("ip_ttl", 1), ("ipv6_tclass", 1), ("ipv6_hoplimit", 1),
+    ("scm_rights", 1), ("scm_credentials", 3), ("ip_pktinfo", 3), ("ipv6_pktinfo", 2),
+    ("udp_segment", 1), ("space", 1), ("length", 1),
+] if hasattr(cmsg, name)}
 
 
 class TestLayout:
@@ -190,8 +196,37 @@ class TestTypedHelpers:
         assert cmsg.parse_scm_credentials(data) == (12, 34, 56)
         with pytest.raises(ValueError, match="SCM_CREDENTIALS"):
             cmsg.parse_scm_credentials(data[:-1])
-        with pytest.raises(struct.error):
+        with pytest.raises(ValueError, match="uid"):
             cmsg.scm_credentials(1, -1, 0)  # uid_t is unsigned
+
+    @needs_linux
+    @pytest.mark.parametrize("args, exc", [
+        ((None, 0, 0), TypeError),
+        ((0, 1.5, 0), TypeError),
+        ((0, 0, "0"), TypeError),
+        ((2**31, 0, 0), ValueError),   # past pid_t
+        ((0, 2**32, 0), ValueError),   # past uid_t
+        ((0, 0, -1), ValueError),      # gid_t is unsigned
+        ((-2**63 - 1, 0, 0), ValueError),
+    ])
+    def test_scm_credentials_bad_values(self, args, exc):
+        with pytest.raises(exc, match="scm_credentials"):
+            cmsg.scm_credentials(*args)
+
+    @given(st.data())
+    @settings(max_examples=300, deadline=None)
+    def test_every_builder_raises_only_argument_errors(self, data):
+        hostile = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(),
+                            st.binary(), st.lists(st.integers(), max_size=3),
+                            st.sampled_from(["::1", "127.0.0.1", object()]))
+        name = data.draw(st.sampled_from(sorted(BUILDERS)))
+        builder, arity = BUILDERS[name]
+        args = [data.draw(hostile) for _ in range(arity)]
+        try:
+            result = builder(*args)
+        except (TypeError, ValueError, OverflowError):
+            return
+        assert isinstance(result, int if name in ("space", "length") else bytes)
 
     @needs_linux
     def test_ip_pktinfo(self):

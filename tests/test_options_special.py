@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
+import sys
 
 import pytest
 
@@ -64,6 +65,47 @@ def test_bad_keepalive_raises_before_the_system_call(keepalive: object, exc: typ
     sock.close()
     with pytest.raises(exc):
         sock.set_tcp_keepalive(keepalive)  # type: ignore[arg-type]
+
+
+UNIX_KEEPALIVE_LIMITS = [
+    pytest.param(TcpKeepalive(time=0.5), ValueError, id="time under one second"),
+    pytest.param(TcpKeepalive(interval=0), ValueError, id="interval zero"),
+    pytest.param(TcpKeepalive(time=60, retries=0), ValueError, id="no probes"),
+    pytest.param(TcpKeepalive(time=32768), OverflowError, id="time over Linux's 32767 s"),
+    pytest.param(TcpKeepalive(time=60, interval=40000), OverflowError,
+                 id="interval over Linux's 32767 s"),
+    pytest.param(TcpKeepalive(time=60, retries=128), OverflowError,
+                 id="retries over Linux's 127"),
+]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's limits")
+@pytest.mark.parametrize("keepalive, exc", UNIX_KEEPALIVE_LIMITS)
+def test_keepalive_the_kernel_would_refuse_changes_nothing(keepalive, exc) -> None:
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        before = (sock.tcp_keepalive_time(), sock.tcp_keepalive_interval(),
+                  sock.tcp_keepalive_retries())
+        with pytest.raises(exc):
+            sock.set_tcp_keepalive(keepalive)
+        assert sock.keepalive() is False  # not half-applied
+        assert (sock.tcp_keepalive_time(), sock.tcp_keepalive_interval(),
+                sock.tcp_keepalive_retries()) == before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's limits")
+def test_keepalive_at_the_kernels_limits_is_accepted() -> None:
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        sock.set_tcp_keepalive(TcpKeepalive(time=32767.9, interval=1, retries=127))
+        assert (sock.tcp_keepalive_time(), sock.tcp_keepalive_interval(),
+                sock.tcp_keepalive_retries()) == (32767.0, 1.0, 127)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Unix: TCP options on a UDP socket")
+def test_keepalive_on_a_socket_without_tcp_options_changes_nothing() -> None:
+    with Socket(Domain.IPV4, Type.DGRAM) as sock:
+        with pytest.raises(OSError):
+            sock.set_tcp_keepalive(TcpKeepalive(time=60))
+        assert sock.keepalive() is False
 
 
 # ---- BPF socket filters ----------------------------------------------------------------

@@ -1,0 +1,269 @@
+"""connect() and connect_timeout() end where their deadline says, and only when connected.
+
+- A connect that must wait (an AF_UNIX listener whose backlog is full, a TCP listener that
+  drops SYNs) ends with TimeoutError at its deadline: ``write_timeout`` for ``connect()``,
+  the argument for ``connect_timeout()``. Never success on a socket that is not connected.
+- A signal during the wait runs its Python handler and changes nothing else (PEP 475): the
+  deadline is the original one, and the connect carries on (TCP keeps connecting in the
+  background; an interrupted AF_UNIX connect is made again). A handler that raises ends
+  the call with its exception.
+- A timeout too long for the clock waits without a deadline; it never wraps around into
+  an immediate timeout.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import needs_linux, wait_until
+from pysock2 import Domain, Socket, Type
+
+pytestmark = needs_linux  # backlog behaviour and SO_SNDTIMEO on connect are Linux's
+
+
+class Watchdog(Exception):
+    """Raised by a signal handler: the call under test waited too long."""
+
+
+@pytest.fixture
+def unix_path():
+    directory = tempfile.mkdtemp(prefix="pysock2-")
+    yield os.path.join(directory, "listener")
+    for name in os.listdir(directory):
+        os.unlink(os.path.join(directory, name))
+    os.rmdir(directory)
+
+
+def _fill(listener_addr, domain):
+    """Connects non-blocking clients until the listener refuses more for now; returns them."""
+    clients = []
+    while True:
+        sock = Socket(domain, Type.STREAM)
+        sock.set_nonblocking(True)
+        try:
+            sock.connect(listener_addr)
+        except BlockingIOError:  # AF_UNIX: EAGAIN, a full backlog; TCP: EINPROGRESS
+            if domain == Domain.UNIX:
+                sock.close()
+                return clients
+            clients.append(sock)
+            # A SYN the full accept queue dropped stays in progress: that is "full".
+            if not wait_until(lambda: _connected(sock), timeout=0.2):
+                return clients
+            continue
+        clients.append(sock)
+        if len(clients) > 64:
+            raise AssertionError("the listener never filled up")
+
+
+def _connected(sock) -> bool:
+    try:
+        sock.peer_addr()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def full_unix_listener(unix_path):
+    with Socket(Domain.UNIX, Type.STREAM) as listener:
+        listener.bind(unix_path)
+        listener.listen(0)
+        clients = _fill(unix_path, Domain.UNIX)
+        yield listener, unix_path
+        for sock in clients:
+            sock.close()
+
+
+@pytest.fixture
+def full_tcp_listener():
+    with Socket(Domain.IPV4, Type.STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        clients = _fill(listener.local_addr(), Domain.IPV4)
+        yield listener, listener.local_addr()
+        for sock in clients:
+            sock.close()
+
+
+@pytest.fixture
+def alarm():
+    """alarm(first, then=None): SIGALRM after `first` seconds running a handler that does
+    nothing (counted in alarm.calls), then, `then` seconds later, one that raises Watchdog."""
+    class Alarm:
+        calls = 0
+
+        def __call__(self, first: float, then: float | None = None) -> None:
+            self.then = then
+            signal.setitimer(signal.ITIMER_REAL, first)
+
+    state = Alarm()
+
+    def handler(signum, frame):
+        state.calls += 1
+        if state.calls > 1:
+            raise Watchdog
+        if state.then is not None:
+            signal.setitimer(signal.ITIMER_REAL, state.then)
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    yield state
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _assert_not_connected(sock) -> None:
+    with pytest.raises(OSError) as caught:
+        sock.peer_addr()
+    assert caught.value.errno == errno.ENOTCONN
+
+
+# ---------------------------------------------------------------- AF_UNIX, full backlog
+
+
+def test_connect_timeout_to_a_full_unix_backlog_times_out_unconnected(full_unix_listener):
+    _, path = full_unix_listener
+    with Socket(Domain.UNIX, Type.STREAM) as sock:
+        with pytest.raises(TimeoutError):
+            sock.connect_timeout(path, 0.2)
+        _assert_not_connected(sock)
+
+
+def test_connect_timeout_to_a_full_unix_backlog_connects_once_there_is_room(
+        full_unix_listener):
+    listener, path = full_unix_listener
+    accepted = []
+    taker = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
+    taker.start()
+    try:
+        with Socket(Domain.UNIX, Type.STREAM) as sock:
+            sock.connect_timeout(path, 30)
+            assert _connected(sock)
+    finally:
+        taker.join()
+        for conn in accepted:
+            conn.close()
+
+
+def test_blocking_unix_connect_past_its_write_timeout_is_timeout_error(full_unix_listener):
+    _, path = full_unix_listener
+    with Socket(Domain.UNIX, Type.STREAM) as sock:
+        sock.set_write_timeout(0.2)
+        with pytest.raises(TimeoutError):
+            sock.connect(path)
+        _assert_not_connected(sock)
+
+
+def test_a_signal_during_a_unix_connect_keeps_its_write_timeout(full_unix_listener, alarm):
+    _, path = full_unix_listener
+    with Socket(Domain.UNIX, Type.STREAM) as sock:
+        sock.set_write_timeout(0.5)
+        alarm(0.05, then=20)
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            sock.connect(path)
+        assert alarm.calls == 1  # the handler ran, the watchdog did not
+        assert time.monotonic() - start >= 0.45  # not cut short by the signal
+        _assert_not_connected(sock)
+
+
+def test_a_signal_during_a_unix_connect_without_timeout_still_connects(
+        full_unix_listener, alarm):
+    listener, path = full_unix_listener
+    accepted = []
+
+    def take_after_the_signal():
+        wait_until(lambda: alarm.calls >= 1, timeout=20)
+        accepted.append(listener.accept()[0])
+
+    taker = threading.Thread(target=take_after_the_signal)
+    taker.start()
+    try:
+        with Socket(Domain.UNIX, Type.STREAM) as sock:
+            alarm(0.05, then=20)
+            sock.connect(path)
+            assert alarm.calls >= 1
+            assert _connected(sock)
+    finally:
+        taker.join()
+        for conn in accepted:
+            conn.close()
+
+
+def test_a_raising_signal_handler_ends_the_connect(full_unix_listener, alarm):
+    _, path = full_unix_listener
+    with Socket(Domain.UNIX, Type.STREAM) as sock:
+        alarm(0.05, then=0.05)  # the second signal raises
+        with pytest.raises(Watchdog):
+            sock.connect(path)
+
+
+# ---------------------------------------------------------------- TCP, SYN dropped
+
+
+def test_a_signal_during_a_tcp_connect_keeps_its_write_timeout(full_tcp_listener, alarm):
+    _, addr = full_tcp_listener
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        sock.set_write_timeout(0.3)
+        alarm(0.05, then=20)  # the kernel would retry the SYN for about two minutes
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            sock.connect(addr)
+        assert alarm.calls == 1
+        assert time.monotonic() - start >= 0.25
+
+
+def test_connect_timeout_too_long_for_the_clock_waits_without_a_deadline(
+        full_tcp_listener, alarm):
+    _, addr = full_tcp_listener
+    # 2**64 ns and a little: a nanosecond deadline computed naively wraps around to "now".
+    forever = 18446744073.7096
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        alarm(0.3, then=0.01)  # the first signal is ignored, the second raises
+        with pytest.raises(Watchdog):
+            sock.connect_timeout(addr, forever)
+
+
+@pytest.mark.parametrize("timeout, exc", [(1e13, OverflowError), (float("inf"), OverflowError),
+                                          (-1, ValueError), (float("nan"), ValueError)])
+def test_connect_timeout_rejects_durations_before_any_system_call(timeout, exc):
+    with Socket(Domain.IPV4, Type.STREAM) as sock:
+        with pytest.raises(exc):
+            sock.connect_timeout(("127.0.0.1", 9), timeout)
+        _assert_not_connected(sock)
+
+
+# ---------------------------------------------------------------- close from another thread
+
+
+def test_a_receive_whose_socket_another_thread_closed_raises_ebadf():
+    sock = Socket(Domain.IPV4, Type.DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.set_read_timeout(1.0)  # room for the closer to run on a loaded machine
+    receiver = threading.get_native_id()
+
+    def close_while_blocked():
+        # Close once the receiver sleeps in the kernel (Linux does not wake it: the
+        # read_timeout ends the call).
+        wait_until(lambda: _sleeping(receiver), timeout=5)
+        sock.close()
+
+    closer = threading.Thread(target=close_while_blocked)
+    closer.start()
+    try:
+        with pytest.raises(OSError) as caught:
+            sock.recv(16)
+    finally:
+        closer.join()
+    assert type(caught.value) is OSError and caught.value.errno == errno.EBADF
+
+
+def _sleeping(tid: int) -> bool:
+    with open(f"/proc/self/task/{tid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "S"
