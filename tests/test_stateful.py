@@ -59,6 +59,7 @@ ARGUMENT_ERRORS = (TypeError, ValueError, OverflowError)
 DOCUMENTED = ARGUMENT_ERRORS + (OSError,)
 MAX_SOCKETS = 24
 SHORT = 0.02  # the timeout every blocking socket gets before a call, so nothing hangs
+STATS = {"sequences": 0, "checks": 0}  # printed at the module's end (.ci/stateful.sh reports them)
 
 # ------------------------------------------------------------------ hostile values
 
@@ -227,6 +228,14 @@ def pattern(start: int, n: int) -> bytes:
     return bytes((k * 7 + 3) % 251 + 1 for k in range(start, start + n))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report():
+    start = time.monotonic()
+    yield
+    print(f"\n[test_stateful] {STATS['sequences']} sequences (examples), "
+          f"{STATS['checks'] - STATS['sequences']} steps, {time.monotonic() - start:.1f} s")
+
+
 class Surface(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -239,6 +248,7 @@ class Surface(RuleBasedStateMachine):
         self.sent = 0  # bytes a wrote to the stream model
         self.received = 0  # bytes b consumed
         self.kind_stream = ""
+        STATS["sequences"] += 1
 
     # -------------------------------------------------------------- bookkeeping
 
@@ -278,6 +288,7 @@ class Surface(RuleBasedStateMachine):
 
     @invariant()
     def check_descriptors(self) -> None:
+        STATS["checks"] += 1  # once after the start of a sequence, then once per step
         extra = open_fds() - self.owned()
         if extra:
             gc.collect()
