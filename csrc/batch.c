@@ -775,7 +775,7 @@ socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     batch_ctx ctx = {.msgs = batch->rmsgs, .count = (size_t)batch->capacity,
                      .flags = flags | control_recv_flags(batch->control != NULL)};
     /* The buffers are pinned for the batch's life: no borrowing to undo before waiting. */
-    ptrdiff_t got = socket_call_flags(self, do_recv_batch, &ctx, &ctx.flags);
+    ptrdiff_t got = socket_call_flags(self, do_recv_batch, &ctx, &ctx.flags, 0);
     for (ptrdiff_t i = 0; i < got; i++) {
         const sys_mmsg *m = &batch->rmsgs[i];
         /* MSG_TRUNC (the caller's or the kernel's) makes the count the datagram's full
@@ -807,7 +807,7 @@ run_send(SocketObject *self, sys_mmsg *msgs, size_t n, int flags)
     batch_ctx ctx = {.msgs = msgs, .count = n, .flags = flags};
     ptrdiff_t sent = socket_try_call(self, do_send_batch, &ctx, &ctx.flags);
     if (sent == SOCKET_MUST_WAIT) {
-        return socket_call(self, do_send_batch, &ctx, IS_DONTWAIT(flags));
+        return socket_call(self, do_send_batch, &ctx, IS_DONTWAIT(flags) | SOCKET_SENDS);
     }
     if (sent <= 0 || (size_t)sent == n || IS_DONTWAIT(flags)
         || !sys_is_blocking(SOCK_FD(self))) {
@@ -815,7 +815,7 @@ run_send(SocketObject *self, sys_mmsg *msgs, size_t n, int flags)
     }
     ctx.msgs = msgs + sent;
     ctx.count = n - (size_t)sent;
-    ptrdiff_t more = socket_call(self, do_send_batch, &ctx, 0);
+    ptrdiff_t more = socket_call(self, do_send_batch, &ctx, SOCKET_SENDS);
     if (more < 0) {
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;  /* a signal handler raised */
@@ -1044,7 +1044,7 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                            .iov = &iov, .iovlen = 1, .control = control.buf,
                            .controllen = sizeof(control.buf)},
                    .flags = flags};
-    ptrdiff_t n = socket_call_flags(self, do_sendmsg, &ctx, &ctx.flags);
+    ptrdiff_t n = socket_call_flags(self, do_sendmsg, &ctx, &ctx.flags, SOCKET_SENDS);
     if (view.obj != NULL) {
         PyBuffer_Release(&view);
     }
@@ -1076,7 +1076,7 @@ receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssi
                            .namelen = sizeof(from), .iov = &iov, .iovlen = 1,
                            .control = control.buf, .controllen = sizeof(control.buf)},
                    .flags = flags | control_recv_flags(1)};
-    ptrdiff_t n = socket_call_flags(self, do_recvmsg, &ctx, &ctx.flags);
+    ptrdiff_t n = socket_call_flags(self, do_recvmsg, &ctx, &ctx.flags, 0);
     PyBuffer_Release(&view);
     if (n < 0) {
         return NULL;

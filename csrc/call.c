@@ -21,20 +21,72 @@ socket_raise(sys_socket_t fd, int err, int dontwait)
     /* An expired SO_RCVTIMEO/SO_SNDTIMEO looks like EAGAIN on Unix; it is a timeout only
      * when the socket blocks and the caller did not ask for MSG_DONTWAIT. */
     if (!dontwait && sys_error_is_timeout(err) && sys_is_blocking(fd)) {
-        PyObject *exc = PyObject_CallFunction(PyExc_TimeoutError, "is", SYS_ETIMEDOUT,
-                                              "timed out");
-        if (exc != NULL) {
-            PyErr_SetObject(PyExc_TimeoutError, exc);
-            Py_DECREF(exc);
-        }
+        socket_raise_timeout();
         return;
     }
     sys_set_error(err);
 }
 
-ptrdiff_t
-socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait)
+void
+socket_raise_timeout(void)
 {
+    PyObject *exc = PyObject_CallFunction(PyExc_TimeoutError, "is", SYS_ETIMEDOUT,
+                                          "timed out");
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_TimeoutError, exc);
+        Py_DECREF(exc);
+    }
+}
+
+#define DEADLINE_UNKNOWN (-2)  /* not read yet; -1 is "none" (deadline_after) */
+
+/* Called after an EINTR, before calling again: the kernel would restart the socket's
+ * timeout with each call, so a storm of signals could postpone it forever. Instead the
+ * call's first deadline (start_ns + the timeout, read once) is kept by waiting for
+ * readiness with the time left; the call then runs again and normally completes at
+ * once. 0 to call again, or -1 raised (TimeoutError at the deadline). */
+static int
+wait_within_deadline(sys_socket_t fd, int how, int64_t start_ns, int64_t *deadline_ns)
+{
+    if (*deadline_ns == DEADLINE_UNKNOWN) {
+        int64_t usec = 0;
+        int name = (how & SOCKET_SENDS) ? SO_SNDTIMEO : SO_RCVTIMEO;
+        *deadline_ns = (how & SOCKET_DONTWAIT) || sys_get_timeout(fd, name, &usec) < 0
+                           ? -1 : deadline_after(start_ns, usec);
+    }
+    while (*deadline_ns >= 0) {
+        int64_t left_ns = *deadline_ns - sys_monotonic_ns();
+        if (left_ns <= 0) {
+            socket_raise_timeout();
+            return -1;
+        }
+        int64_t ms = left_ns / 1000000 + (left_ns % 1000000 != 0);
+        int ready, err = 0;
+        Py_BEGIN_ALLOW_THREADS
+        ready = sys_poll_ready(fd, how & SOCKET_SENDS, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (ready < 0) {
+            err = sys_last_error();
+        }
+        Py_END_ALLOW_THREADS
+        if (ready > 0) {
+            return 0;
+        }
+        if (ready < 0 && !sys_error_is_interrupted(err)) {
+            sys_set_error(err);
+            return -1;
+        }
+        if (ready < 0 && PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+    }
+    return 0;  /* no timeout: the call may wait as long as it likes */
+}
+
+ptrdiff_t
+socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int how)
+{
+    int64_t start_ns = sys_monotonic_ns();
+    int64_t deadline_ns = DEADLINE_UNKNOWN;
     for (;;) {
         sys_socket_t fd = socket_checked_fd(self);
         if (fd == SYS_INVALID_SOCKET) {
@@ -57,10 +109,11 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait)
             return -1;
         }
         if (!sys_error_is_interrupted(err)) {
-            socket_raise(fd, err, dontwait);
+            socket_raise(fd, err, how & SOCKET_DONTWAIT);
             return -1;
         }
-        if (PyErr_CheckSignals() < 0) {
+        if (PyErr_CheckSignals() < 0
+            || wait_within_deadline(fd, how, start_ns, &deadline_ns) < 0) {
             return -1;
         }
     }
@@ -158,8 +211,11 @@ socket_try_call_slow(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
 }
 
 ptrdiff_t
-socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
+socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags, int sends)
 {
     ptrdiff_t result = socket_try_call(self, fn, ctx, flags);
-    return result != SOCKET_MUST_WAIT ? result : socket_call(self, fn, ctx, IS_DONTWAIT(*flags));
+    if (result != SOCKET_MUST_WAIT) {
+        return result;
+    }
+    return socket_call(self, fn, ctx, IS_DONTWAIT(*flags) | sends);
 }

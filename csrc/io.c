@@ -165,7 +165,7 @@ call_with_data(SocketObject *self, const char *fname, PyObject *obj, int writabl
         ctx->buf = arg->buf;
         ctx->len = arg->len;
     }
-    return socket_call(self, fn, ctx, IS_DONTWAIT(ctx->flags));
+    return socket_call(self, fn, ctx, IS_DONTWAIT(ctx->flags) | (writable ? 0 : SOCKET_SENDS));
 }
 
 /* ---------------------------------------------------------------- receiving */
@@ -251,7 +251,7 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
     io_ctx ctx = {.buf = PyBytes_AS_STRING(data), .len = (size_t)bufsize, .flags = flags,
                   .addr = want_sender ? &from : NULL};
     ptrdiff_t n = socket_call_flags(self, want_sender ? do_recvfrom : do_recv, &ctx,
-                                    &ctx.flags);
+                                    &ctx.flags, 0);
     if (n < 0) {
         Py_DECREF(data);
         return NULL;
@@ -301,7 +301,7 @@ socket_peek_sender(SocketObject *self, PyObject *unused)
     char scratch[8];
     struct sockaddr_storage from;
     io_ctx ctx = {.buf = scratch, .len = sizeof(scratch), .flags = MSG_PEEK, .addr = &from};
-    if (socket_call_flags(self, do_recvfrom, &ctx, &ctx.flags) < 0) {
+    if (socket_call_flags(self, do_recvfrom, &ctx, &ctx.flags, 0) < 0) {
         return NULL;
     }
     return socket_sender(self, &from, ctx.addrlen);
@@ -370,7 +370,7 @@ socket_sendall(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     io_ctx ctx = {.buf = view.buf, .len = (size_t)view.len, .flags = flags};
     ptrdiff_t n = 0;
     while (ctx.len > 0) {
-        n = socket_call(self, do_send, &ctx, IS_DONTWAIT(flags));
+        n = socket_call(self, do_send, &ctx, IS_DONTWAIT(flags) | SOCKET_SENDS);
         if (n < 0) {
             break;
         }
@@ -428,7 +428,7 @@ socket_sendfile(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
         }
         ctx.len = (size_t)value;
     }
-    ptrdiff_t n = socket_call(self, do_sendfile, &ctx, 0);
+    ptrdiff_t n = socket_call(self, do_sendfile, &ctx, SOCKET_SENDS);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 #endif

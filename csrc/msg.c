@@ -292,7 +292,7 @@ send_vectored(SocketObject *self, const char *fname, PyObject *bufs, int flags,
     ctx.msg.iov = list.iov;
     ctx.msg.iovlen = (size_t)list.count;
     ctx.flags = flags;
-    ptrdiff_t n = socket_call(self, do_sendmsg, &ctx, MSG_IS_DONTWAIT(flags));
+    ptrdiff_t n = socket_call(self, do_sendmsg, &ctx, MSG_IS_DONTWAIT(flags) | SOCKET_SENDS);
     buffer_list_release(&list);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
@@ -354,7 +354,7 @@ socket_sendmsg(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     }
     ptrdiff_t n = -1;
     if (PySys_Audit("socket.sendmsg", "OO", self, addr_obj) == 0) {
-        n = socket_call(self, do_sendmsg, &ctx, MSG_IS_DONTWAIT(ctx.flags));
+        n = socket_call(self, do_sendmsg, &ctx, MSG_IS_DONTWAIT(ctx.flags) | SOCKET_SENDS);
     }
     msghdr_end(argv[0]);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);

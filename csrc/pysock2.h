@@ -123,13 +123,22 @@ sys_socket_t socket_checked_fd(SocketObject *self);
 
 /* ---- the one system-call loop (call.c) ---- */
 /* Runs fn(fd, ctx) without the GIL, retrying on EINTR after running signal handlers
- * (PEP 475), and raises the right exception on failure: TimeoutError when a blocking
- * socket's SO_RCVTIMEO/SO_SNDTIMEO expired (unless `dontwait`), else the OSError subclass.
- * Returns the call's non-negative result or -1 with an exception set. */
+ * (PEP 475) within the call's first deadline (the socket's read or write timeout, which
+ * the kernel would restart with each retry), and raises the right exception on failure:
+ * TimeoutError when a blocking socket's SO_RCVTIMEO/SO_SNDTIMEO expired (unless
+ * SOCKET_DONTWAIT), OSError(EBADF) when another thread closed the socket meanwhile, else
+ * the OSError subclass. Returns the call's non-negative result or -1 with an exception
+ * set. `how` is SOCKET_DONTWAIT (1: the caller asked for MSG_DONTWAIT, as IS_DONTWAIT()
+ * gives it) and/or SOCKET_SENDS (the call sends: SO_SNDTIMEO bounds it, else SO_RCVTIMEO). */
 typedef ptrdiff_t (*sys_call_fn)(sys_socket_t fd, void *ctx);
-ptrdiff_t socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int dontwait);
+#define SOCKET_DONTWAIT 1
+#define SOCKET_SENDS 2
+ptrdiff_t socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int how);
 /* Raises for a failed call on `fd` with error `err` (the classification above). */
 void socket_raise(sys_socket_t fd, int err, int dontwait);
+/* The one timeout every method raises: TimeoutError(ETIMEDOUT, "timed out"), so that
+ * `except TimeoutError` (the stdlib's socket.timeout) and `e.errno == ETIMEDOUT` both work. */
+void socket_raise_timeout(void);
 /* The fast path of datagram calls: tries fn once with the GIL held where it provably cannot
  * block (the caller's flags ask for MSG_DONTWAIT, or the socket is a datagram socket and
  * fn runs with MSG_DONTWAIT added through *flags, which fn must read from ctx). Returns
@@ -163,8 +172,9 @@ socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
 #endif
     return socket_try_call_slow(self, fn, ctx, flags);
 }
-/* socket_try_call(), then socket_call() when the call must wait. */
-ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags);
+/* socket_try_call(), then socket_call() when the call must wait; `sends` as SOCKET_SENDS. */
+ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags,
+                            int sends);
 #ifdef MSG_DONTWAIT
 #  define IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
 #else
@@ -174,12 +184,25 @@ ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *
 PyObject *socket_sender(SocketObject *self, const struct sockaddr_storage *from,
                         sys_socklen_t len);
 
+/* The monotonic deadline `usec` microseconds after `start_ns`, or -1 (none) when usec is
+ * 0 or the sum is past what the clock can count (about 292 years: no one could tell the
+ * difference). Never overflows. */
+static inline int64_t
+deadline_after(int64_t start_ns, int64_t usec)
+{
+    if (usec <= 0 || usec > (INT64_MAX - start_ns) / 1000) {
+        return -1;
+    }
+    return start_ns + usec * 1000;
+}
+
 /* ---- connecting (connect.c): 0 connected, -1 with the exception raised ---- */
 /* connect() as the socket's mode has it; after a signal the call carries on to its
  * outcome within the socket's write_timeout (PEP 475). */
-int connect_blocking(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len);
-/* connect() within `usec` microseconds (a blocking socket afterwards, as socket2). */
-int connect_with_timeout(sys_socket_t fd, const struct sockaddr *addr, sys_socklen_t len,
+int connect_blocking(SocketObject *self, const struct sockaddr *addr, sys_socklen_t len);
+/* connect() within `usec` microseconds (a blocking socket afterwards, as socket2). Either
+ * raises OSError(EBADF) when another thread closes the socket meanwhile. */
+int connect_with_timeout(SocketObject *self, const struct sockaddr *addr, sys_socklen_t len,
                          int64_t usec);
 
 /* ---- argument helpers (args.c) ---- */

@@ -389,11 +389,7 @@ socket_connect(SocketObject *self, PyObject *address)
         || PySys_Audit("socket.connect", "OO", self, address) < 0) {
         return NULL;
     }
-    sys_socket_t fd = socket_checked_fd(self);
-    if (fd == SYS_INVALID_SOCKET) {
-        return NULL;
-    }
-    if (connect_blocking(fd, (struct sockaddr *)&storage, len) < 0) {
+    if (connect_blocking(self, (struct sockaddr *)&storage, len) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -414,11 +410,7 @@ socket_connect_timeout(SocketObject *self, PyObject *const *args, Py_ssize_t nar
         || PySys_Audit("socket.connect", "OO", self, argv[0]) < 0) {
         return NULL;
     }
-    sys_socket_t fd = socket_checked_fd(self);
-    if (fd == SYS_INVALID_SOCKET) {
-        return NULL;
-    }
-    if (connect_with_timeout(fd, (struct sockaddr *)&storage, len, usec) < 0) {
+    if (connect_with_timeout(self, (struct sockaddr *)&storage, len, usec) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;

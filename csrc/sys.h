@@ -144,6 +144,9 @@ int sys_getpeername(sys_socket_t fd, struct sockaddr *addr, sys_socklen_t *len);
 /* Waits until a non-blocking connect finishes: 1 ready, 0 timed out, -1 error.
  * timeout_ms < 0 waits forever. */
 int sys_poll_connect(sys_socket_t fd, int timeout_ms);
+/* Waits until the socket is readable (or writable, `for_write`), or has an error or a
+ * hang-up to report: 1 ready, 0 timed out, -1 error. */
+int sys_poll_ready(sys_socket_t fd, int for_write, int timeout_ms);
 
 /* Descriptor state. */
 int sys_set_nonblocking(sys_socket_t fd, int on);

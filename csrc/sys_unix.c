@@ -286,6 +286,14 @@ sys_poll_connect(sys_socket_t fd, int timeout_ms)
 }
 
 int
+sys_poll_ready(sys_socket_t fd, int for_write, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = for_write ? POLLOUT : POLLIN};
+    int rc = poll(&pfd, 1, timeout_ms);
+    return rc < 0 ? -1 : (rc > 0);
+}
+
+int
 sys_getsockopt(sys_socket_t fd, int level, int name, void *value, sys_socklen_t *len)
 {
     return getsockopt(fd, level, name, value, len);

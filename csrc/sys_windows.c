@@ -279,6 +279,14 @@ sys_poll_connect(sys_socket_t fd, int timeout_ms)
     return rc == SOCKET_ERROR ? -1 : (rc > 0);
 }
 
+int
+sys_poll_ready(sys_socket_t fd, int for_write, int timeout_ms)
+{
+    WSAPOLLFD pfd = {.fd = fd, .events = for_write ? POLLWRNORM : POLLRDNORM, .revents = 0};
+    int rc = WSAPoll(&pfd, 1, timeout_ms);
+    return rc == SOCKET_ERROR ? -1 : (rc > 0);
+}
+
 /* ---------------------------------------------------------------- descriptor state */
 
 int

@@ -21,7 +21,10 @@ class TcpKeepalive:
     ``TcpKeepalive``): idle ``time`` before the first probe and ``interval`` between probes,
     in seconds, and the number of unanswered probes (``retries``) before the connection is
     dropped. Durations are seconds (float, int or ``datetime.timedelta``). ``None`` leaves
-    the system's setting alone (Windows resets it to its default).
+    the system's setting alone (Windows resets it to its default). ``set_tcp_keepalive``
+    checks every value against the kernel's limits before changing anything (Unix counts
+    whole seconds, so ``time=0.5`` is a ``ValueError``; Linux takes at most 32767 s and
+    127 probes): a setting is applied whole or not at all (docs/options.md).
     """
 
     time: _Seconds | None = None

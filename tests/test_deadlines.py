@@ -1,4 +1,4 @@
-"""connect() and connect_timeout() end where their deadline says, and only when connected.
+"""Blocking calls end where their deadline says; connects end only when connected.
 
 - A connect that must wait (an AF_UNIX listener whose backlog is full, a TCP listener that
   drops SYNs) ends with TimeoutError at its deadline: ``write_timeout`` for ``connect()``,
@@ -9,6 +9,9 @@
   the call with its exception.
 - A timeout too long for the clock waits without a deadline; it never wraps around into
   an immediate timeout.
+- Every blocking receive, send and accept keeps its ``read_timeout``/``write_timeout``
+  through a storm of signals: the kernel restarts a socket timeout with each call, so a
+  retry after EINTR must wait only for the time left.
 """
 from __future__ import annotations
 
@@ -242,28 +245,151 @@ def test_connect_timeout_rejects_durations_before_any_system_call(timeout, exc):
 # ---------------------------------------------------------------- close from another thread
 
 
-def test_a_receive_whose_socket_another_thread_closed_raises_ebadf():
-    sock = Socket(Domain.IPV4, Type.DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.set_read_timeout(1.0)  # room for the closer to run on a loaded machine
-    receiver = threading.get_native_id()
+def _closed_while_blocked(sock, call) -> OSError:
+    """What `call()` raises when another thread closes `sock` while the call sleeps in the
+    kernel (Linux does not wake it: its timeout ends it)."""
+    caller = threading.get_native_id()
 
     def close_while_blocked():
-        # Close once the receiver sleeps in the kernel (Linux does not wake it: the
-        # read_timeout ends the call).
-        wait_until(lambda: _sleeping(receiver), timeout=5)
+        wait_until(lambda: _sleeping(caller), timeout=5)
         sock.close()
 
     closer = threading.Thread(target=close_while_blocked)
     closer.start()
     try:
         with pytest.raises(OSError) as caught:
-            sock.recv(16)
+            call()
     finally:
         closer.join()
-    assert type(caught.value) is OSError and caught.value.errno == errno.EBADF
+    return caught.value
+
+
+def test_a_receive_whose_socket_another_thread_closed_raises_ebadf():
+    sock = Socket(Domain.IPV4, Type.DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.set_read_timeout(1.0)  # room for the closer to run on a loaded machine
+    error = _closed_while_blocked(sock, lambda: sock.recv(16))
+    assert type(error) is OSError and error.errno == errno.EBADF
+
+
+def test_a_connect_whose_socket_another_thread_closed_raises_ebadf(full_unix_listener):
+    _, path = full_unix_listener
+    sock = Socket(Domain.UNIX, Type.STREAM)
+    sock.set_write_timeout(1.0)
+    error = _closed_while_blocked(sock, lambda: sock.connect(path))
+    assert type(error) is OSError and error.errno == errno.EBADF
 
 
 def _sleeping(tid: int) -> bool:
     with open(f"/proc/self/task/{tid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0] == "S"
+
+
+# ---------------------------------------------------------------- signal storms
+
+
+@pytest.fixture
+def storm():
+    """A SIGALRM every 10 ms running a Python handler (counted); after 2,000 of them (20 s)
+    the handler raises Watchdog, so that a deadline that is never kept fails the test."""
+    class Storm:
+        signals = 0
+
+    def handler(signum, frame):
+        Storm.signals += 1
+        if Storm.signals == 2000:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # once: the test fails, nothing else
+            raise Watchdog
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    yield Storm
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _udp():
+    sock = Socket(Domain.IPV4, Type.DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _full_tcp_sender(listener):
+    """A connected TCP socket whose send buffer and the peer's receive buffer are full."""
+    sock = Socket(Domain.IPV4, Type.STREAM)
+    sock.connect(listener.local_addr())
+    conn, _ = listener.accept()
+    sock.set_nonblocking(True)
+    try:
+        while True:
+            sock.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    sock.set_nonblocking(False)
+    return sock, conn
+
+
+def _batch():
+    from pysock2 import DatagramBatch
+    return DatagramBatch.allocate(2, 16)
+
+
+def _msg():
+    from pysock2 import MsgHdrMut
+    return MsgHdrMut(buffers=[bytearray(16)])
+
+
+BLOCKING_RECEIVES = {
+    "recv": lambda s: s.recv(16),
+    "recv_into": lambda s: s.recv_into(bytearray(16)),
+    "recv_from": lambda s: s.recv_from(16),
+    "recv_vectored": lambda s: s.recv_vectored([bytearray(16)]),
+    "recvmsg": lambda s: s.recvmsg(_msg()),
+    "recv_batch": lambda s: s.recv_batch(_batch()),
+    "peek": lambda s: s.peek(16),
+}
+
+
+@pytest.mark.parametrize("call", BLOCKING_RECEIVES)
+def test_a_receive_keeps_its_read_timeout_through_a_signal_storm(storm, call):
+    with _udp() as sock:
+        sock.set_read_timeout(0.2)
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            BLOCKING_RECEIVES[call](sock)
+        assert time.monotonic() - start >= 0.19
+        assert storm.signals > 0
+
+
+def test_accept_keeps_its_read_timeout_through_a_signal_storm(storm, listener):
+    listener.set_read_timeout(0.2)
+    with pytest.raises(TimeoutError):
+        listener.accept()
+    assert storm.signals > 0
+
+
+@pytest.mark.parametrize("call", ["send", "sendall", "send_vectored"])
+def test_a_send_keeps_its_write_timeout_through_a_signal_storm(storm, listener, call):
+    sock, conn = _full_tcp_sender(listener)
+    with sock, conn:
+        sock.set_write_timeout(0.2)
+        data = b"y" * 65536
+        with pytest.raises(TimeoutError):
+            if call == "send_vectored":
+                sock.send_vectored([data])
+            else:
+                getattr(sock, call)(data)
+        assert storm.signals > 0
+
+
+def test_a_storm_does_not_stop_data_arriving_in_time(storm):
+    with _udp() as a, _udp() as b:
+        a.connect(b.local_addr())
+        b.set_read_timeout(10)
+        sender = threading.Thread(
+            target=lambda: wait_until(lambda: storm.signals >= 5) and a.send(b"late"))
+        sender.start()
+        try:
+            assert b.recv(16) == b"late"
+        finally:
+            sender.join()
