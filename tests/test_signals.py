@@ -78,7 +78,9 @@ def storm():
 
 
 @contextmanager
-def storming(s: Storm):
+def storming(s: Storm, must_wait: bool = True):
+    """The storm around one call; with must_wait (the call cannot complete without
+    waiting for a peer), at least one signal must have come, or the test tested nothing."""
     s.deadline = time.monotonic() + WATCHDOG
     before = s.count
     signal.setitimer(signal.ITIMER_REAL, INTERVAL, INTERVAL)
@@ -86,7 +88,7 @@ def storming(s: Storm):
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    assert s.count > before, "no signal arrived during the call: the test tested nothing"
+    assert s.count > before or not must_wait, "no signal arrived during the call"
 
 
 def in_thread(fn, *args) -> threading.Thread:
@@ -396,7 +398,7 @@ def test_connect_timeout_over_tcp_connects(storm):
     with Socket(Domain.IPV4, Type.STREAM) as listener, Socket(Domain.IPV4, Type.STREAM) as sock:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        with storming(storm):
+        with storming(storm, must_wait=False):  # loopback TCP may connect within 50 µs
             sock.connect_timeout(listener.local_addr(), 5.0)
         server, _ = listener.accept()
         with server:
