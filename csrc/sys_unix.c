@@ -322,7 +322,10 @@ sys_get_timeout(sys_socket_t fd, int name, int64_t *usec)
     if (getsockopt(fd, SOL_SOCKET, name, &tv, &len) < 0) {
         return -1;
     }
-    *usec = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    /* Another program may have set a timeout of up to ~3e16 s (Linux keeps it in jiffies):
+     * more than int64 microseconds count saturates, never overflows. */
+    const int64_t max_sec = (INT64_MAX - 999999) / 1000000;
+    *usec = tv.tv_sec > max_sec ? INT64_MAX : (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
     return 0;
 }
 

@@ -393,3 +393,18 @@ def test_a_storm_does_not_stop_data_arriving_in_time(storm):
             assert b.recv(16) == b"late"
         finally:
             sender.join()
+
+
+# ---------------------------------------------------------------- durations set elsewhere
+
+
+def test_a_huge_timeout_set_by_another_program_reads_back_without_overflow():
+    import socket
+    import struct
+
+    from pysock2 import SockRef
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as std:
+        # 10**15 s: Linux accepts it (it counts jiffies); int64 microseconds do not hold it.
+        std.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ql", 10**15, 0))
+        assert SockRef(std).read_timeout() >= 9e12  # saturated, not wrapped around
