@@ -195,6 +195,9 @@ def _own_module(name: str):  # type: ignore[no-untyped-def]
 
 
 cmsg = _own_module("cmsg")  # the message-I/O work adds pysock2.cmsg
+# Looked up once, not per execution (dir() of the module sorted ~80 names every time).
+PARSERS = [getattr(cmsg, n) for n in dir(cmsg) if n.startswith("parse_")] if cmsg else []
+CMSGHDR = struct.Struct("=" + ("Q" if struct.calcsize("N") == 8 else "I") + "ii")
 
 
 def control_messages(data: bytes) -> None:
@@ -204,7 +207,7 @@ def control_messages(data: bytes) -> None:
         return
     d = Data(data)
     if d.below(2):  # a chain of headers whose cmsg_len fields are chosen to hit the edges
-        header = struct.Struct("=" + ("Q" if struct.calcsize("N") == 8 else "I") + "ii")
+        header = CMSGHDR
         chunks = []
         for _ in range(1 + d.below(4)):
             payload = d.blob(24)
@@ -215,7 +218,7 @@ def control_messages(data: bytes) -> None:
                                 d.integer() % 2**31) + payload
             chunks.append(chunk.ljust(cmsg.space(len(payload)), b"\0") if d.below(4) else chunk)
         data = b"".join(chunks)
-    parsers = [getattr(cmsg, n) for n in dir(cmsg) if n.startswith("parse_")]
+    parsers = PARSERS
     try:
         messages = cmsg.parse(data)
     except ValueError:
