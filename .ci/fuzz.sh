@@ -76,7 +76,7 @@ fuzz_one() {
             -max_len=512 -use_value_profile=1 \
             -print_final_stats=1 -artifact_prefix="$TMP/crash-$target/" \
             "${dirs[@]}" || exit
-        times | tail -1 >"$TMP/$target.cpu"  # the fuzzer's user and system CPU time
+        times >"$TMP/$target.cpu"  # line 2: the fuzzer's user and system CPU time (not in a pipe: a forked shell counts none)
     ) >"$TMP/$target.log" 2>&1 || rc=$?
     local took=$((SECONDS - started)) execs reports crashes
     execs="$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$TMP/$target.log" | grep -oE '[0-9]+$' || echo 0)"
@@ -98,7 +98,7 @@ fuzz_one() {
         echo "$target: FAILED: only $execs of $RUNS executions in ${MAX_SECONDS} s" >"$TMP/$target.result"
         return 1
     fi
-    echo "$target: $execs executions in $took s (CPU user/sys: $(cat "$TMP/$target.cpu")), 0 crashes, 0 sanitizer reports, corpus $(ls "$corpus" | wc -l) inputs" >"$TMP/$target.result"
+    echo "$target: $execs executions in $took s (CPU user/sys: $(tail -1 "$TMP/$target.cpu")), 0 crashes, 0 sanitizer reports, corpus $(ls "$corpus" | wc -l) inputs" >"$TMP/$target.result"
 }
 
 log "${#TARGETS[@]} targets x $RUNS executions under ASan+UBSan, $JOBS at a time"
