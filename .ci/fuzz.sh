@@ -76,7 +76,7 @@ fuzz_one() {
             -max_len=512 -use_value_profile=1 \
             -print_final_stats=1 -artifact_prefix="$TMP/crash-$target/" \
             "${dirs[@]}" || exit
-        times >"$TMP/$target.cpu"  # line 2: the fuzzer's user and system CPU time (not in a pipe: a forked shell counts none)
+        times >"$TMP/$target.cpu"  # line 2: the fuzzer's CPU time (not piped: a fork counts none)
     ) >"$TMP/$target.log" 2>&1 || rc=$?
     local took=$((SECONDS - started)) execs reports crashes
     execs="$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$TMP/$target.log" | grep -oE '[0-9]+$' || echo 0)"
