@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long run of tests/test_stateful.py (random call sequences over the whole public
 # surface with hostile arguments) against an ASan+UBSan build of pysock2: the suite runs
-# 30 sequences; this runs PYSOCK2_STATEFUL_EXAMPLES (default 300) of up to 40 steps, with
+# 30 sequences; this runs PYSOCK2_STATEFUL_EXAMPLES (default 100) of up to 40 steps, with
 # a fresh random seed each time. Fails on a failing sequence (hypothesis prints it, shrunk)
 # and on any sanitizer report. Prints sequences, steps and duration.
 #
@@ -10,7 +10,7 @@ NAME=stateful
 . "$(dirname "${BASH_SOURCE[0]}")/harden-lib.sh"
 . "$ROOT/.ci/sanitizer-env.sh"
 
-EXAMPLES="${PYSOCK2_STATEFUL_EXAMPLES:-300}"
+EXAMPLES="${PYSOCK2_STATEFUL_EXAMPLES:-100}"
 apt_install gcc libc6-dev
 make_venv "$PYTHON" "$TMP/asan"
 install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined
