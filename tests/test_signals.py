@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import needs_linux, wait_until
+from conftest import connected_tcp_pair, connected_udp_pair, idle_socket, needs_linux, pattern
 from pysock2 import DatagramBatch, Domain, MsgHdr, MsgHdrMut, Socket, Type
 from pysock2 import _pysock2 as C
 
@@ -102,28 +102,12 @@ def in_thread(fn, *args) -> threading.Thread:
     return thread
 
 
-def pattern(start: int, n: int) -> bytes:
-    return bytes((k * 7 + 3) % 251 + 1 for k in range(start, start + n))
-
-
 def stream_pair(kind: str):
-    if kind == "unix":
-        return Socket.pair(Domain.UNIX, Type.STREAM)
-    with Socket(Domain.IPV4, Type.STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        a = Socket(Domain.IPV4, Type.STREAM)
-        a.connect(listener.local_addr())
-        b, _ = listener.accept()
-        return a, b
+    return Socket.pair(Domain.UNIX, Type.STREAM) if kind == "unix" else connected_tcp_pair()
 
 
 def udp_pair():
-    a, b = Socket(Domain.IPV4, Type.DGRAM), Socket(Domain.IPV4, Type.DGRAM)
-    a.bind(("127.0.0.1", 0))
-    b.bind(("127.0.0.1", 0))
-    a.connect(b.local_addr())
-    b.connect(a.local_addr())
+    a, b = connected_udp_pair()
     b.set_recv_buffer_size(1 << 20)
     return a, b
 
@@ -425,14 +409,7 @@ def _wait_in(sock: Socket, how: str) -> None:
                                  "recv_vectored", "recvmsg", "recv_batch", "recv_gro_into",
                                  "recv_gro_from_into", "accept"])
 def test_a_read_timeout_ends_on_time(storm, how):
-    if how == "accept":
-        sock = Socket(Domain.IPV4, Type.STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1)
-    else:
-        sock = Socket(Domain.IPV4, Type.DGRAM)
-        sock.bind(("127.0.0.1", 0))
-    with sock:
+    with idle_socket("listener" if how == "accept" else "udp") as sock:
         sock.set_read_timeout(TIMEOUT)
         start = time.monotonic()
         with storming(storm), pytest.raises(TimeoutError):

@@ -49,7 +49,8 @@ import pysock2  # noqa: E402
 from pysock2 import DatagramBatch, Domain, MsgHdr, MsgHdrMut, SockAddr, Socket, Type  # noqa: E402
 from pysock2 import _pysock2 as C  # noqa: E402
 
-from conftest import LINUX, is_closed, open_fds  # noqa: E402
+from conftest import (  # noqa: E402
+    LINUX, connected_tcp_pair, connected_udp_pair, idle_socket, is_closed, open_fds, pattern)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix descriptors and pairs")
 
@@ -177,25 +178,11 @@ KINDS = ["tcp4", "udp4", "tcp6", "udp6", "unix_stream", "unix_dgram", "unix_seqp
 
 def _bound(kind: str) -> list[Socket]:
     if kind == "tcp_pair":
-        with Socket(Domain.IPV4, Type.STREAM) as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            client = Socket(Domain.IPV4, Type.STREAM)
-            client.connect(listener.local_addr())
-            server, _ = listener.accept()
-            return [client, server]
+        return list(connected_tcp_pair())
     if kind == "udp_pair":
-        a, b = Socket(Domain.IPV4, Type.DGRAM), Socket(Domain.IPV4, Type.DGRAM)
-        a.bind(("127.0.0.1", 0))
-        b.bind(("127.0.0.1", 0))
-        a.connect(b.local_addr())
-        b.connect(a.local_addr())
-        return [a, b]
+        return list(connected_udp_pair())
     if kind == "listener":
-        sock = Socket(Domain.IPV4, Type.STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        return [sock]
+        return [idle_socket("listener")]
     if kind.startswith("pair_"):
         type_ = {"stream": Type.STREAM, "dgram": Type.DGRAM, "seqpacket": Type.SEQPACKET}[kind[5:]]
         return list(Socket.pair(Domain.UNIX, type_))
@@ -221,12 +208,6 @@ def _fds_of(result: Any):
     elif isinstance(result, (tuple, list)):
         for item in result:
             yield from _fds_of(item)
-
-
-def pattern(start: int, n: int) -> bytes:
-    """Bytes start..start+n of an endless stream that never holds a zero byte (so a zero
-    is never mistaken for data, and misplaced bytes do not match by chance)."""
-    return bytes((k * 7 + 3) % 251 + 1 for k in range(start, start + n))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -669,12 +650,7 @@ class Surface(RuleBasedStateMachine):
     def timed_wait(self, timeout: Any, which: str) -> None:
         """A blocking wait with a read timeout ends with TimeoutError, near its deadline."""
         seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
-        if which == "accept":
-            sock = _bound("listener")[0]
-        else:
-            sock = Socket(Domain.IPV4, Type.DGRAM)
-            sock.bind(("127.0.0.1", 0))
-        with sock:
+        with idle_socket("listener" if which == "accept" else "udp") as sock:
             sock.set_read_timeout(timeout)
             start = time.monotonic()
             if which == "recv_batch":
