@@ -469,6 +469,12 @@ batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return NULL;
     }
+    if (!self->pinned) {
+        /* Converting the address ran Python code (__fspath__, ...) that released it. */
+        BUSY_DONE(self);
+        PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
+        return NULL;
+    }
     self->lens[i] = (size_t)length;
     self->addrlens[i] = tolen;
     if (tolen > 0) {

@@ -165,7 +165,9 @@ call_with_data(SocketObject *self, const char *fname, PyObject *obj, int writabl
         ctx->buf = arg->buf;
         ctx->len = arg->len;
     }
-    return socket_call(self, fn, ctx, IS_DONTWAIT(ctx->flags) | (writable ? 0 : SOCKET_SENDS));
+    /* A receive fills a writable buffer; a send reads one (SO_SNDTIMEO bounds it). */
+    int how = IS_DONTWAIT(ctx->flags) | (writable ? 0 : SOCKET_SENDS);
+    return socket_call(self, fn, ctx, how);
 }
 
 /* ---------------------------------------------------------------- receiving */

@@ -123,6 +123,8 @@ _INT = _layout("i", _c.SIZEOF_INT)
 
 def _bytes_of(data: Buffer) -> memoryview:
     view = memoryview(data)
+    if not view.c_contiguous:  # cast() would raise BufferError: a bad argument is a TypeError
+        raise TypeError("control-message data must be a C-contiguous bytes-like object")
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
@@ -201,6 +203,11 @@ if hasattr(_c, "SCM_RIGHTS"):
         """An SCM_RIGHTS message passing ``fds`` (ints or objects with ``fileno()``, such
         as ``socket.socket``, ``pysock2.Socket`` or files). Only the numbers are written:
         keep the objects open until ``sendmsg`` returns."""
+        if isinstance(fds, (bytes, bytearray, memoryview)):
+            # Iterating one would read its bytes as descriptor numbers (or, for a view of
+            # several dimensions, raise NotImplementedError).
+            raise TypeError("scm_rights() takes an iterable of descriptors, not a "
+                            f"{type(fds).__name__}")
         numbers = [_fd_of(fd) for fd in fds]
         return build(SOL_SOCKET, SCM_RIGHTS, b"".join(_INT.pack(fd) for fd in numbers))
 

@@ -140,6 +140,17 @@ class TestDatagramBatch:
         with pytest.raises(ValueError, match="released"):
             batch.length(0)
 
+    def test_set_on_a_batch_its_address_argument_released_raises(self):
+        batch = DatagramBatch.allocate(2, 16)
+
+        class ReleasingPath:
+            def __fspath__(self):
+                batch.release()  # Python code run while set() converts the address
+                return "/tmp/pysock2-nowhere"
+
+        with pytest.raises(ValueError, match="released"):
+            batch.set(0, 4, ReleasingPath())
+
     def test_count_setter(self):
         batch = DatagramBatch.allocate(3, 8)
         batch.count = 3

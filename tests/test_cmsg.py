@@ -213,6 +213,16 @@ class TestTypedHelpers:
         with pytest.raises(exc, match="scm_credentials"):
             cmsg.scm_credentials(*args)
 
+    @pytest.mark.skipif(not hasattr(cmsg, "SCM_RIGHTS"), reason="SCM_RIGHTS is Unix-only")
+    def test_buffers_of_odd_shapes_are_type_errors(self):
+        two_d = memoryview(bytearray(8)).cast("B", (2, 4))
+        strided = memoryview(bytearray(16))[::2]
+        for bad in (two_d, b"\x00\x01", bytearray(4)):
+            with pytest.raises(TypeError, match="scm_rights"):
+                cmsg.scm_rights(bad)  # bytes are not a list of descriptors
+        with pytest.raises(TypeError, match="contiguous"):
+            cmsg.parse_scm_rights(strided)
+
     @given(st.data())
     @settings(max_examples=300, deadline=None)
     def test_every_builder_raises_only_argument_errors(self, data):

@@ -222,6 +222,34 @@ def test_a_signal_during_a_tcp_connect_keeps_its_write_timeout(full_tcp_listener
         assert time.monotonic() - start >= 0.25
 
 
+def test_an_interrupted_tcp_connect_carries_on_in_the_background(full_tcp_listener, alarm):
+    listener, addr = full_tcp_listener
+    accepted, done = [], threading.Event()
+
+    def make_room_after_the_signal():
+        wait_until(lambda: alarm.calls >= 1, timeout=20)
+        listener.set_nonblocking(True)
+        while not done.is_set():  # room for every SYN the kernel retries, ours included
+            try:
+                accepted.append(listener.accept()[0])
+            except BlockingIOError:
+                done.wait(0.01)
+
+    taker = threading.Thread(target=make_room_after_the_signal)
+    taker.start()
+    try:
+        with Socket(Domain.IPV4, Type.STREAM) as sock:
+            alarm(0.05, then=20)
+            sock.connect(addr)  # EINTR at 50 ms: wait for the handshake, not connect again
+            assert alarm.calls == 1
+            assert _connected(sock)
+    finally:
+        done.set()
+        taker.join()
+        for conn in accepted:
+            conn.close()
+
+
 def test_connect_timeout_too_long_for_the_clock_waits_without_a_deadline(
         full_tcp_listener, alarm):
     _, addr = full_tcp_listener
