@@ -26,8 +26,9 @@ log "building pysock2 with clang-14, ASan+UBSan+implicit-conversion, for CPython
 make_venv "$PYTHON" "$TMP/venv"
 # -shared-libasan: the extension links against the shared runtime that is preloaded into
 # the (uninstrumented) interpreter, instead of expecting it inside the executable.
+# -fno-wrapv: see sanitizer-env.sh (CPython's -fwrapv would switch the overflow check off).
 install_pysock2 "$TMP/venv" CC=clang-14 PYSOCK2_SANITIZE=address,undefined,implicit-conversion \
-    CFLAGS=-shared-libasan LDFLAGS=-shared-libasan
+    CFLAGS="-shared-libasan $NO_WRAPV" LDFLAGS=-shared-libasan
 nm -D "$TMP"/venv/lib/python*/site-packages/pysock2/_pysock2*.so >"$TMP/symbols"
 # (implicit-conversion leaves no handler when every narrowing in the code is an explicit
 # cast, which it does not check: float-cast-overflow is the clang-only marker.)

@@ -30,7 +30,7 @@ make_venv "$PYTHON" "$TMP/venv"
 # trace-cmp: the extension reports its comparisons to libFuzzer, which with
 # -use_value_profile=1 counts new compared values as progress (gcc has no edge coverage
 # of the kind libFuzzer reads; atheris instruments the Python side for edges).
-install_pysock2 "$TMP/venv" PYSOCK2_SANITIZE=address,undefined CFLAGS=-fsanitize-coverage=trace-cmp
+install_pysock2 "$TMP/venv" PYSOCK2_SANITIZE=address,undefined CFLAGS="-fsanitize-coverage=trace-cmp $NO_WRAPV"
 
 # gcc's libasan must be preloaded (the interpreter is not instrumented), but it defines
 # weak no-op __sanitizer_cov_* callbacks that would shadow libFuzzer's and blind it to

@@ -22,7 +22,7 @@ PYVER="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 # ---- ASan + UBSan: the whole suite
 log "building pysock2 with ASan+UBSan for CPython $PYVER"
 make_venv "$PYTHON" "$TMP/asan"
-install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined
+install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined CFLAGS="$NO_WRAPV"
 nm -D "$TMP"/asan/lib/python*/site-packages/pysock2/_pysock2*.so >"$TMP/symbols"
 grep -q __asan_report "$TMP/symbols" && grep -q __ubsan_handle "$TMP/symbols" \
     || die "the extension is not instrumented"

@@ -13,7 +13,7 @@ NAME=stateful
 EXAMPLES="${PYSOCK2_STATEFUL_EXAMPLES:-100}"
 apt_install gcc libc6-dev
 make_venv "$PYTHON" "$TMP/asan"
-install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined
+install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined CFLAGS="$NO_WRAPV"
 suite="$(suite_dir)"
 log "$EXAMPLES sequences under ASan+UBSan"
 rc=0
