@@ -22,7 +22,7 @@ PYVER="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 # ---- ASan + UBSan: the whole suite
 log "building pysock2 with ASan+UBSan for CPython $PYVER"
 make_venv "$PYTHON" "$TMP/asan"
-install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined
+install_pysock2 "$TMP/asan" PYSOCK2_SANITIZE=address,undefined CFLAGS="$NO_WRAPV"
 nm -D "$TMP"/asan/lib/python*/site-packages/pysock2/_pysock2*.so >"$TMP/symbols"
 grep -q __asan_report "$TMP/symbols" && grep -q __ubsan_handle "$TMP/symbols" \
     || die "the extension is not instrumented"
@@ -31,7 +31,7 @@ log "the whole suite under ASan+UBSan (PYTHONMALLOC=malloc)"
 asan_rc=0
 (
     cd "$suite"
-    sanitizer_env
+    sanitizer_env gcc "$TMP/reports"  # reports to files: pytest's capture cannot swallow them
     # 2,000 calls per leak-test row: ASan is here for memory errors; the leak bounds are
     # held at 10,000 calls by the plain, free-threaded and debug-CPython runs.
     PYSOCK2_LEAK_CALLS="${PYSOCK2_LEAK_CALLS:-2000}" \
@@ -39,6 +39,7 @@ asan_rc=0
 ) >"$TMP/asan.log" 2>&1 || asan_rc=$?
 tail -5 "$TMP/asan.log" >&2
 reports="$(grep -cE "$SANITIZER_REPORT" "$TMP/asan.log" || true)"
+sanitizer_reports "$TMP/reports" || reports=$((reports + 1))
 if [ "$asan_rc" -ne 0 ] || [ "$reports" -ne 0 ]; then
     grep -nE '^(E  |FAILED|ERROR)' "$TMP/asan.log" | head -80 >&2 || true
     grep -nE -A30 "$SANITIZER_REPORT" "$TMP/asan.log" | head -120 >&2 || true

@@ -189,3 +189,41 @@ def setsockopt(sock, level: int, name: int, value: int = 1) -> None:
         borrowed.setsockopt(level, name, value)
     finally:
         borrowed.detach()
+
+
+def connected_tcp_pair() -> tuple[Socket, Socket]:
+    """(client, server side) of a loopback TCP connection, for tests that cannot take the
+    tcp_pair fixture (a state machine, a parametrized helper); the caller closes both."""
+    with Socket(Domain.IPV4, Type.STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client = Socket(Domain.IPV4, Type.STREAM)
+        client.connect(listener.local_addr())
+        server, _ = listener.accept()
+        return client, server
+
+
+def connected_udp_pair() -> tuple[Socket, Socket]:
+    """Two loopback UDP sockets connected to each other (udp_pair, as a function)."""
+    a, b = Socket(Domain.IPV4, Type.DGRAM), Socket(Domain.IPV4, Type.DGRAM)
+    a.bind(("127.0.0.1", 0))
+    b.bind(("127.0.0.1", 0))
+    a.connect(b.local_addr())
+    b.connect(a.local_addr())
+    return a, b
+
+
+def pattern(start: int, n: int) -> bytes:
+    """Bytes start..start+n of an endless stream that never holds a zero byte (so a zero
+    is never mistaken for data, and misplaced bytes do not match by chance)."""
+    return bytes((k * 7 + 3) % 251 + 1 for k in range(start, start + n))
+
+
+def idle_socket(kind: str) -> Socket:
+    """A loopback socket nobody will talk to: "listener" (TCP, listening) or "udp" (bound):
+    every wait on it lasts until its timeout."""
+    sock = Socket(Domain.IPV4, Type.STREAM if kind == "listener" else Type.DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    if kind == "listener":
+        sock.listen(1)
+    return sock
