@@ -39,6 +39,8 @@ rc=0
 (
     cd "$suite"
     sanitizer_env clang "$TMP/reports"
+    # 10 random state-machine sequences here: .ci/stateful.sh runs 100 under ASan+UBSan.
+    PYSOCK2_STATEFUL_EXAMPLES="${PYSOCK2_STATEFUL_EXAMPLES:-10}" \
     PYSOCK2_LEAK_CALLS="${PYSOCK2_LEAK_CALLS:-2000}" \
         "$TMP/venv/bin/python" -m pytest -q -p no:cacheprovider tests
 ) >"$TMP/clang.log" 2>&1 || rc=$?

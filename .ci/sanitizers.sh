@@ -34,6 +34,8 @@ asan_rc=0
     sanitizer_env gcc "$TMP/reports"  # reports to files: pytest's capture cannot swallow them
     # 2,000 calls per leak-test row: ASan is here for memory errors; the leak bounds are
     # held at 10,000 calls by the plain, free-threaded and debug-CPython runs.
+    # 10 random state-machine sequences here: .ci/stateful.sh runs 100 under ASan+UBSan.
+    PYSOCK2_STATEFUL_EXAMPLES="${PYSOCK2_STATEFUL_EXAMPLES:-10}" \
     PYSOCK2_LEAK_CALLS="${PYSOCK2_LEAK_CALLS:-2000}" \
         "$TMP/asan/bin/python" -m pytest -q -p no:cacheprovider tests
 ) >"$TMP/asan.log" 2>&1 || asan_rc=$?
