@@ -14,5 +14,7 @@ VPY="$TMP/venv/bin/python"
 assert_installed_copy "$VPY"
 suite="$(suite_dir)"
 log "the whole suite on $("$VPY" -VV | head -1) (refcount checks in test_leaks.py)"
-(cd "$suite" && "$VPY" -X dev -m pytest -q -p no:cacheprovider tests) \
+# 10 random state-machine sequences (the stateful step runs 100 under ASan+UBSan).
+(cd "$suite" && PYSOCK2_STATEFUL_EXAMPLES="${PYSOCK2_STATEFUL_EXAMPLES:-10}" \
+    "$VPY" -X dev -m pytest -q -p no:cacheprovider tests) \
     || die "the suite failed on the debug build"

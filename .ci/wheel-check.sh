@@ -73,5 +73,8 @@ where = os.path.realpath(pysock2.__file__)
 assert where.startswith(os.path.realpath(sys.argv[1])), f"pysock2 imported from {where}"
 print(f"[wheel-check] testing the installed wheel: {where}")
 PY
-"$TMP/venv/bin/python" -m pytest -q -p no:cacheprovider tests
+# The wheel holds the code the README run tested: the long random state machine and the
+# signal storms (a third of the suite's time) run there and in the sanitizer steps.
+"$TMP/venv/bin/python" -m pytest -q -p no:cacheprovider tests \
+    --ignore=tests/test_stateful.py --ignore=tests/test_signals.py
 log "OK"
