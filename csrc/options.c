@@ -351,6 +351,13 @@ value_from_object(const option_row *row, const char *fname, PyObject *obj, optio
         if (obj != Py_None && duration_units(fname, obj, 1000000, max, 0, &n) < 0) {
             return -1;
         }
+        /* A fraction of a second would truncate to 0, which is not a short linger but an
+         * abortive close (RST): refuse it rather than change what close() does. */
+        if (obj != Py_None && n == 0 && PyObject_IsTrue(obj)) {
+            PyErr_Format(PyExc_ValueError, "%s() linger is in whole seconds: %R would be 0, "
+                         "which resets the connection on close(); pass 0 for that", fname, obj);
+            return -1;
+        }
         memset(&v->linger, 0, sizeof(v->linger));
         v->linger.l_onoff = obj != Py_None;
         v->linger.l_linger = (int)n;

@@ -265,6 +265,15 @@ def test_linger_keeps_whole_seconds() -> None:
         assert sock.linger() == 0.0  # on, with zero seconds: close() resets the connection
 
 
+@pytest.mark.parametrize("under_a_second", [0.5, 1e-9, datetime.timedelta(milliseconds=999)])
+def test_a_linger_under_a_second_is_refused_not_turned_into_a_reset(under_a_second) -> None:
+    with make_socket("tcp4") as sock:
+        sock.set_linger(7)
+        with pytest.raises(ValueError, match="whole seconds"):
+            sock.set_linger(under_a_second)
+        assert sock.linger() == 7.0  # unchanged: nothing reached the kernel
+
+
 def test_none_clears_timeouts() -> None:
     with make_socket("tcp4") as sock:
         sock.set_read_timeout(0.5)  # a whole number of jiffies at any HZ: Linux rounds
