@@ -156,14 +156,22 @@ seconds_from_usec(int64_t usec)
     return PyFloat_FromDouble((double)usec / 1e6);
 }
 
+/* After a failed PyObject_GetBuffer: whether the object is the wrong kind of buffer (to be
+ * reported as a TypeError naming what the argument must be). A released memoryview keeps
+ * its ValueError, as the stdlib's sends do: the type is right, the object is spent. */
+int
+buffer_error_is_wrong_kind(void)
+{
+    return PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_TypeError);
+}
+
 static int
 buffer_arg(const char *fname, PyObject *obj, Py_buffer *view, int flags, const char *need)
 {
     if (PyObject_GetBuffer(obj, view, flags) == 0) {
         return 0;
     }
-    if (PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_TypeError)
-        || PyErr_ExceptionMatches(PyExc_ValueError)) {
+    if (buffer_error_is_wrong_kind()) {
         PyErr_Clear();
         PyErr_Format(PyExc_TypeError, "%s() argument must be %s, not %.100s", fname, need,
                      Py_TYPE(obj)->tp_name);

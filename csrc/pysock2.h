@@ -277,6 +277,7 @@ int size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out
 int duration_arg(const char *fname, PyObject *obj, int64_t *usec);
 /* Acquires a writable, C-contiguous buffer; a read-only or non-contiguous object is a
  * TypeError naming the method. */
+int buffer_error_is_wrong_kind(void);
 int writable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view);
 int readable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view);
 PyObject *seconds_from_usec(int64_t usec);  /* None for 0 */

@@ -112,3 +112,18 @@ def test_ten_thousand_failing_accepts_do_not_leak():
             with pytest.raises(BlockingIOError):
                 listener.accept()
     assert open_fds() == before
+
+
+@pytest.mark.parametrize("call", [
+    lambda sock, view: sock.recv_into(view),
+    lambda sock, view: sock.send_to(view, ADDRESS),
+    lambda sock, view: sock.recv_vectored([view]),
+    lambda sock, view: sock.send_to_vectored([view], ADDRESS),
+], ids=["recv_into", "send_to", "recv_vectored", "send_to_vectored"])
+def test_a_released_memoryview_is_value_error_not_a_type_error(call):
+    """The buffer's type is right; the object is no longer usable (as bytes(view) says)."""
+    view = memoryview(bytearray(16))
+    view.release()
+    with Socket(Domain.IPV4, Type.DGRAM) as sock:
+        with pytest.raises(ValueError, match="released memoryview"):
+            call(sock, view)
