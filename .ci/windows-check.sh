@@ -94,14 +94,23 @@ check_target() {
         log "$target: FAILED to compile: ${failed[*]}"
         return 1
     fi
-    # The Python C API comes from python3X.dll: every __imp_ reference to a Py*/_Py* name
-    # becomes an export of a stand-in import library, so only what Windows' own libraries
-    # must provide can stay unresolved. (i686 decorates C names with one more underscore.)
-    local imp=__imp_
-    [ "$target" = i686-w64-mingw32 ] && imp=__imp__
-    "$target-nm" -u "$out"/*.o | awk '{print $NF}' | sed -n "s/^$imp\(_\{0,1\}Py.*\)\$/\1/p" \
-        | sort -u | { echo "LIBRARY python3.dll"; echo "EXPORTS"; sed 's/$/ DATA/'; } \
-        >"$out/python.def" || return 1
+    # The Python C API comes from python3X.dll: every Py*/_Py* name the objects leave
+    # undefined becomes an export of a stand-in import library, so only what Windows' own
+    # libraries must provide can stay unresolved. A call goes through __imp_NAME; a function
+    # whose address sits in a static table (Py_GenericAlias in a method table) needs the
+    # import library's thunk NAME as well, as python3X.lib provides; DATA exports have none.
+    # (i686 decorates C names with one more underscore.)
+    local imp=__imp_ plain=
+    [ "$target" = i686-w64-mingw32 ] && imp=__imp__ && plain=_
+    "$target-nm" -u "$out"/*.o | awk '{print $NF}' | sort -u >"$out/undefined"
+    {
+        echo "LIBRARY python3.dll"
+        echo "EXPORTS"
+        sed -n "s/^$plain\(_\{0,1\}Py.*\)\$/\1/p" "$out/undefined"
+        sed -n "s/^$imp\(_\{0,1\}Py.*\)\$/\1/p" "$out/undefined" \
+            | grep -vxF -f <(sed -n "s/^$plain\(_\{0,1\}Py.*\)\$/\1/p" "$out/undefined") \
+            | sed 's/$/ DATA/'
+    } >"$out/python.def" || return 1
     "$target-dlltool" -d "$out/python.def" -l "$out/libpython.a" || return 1
     "$target-gcc" -shared -o "$out/_pysock2.pyd" "$out"/*.o -L"$out" -lpython "${WINLIBS[@]}" \
         || { log "$target: FAILED to link"; return 1; }
