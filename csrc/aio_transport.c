@@ -78,25 +78,6 @@ typedef struct {
 
 /* ---------------------------------------------------------------- exceptions as objects */
 
-/* The exception in flight as one object (it is handed to a protocol callback). */
-static PyObject *
-take_exception(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value != NULL && tb != NULL) {
-        PyException_SetTraceback(value, tb);
-    }
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    return value;
-#endif
-}
-
 static void
 restore_exception(PyObject *exc)
 {
@@ -229,7 +210,7 @@ callback_failed(EngineObject *self)
     if (!PyErr_ExceptionMatches(PyExc_Exception)) {
         return -1;
     }
-    PyObject *exc = take_exception();
+    PyObject *exc = error_take();
     if (self->on_exception == NULL) {  /* closed meanwhile: nobody to tell */
         Py_DECREF(exc);
         return 0;
@@ -251,7 +232,7 @@ callback_failed(EngineObject *self)
 static int
 report_os_error(EngineObject *self)
 {
-    PyObject *exc = take_exception();
+    PyObject *exc = error_take();
     PyObject *r = call_slot(self->on_error, &exc, 1);
     Py_DECREF(exc);
     if (r == NULL) {
@@ -356,7 +337,7 @@ build_messages(EngineObject *self)
 static int
 raised_errno(void)
 {
-    PyObject *exc = take_exception();
+    PyObject *exc = error_take();
     PyObject *value = PyObject_GetAttrString(exc, "errno");
     int err = value != NULL && PyLong_Check(value) ? PyLong_AsLong(value) : 0;
     Py_XDECREF(value);
@@ -638,7 +619,7 @@ engine_read_ready(EngineObject *self, PyObject *unused)
     }
     self->draining--;
     /* What the drain queued goes out now, even when a callback let an exception out. */
-    PyObject *exc = rc < 0 ? take_exception() : NULL;
+    PyObject *exc = rc < 0 ? error_take() : NULL;
     if (flush_and_report(self) < 0) {
         rc = -1;
         if (exc != NULL) {

@@ -13,6 +13,8 @@
 PyObject *sys_set_error(int err);
 /* A new OSError instance (not raised) for a platform error code, for take_error(). */
 PyObject *sys_error_object(int err);
+/* The exception in flight as one object, cleared (PyErr_GetRaisedException before 3.12). */
+PyObject *error_take(void);
 
 /* ---- module state (no static mutable globals; see module.c) ---- */
 typedef struct {
