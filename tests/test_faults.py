@@ -19,18 +19,15 @@ import pytest
 import pysock2
 from pysock2 import Domain, Shutdown, Socket, Type
 
+from conftest import connected_tcp_pair
+
 RESET = (errno.ECONNRESET, errno.EPIPE)
 CALL_TIMEOUT = 30.0  # SO_RCVTIMEO/SO_SNDTIMEO on the blocked side: a hang becomes TimeoutError
 WAKE_LIMIT = 5.0  # seconds a blocked recv may take to return after shutdown()
 
 
 def tcp_connection() -> tuple[Socket, Socket]:
-    with Socket(Domain.IPV4, Type.STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = Socket(Domain.IPV4, Type.STREAM)
-        client.connect(listener.local_addr())
-        server, _ = listener.accept()
+    client, server = connected_tcp_pair()
     for sock in (client, server):
         sock.set_read_timeout(CALL_TIMEOUT)
         sock.set_write_timeout(CALL_TIMEOUT)

@@ -19,7 +19,7 @@ import pytest
 
 from pysock2 import Domain, Shutdown, Socket, Type
 
-from conftest import open_fds
+from conftest import connected_tcp_pair, open_fds
 
 THREADS = 8
 ITERATIONS = int(os.environ.get("PYSOCK2_THREAD_ITERATIONS", "2000"))
@@ -91,12 +91,7 @@ def test_a_stream_written_and_read_by_eight_threads_loses_nothing() -> None:
     """Four threads sendall() on one end, four recv_into() on the other; the last writer
     shuts the sending side down, which ends every reader with a 0-byte read."""
     chunk, writers = 1000, THREADS // 2
-    with Socket(Domain.IPV4, Type.STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = Socket(Domain.IPV4, Type.STREAM)
-        client.connect(listener.local_addr())
-        server, _ = listener.accept()
+    client, server = connected_tcp_pair()
     lock, finished = threading.Lock(), [0]
     with client, server:
         server.set_read_timeout(JOIN_TIMEOUT)
