@@ -195,6 +195,21 @@ register_classes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* _memoryview_in_place(obj): what compat_memoryview_buffer() reads from obj, as
+ * (address, nbytes, readonly), or None when it reads nothing; tests/test_compat.py holds
+ * it against what Python says about the same memory. */
+static PyObject *
+memoryview_in_place(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    const Py_buffer *view = compat_memoryview_buffer(obj);
+    if (view == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(NnO)", PyLong_FromVoidPtr(view->buf), view->len,
+                         view->readonly ? Py_True : Py_False);
+}
+
 static int
 module_exec(PyObject *module)
 {
@@ -276,6 +291,9 @@ module_free(void *module)
 static PyMethodDef module_methods[] = {
     {"_register_classes", (PyCFunction)(void (*)(void))register_classes, METH_FASTCALL,
      "Internal: the public subclasses C uses for new Socket and SockAddr objects."},
+    {"_memoryview_in_place", memoryview_in_place, METH_O,
+     "Internal, for tests: (address, nbytes, readonly) of the buffer a memoryview's fast "
+     "path reads in place (csrc/compat.h), or None."},
     {NULL, NULL, 0, NULL},
 };
 
