@@ -142,26 +142,71 @@ add_constants(PyObject *module)
 
 /* ---------------------------------------------------------------- types */
 
-/* Adds a NULL-terminated method table to a type under construction. The Socket type is
- * assembled from several files' tables this way so each file owns its methods. */
-static int
-add_methods(PyTypeObject *type, PyMethodDef *defs)
+static Py_ssize_t
+method_count(const PyMethodDef *defs)
 {
-    PyObject *dict = type->tp_dict;
-    for (PyMethodDef *def = defs; def->ml_name != NULL; def++) {
-        PyObject *descr = (def->ml_flags & METH_CLASS) ? PyDescr_NewClassMethod(type, def)
-                                                       : PyDescr_NewMethod(type, def);
-        if (descr == NULL) {
-            return -1;
-        }
-        int rc = PyDict_SetItemString(dict, def->ml_name, descr);
-        Py_DECREF(descr);
-        if (rc < 0) {
-            return -1;
+    Py_ssize_t n = 0;
+    while (defs[n].ml_name != NULL) {
+        n++;
+    }
+    return n;
+}
+
+/* The Socket type, whose methods several files contribute so that each file owns its
+ * methods: socket.c's own table (socket_spec's Py_tp_methods) and the others, concatenated
+ * into one table that the type is created with. The table must outlive the type, so the
+ * module state keeps it (the type holds the module); module_free frees it. */
+static PyTypeObject *
+add_socket_type(PyObject *module, module_state *state)
+{
+    const PyMethodDef *const contributed[] = {
+        socket_io_methods, socket_option_methods, socket_multicast_methods,
+        socket_special_option_methods, socket_msg_methods, socket_batch_methods,
+        socket_sockopt_methods,
+    };
+    const size_t ncontributed = sizeof(contributed) / sizeof(contributed[0]);
+    Py_ssize_t nslots = 0;
+    const PyMethodDef *own = NULL;
+    for (const PyType_Slot *slot = socket_spec.slots; slot->slot != 0; slot++, nslots++) {
+        if (slot->slot == Py_tp_methods) {
+            own = slot->pfunc;
         }
     }
-    PyType_Modified(type);
-    return 0;
+    assert(own != NULL);
+    Py_ssize_t total = method_count(own);
+    for (size_t i = 0; i < ncontributed; i++) {
+        total += method_count(contributed[i]);
+    }
+    /* The terminating entry is zeroed by the calloc. */
+    PyMethodDef *methods = PyMem_Calloc((size_t)total + 1, sizeof(PyMethodDef));
+    PyType_Slot *slots = PyMem_Calloc((size_t)nslots + 1, sizeof(PyType_Slot));
+    if (methods == NULL || slots == NULL) {
+        PyMem_Free(methods);
+        PyMem_Free(slots);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    state->socket_methods = methods;
+    Py_ssize_t n = method_count(own);
+    memcpy(methods, own, (size_t)n * sizeof(PyMethodDef));
+    for (size_t i = 0; i < ncontributed; i++) {
+        Py_ssize_t count = method_count(contributed[i]);
+        memcpy(methods + n, contributed[i], (size_t)count * sizeof(PyMethodDef));
+        n += count;
+    }
+    /* socket_spec with the whole table in place of socket.c's; CPython copies what it
+     * needs from the spec and its slots, which may go after the call. */
+    memcpy(slots, socket_spec.slots, (size_t)nslots * sizeof(PyType_Slot));
+    for (Py_ssize_t i = 0; i < nslots; i++) {
+        if (slots[i].slot == Py_tp_methods) {
+            slots[i].pfunc = methods;
+        }
+    }
+    PyType_Spec spec = socket_spec;
+    spec.slots = slots;
+    PyTypeObject *type = add_type(module, &spec);
+    PyMem_Free(slots);
+    return type;
 }
 
 PyTypeObject *
@@ -220,20 +265,9 @@ module_exec(PyObject *module)
         return -1;
     }
     state->sys_ready = 1;
-    state->socket_type = add_type(module, &socket_spec);
+    state->socket_type = add_socket_type(module, state);
     if (state->socket_type == NULL) {
         return -1;
-    }
-    /* socket.c's own methods come with the spec; the other files' tables are added here. */
-    PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods,
-                                          socket_multicast_methods,
-                                          socket_special_option_methods,
-                                          socket_msg_methods,
-                                          socket_batch_methods, socket_sockopt_methods};
-    for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
-        if (add_methods(state->socket_type, socket_tables[i]) < 0) {
-            return -1;
-        }
     }
     state->sockaddr_type = add_type(module, &sockaddr_spec);
     if (state->sockaddr_type == NULL) {
@@ -286,6 +320,7 @@ module_free(void *module)
     if (state->sys_ready) {
         sys_fini();
     }
+    PyMem_Free(state->socket_methods);
 }
 
 static PyMethodDef module_methods[] = {

@@ -17,6 +17,7 @@ PyObject *error_take(void);
 /* ---- module state (no static mutable globals; see module.c) ---- */
 typedef struct {
     PyTypeObject *socket_type;    /* _pysock2.Socket, the C base type */
+    PyMethodDef *socket_methods;  /* its method table, which several files contribute */
     PyTypeObject *sockaddr_type;  /* _pysock2.SockAddr */
     /* The public classes that C hands out for new objects (pysock2.Socket, pysock2.SockAddr);
      * they default to the C types until the Python package registers its subclasses. */
