@@ -296,6 +296,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->socket_class);
     Py_VISIT(state->sockaddr_class);
     Py_VISIT(state->batch_type);
+    Py_VISIT(state->ip_address_types);
     return msg_module_traverse(state, visit, arg);
 }
 
@@ -309,6 +310,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->sockaddr_class);
     msg_module_clear(state);
     Py_CLEAR(state->batch_type);
+    Py_CLEAR(state->ip_address_types);
     return 0;
 }
 

@@ -24,6 +24,9 @@ typedef struct {
     PyTypeObject *socket_class;
     PyTypeObject *sockaddr_class;
     int sys_ready;                /* sys_init() succeeded, so module free calls sys_fini() */
+    /* (ipaddress.IPv4Address, IPv6Address) once a host needed them (sockaddr.c); NULL
+     * until then. */
+    PyObject *ip_address_types;
     /* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ---- */
     PyTypeObject *msghdr_type;    /* _pysock2.MsgHdr */
     PyTypeObject *msghdrmut_type; /* _pysock2.MsgHdrMut */
@@ -57,9 +60,10 @@ PyObject *sockaddr_new(module_state *state, const struct sockaddr_storage *stora
 extern PyType_Spec sockaddr_spec;
 /* The 4 (AF_INET) or 16 (AF_INET6) bytes of a numeric host given as a str or an ipaddress
  * object; an IPv6 "%scope" suffix fills *scope_id. ValueError for a name. */
-int parse_host(PyObject *host, int *family, unsigned char raw[16], uint32_t *scope_id);
+int parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
+               uint32_t *scope_id);
 /* ipaddress.IPv4Address / IPv6Address of 4 or 16 raw bytes. */
-PyObject *ip_address_object(int family, const void *raw);
+PyObject *ip_address_object(module_state *state, int family, const void *raw);
 
 /* ---- Socket ---- */
 typedef struct {
