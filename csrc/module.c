@@ -142,73 +142,6 @@ add_constants(PyObject *module)
 
 /* ---------------------------------------------------------------- types */
 
-static Py_ssize_t
-method_count(const PyMethodDef *defs)
-{
-    Py_ssize_t n = 0;
-    while (defs[n].ml_name != NULL) {
-        n++;
-    }
-    return n;
-}
-
-/* The Socket type, whose methods several files contribute so that each file owns its
- * methods: socket.c's own table (socket_spec's Py_tp_methods) and the others, concatenated
- * into one table that the type is created with. The table must outlive the type, so the
- * module state keeps it (the type holds the module); module_free frees it. */
-static PyTypeObject *
-add_socket_type(PyObject *module, module_state *state)
-{
-    const PyMethodDef *const contributed[] = {
-        socket_io_methods, socket_option_methods, socket_multicast_methods,
-        socket_special_option_methods, socket_msg_methods, socket_batch_methods,
-        socket_sockopt_methods,
-    };
-    const size_t ncontributed = sizeof(contributed) / sizeof(contributed[0]);
-    Py_ssize_t nslots = 0;
-    const PyMethodDef *own = NULL;
-    for (const PyType_Slot *slot = socket_spec.slots; slot->slot != 0; slot++, nslots++) {
-        if (slot->slot == Py_tp_methods) {
-            own = slot->pfunc;
-        }
-    }
-    assert(own != NULL);
-    Py_ssize_t total = method_count(own);
-    for (size_t i = 0; i < ncontributed; i++) {
-        total += method_count(contributed[i]);
-    }
-    /* The terminating entry is zeroed by the calloc. */
-    PyMethodDef *methods = PyMem_Calloc((size_t)total + 1, sizeof(PyMethodDef));
-    PyType_Slot *slots = PyMem_Calloc((size_t)nslots + 1, sizeof(PyType_Slot));
-    if (methods == NULL || slots == NULL) {
-        PyMem_Free(methods);
-        PyMem_Free(slots);
-        PyErr_NoMemory();
-        return NULL;
-    }
-    state->socket_methods = methods;
-    Py_ssize_t n = method_count(own);
-    memcpy(methods, own, (size_t)n * sizeof(PyMethodDef));
-    for (size_t i = 0; i < ncontributed; i++) {
-        Py_ssize_t count = method_count(contributed[i]);
-        memcpy(methods + n, contributed[i], (size_t)count * sizeof(PyMethodDef));
-        n += count;
-    }
-    /* socket_spec with the whole table in place of socket.c's; CPython copies what it
-     * needs from the spec and its slots, which may go after the call. */
-    memcpy(slots, socket_spec.slots, (size_t)nslots * sizeof(PyType_Slot));
-    for (Py_ssize_t i = 0; i < nslots; i++) {
-        if (slots[i].slot == Py_tp_methods) {
-            slots[i].pfunc = methods;
-        }
-    }
-    PyType_Spec spec = socket_spec;
-    spec.slots = slots;
-    PyTypeObject *type = add_type(module, &spec);
-    PyMem_Free(slots);
-    return type;
-}
-
 PyTypeObject *
 add_type(PyObject *module, PyType_Spec *spec)
 {
@@ -220,6 +153,73 @@ add_type(PyObject *module, PyType_Spec *spec)
     }
     return type;
 }
+
+/* The NULL-terminated concatenation of n method tables, in PyMem; NULL with MemoryError. */
+static PyMethodDef *
+methods_concat(const PyMethodDef *const *tables, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (const PyMethodDef *def = tables[i]; def->ml_name != NULL; def++) {
+            total++;
+        }
+    }
+    PyMethodDef *all = PyMem_Calloc(total + 1, sizeof(PyMethodDef));  /* zeroed sentinel */
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    PyMethodDef *out = all;
+    for (size_t i = 0; i < n; i++) {
+        for (const PyMethodDef *def = tables[i]; def->ml_name != NULL; def++) {
+            *out++ = *def;
+        }
+    }
+    return all;
+}
+
+/* The Socket type, whose methods several files contribute so that each file owns its
+ * methods: socket.c's own table (socket_spec's Py_tp_methods slot) and the others,
+ * concatenated into the one table the type is created with. That table must outlive the
+ * type, so the module state keeps it (the type holds the module) and module_free frees
+ * it. The spec and its slots are only read during the call. */
+static PyTypeObject *
+add_socket_type(PyObject *module, module_state *state)
+{
+    PyType_Slot slots[16];
+    size_t nslots = 0;
+    const PyMethodDef *own = NULL;
+    for (const PyType_Slot *slot = socket_spec.slots; slot->slot != 0; slot++) {
+        if (nslots == sizeof(slots) / sizeof(slots[0]) - 1) {
+            PyErr_SetString(PyExc_SystemError, "socket_spec has too many slots");
+            return NULL;
+        }
+        if (slot->slot == Py_tp_methods) {
+            own = slot->pfunc;
+        }
+        slots[nslots++] = *slot;
+    }
+    slots[nslots] = (PyType_Slot){0, NULL};
+    const PyMethodDef *const tables[] = {
+        own, socket_io_methods, socket_option_methods, socket_multicast_methods,
+        socket_special_option_methods, socket_msg_methods, socket_batch_methods,
+        socket_sockopt_methods,
+    };
+    assert(own != NULL);
+    state->socket_methods = methods_concat(tables, sizeof(tables) / sizeof(tables[0]));
+    if (state->socket_methods == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < nslots; i++) {
+        if (slots[i].slot == Py_tp_methods) {
+            slots[i].pfunc = state->socket_methods;
+        }
+    }
+    PyType_Spec spec = socket_spec;
+    spec.slots = slots;
+    return add_type(module, &spec);
+}
+
 
 /* _register_classes(socket_class, sockaddr_class): the Python layer's subclasses, which C
  * then uses for every Socket and SockAddr it creates (accept, recv_from, ...). */

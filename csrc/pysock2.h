@@ -88,7 +88,8 @@ typedef struct {
 } SocketObject;
 
 extern PyType_Spec socket_spec;
-/* Method tables contributed by other files, added to the Socket type at module init. */
+/* Method tables contributed by other files: module.c creates the Socket type with them
+ * and socket.c's own table as one. */
 extern PyMethodDef socket_io_methods[];
 extern PyMethodDef socket_option_methods[];
 extern PyMethodDef socket_multicast_methods[];       /* multicast.c */
