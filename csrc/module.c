@@ -154,26 +154,36 @@ add_type(PyObject *module, PyType_Spec *spec)
     return type;
 }
 
-/* The NULL-terminated concatenation of n method tables, in PyMem; NULL with MemoryError. */
-static PyMethodDef *
-methods_concat(const PyMethodDef *const *tables, size_t n)
+static size_t
+methods_count(const PyMethodDef *defs)
 {
-    size_t total = 0;
+    size_t n = 0;
+    while (defs[n].ml_name != NULL) {
+        n++;
+    }
+    return n;
+}
+
+/* A NULL-terminated table in PyMem: `own` followed by the n tables of `more`; NULL with
+ * MemoryError. */
+static PyMethodDef *
+methods_concat(const PyMethodDef *own, const PyMethodDef *const *more, size_t n)
+{
+    size_t total = methods_count(own);
     for (size_t i = 0; i < n; i++) {
-        for (const PyMethodDef *def = tables[i]; def->ml_name != NULL; def++) {
-            total++;
-        }
+        total += methods_count(more[i]);
     }
     PyMethodDef *all = PyMem_Calloc(total + 1, sizeof(PyMethodDef));  /* zeroed sentinel */
     if (all == NULL) {
         PyErr_NoMemory();
         return NULL;
     }
-    PyMethodDef *out = all;
+    size_t at = methods_count(own);
+    memcpy(all, own, at * sizeof(PyMethodDef));
     for (size_t i = 0; i < n; i++) {
-        for (const PyMethodDef *def = tables[i]; def->ml_name != NULL; def++) {
-            *out++ = *def;
-        }
+        size_t count = methods_count(more[i]);
+        memcpy(all + at, more[i], count * sizeof(PyMethodDef));
+        at += count;
     }
     return all;
 }
@@ -200,13 +210,15 @@ add_socket_type(PyObject *module, module_state *state)
         slots[nslots++] = *slot;
     }
     slots[nslots] = (PyType_Slot){0, NULL};
-    const PyMethodDef *const tables[] = {
-        own, socket_io_methods, socket_option_methods, socket_multicast_methods,
+    /* .ci/cross_catalog.py reads this list by its name. */
+    const PyMethodDef *const socket_tables[] = {
+        socket_io_methods, socket_option_methods, socket_multicast_methods,
         socket_special_option_methods, socket_msg_methods, socket_batch_methods,
         socket_sockopt_methods,
     };
     assert(own != NULL);
-    state->socket_methods = methods_concat(tables, sizeof(tables) / sizeof(tables[0]));
+    state->socket_methods = methods_concat(own, socket_tables,
+                                           sizeof(socket_tables) / sizeof(socket_tables[0]));
     if (state->socket_methods == NULL) {
         return NULL;
     }
