@@ -260,7 +260,7 @@ def test_links_and_anchors_resolve(page):
             continue  # https:, mailto:
         path, _, anchor = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
-        if not ROOT in resolved.parents and resolved != ROOT:
+        if ROOT not in resolved.parents and resolved != ROOT:
             dead.append(f"{target}: outside the repository")
             continue
         if not resolved.exists():

@@ -50,7 +50,7 @@ from pysock2 import DatagramBatch, Domain, MsgHdr, MsgHdrMut, SockAddr, Socket, 
 from pysock2 import _pysock2 as C  # noqa: E402
 
 from conftest import (  # noqa: E402
-    LINUX, connected_tcp_pair, connected_udp_pair, idle_socket, is_closed, open_fds, pattern)
+    LINUX, LO_INDEX, connected_tcp_pair, connected_udp_pair, idle_socket, is_closed, open_fds, pattern)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix descriptors and pairs")
 
@@ -169,7 +169,6 @@ METHODS = sorted(n for n in dir(Socket) if not n.startswith("_") and n not in NO
                  and callable(getattr(Socket, n)))
 # Calls whose size argument is the caller's to choose (recv(2**40) may be MemoryError).
 ALLOCATING = {"recv", "recv_from", "peek", "peek_from", "recv_out_of_band"}
-LO_INDEX = stdlib_socket.if_nametoindex("lo") if LINUX else 1
 
 KINDS = ["tcp4", "udp4", "tcp6", "udp6", "unix_stream", "unix_dgram", "unix_seqpacket",
          "pair_stream", "pair_dgram", "pair_seqpacket", "tcp_pair", "udp_pair", "listener",
