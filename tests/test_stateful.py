@@ -526,7 +526,8 @@ class Surface(RuleBasedStateMachine):
             if isinstance(got, bytes):
                 want = pattern(self.received, len(got))
                 junk = [i for i, (x, y) in enumerate(zip(got, want)) if x not in (0, y)]
-                assert not junk, f"recv(MSG_TRUNC) returned bytes that were never sent: {got[junk[0]:junk[0] + 16]!r}"
+                assert not junk, ("recv(MSG_TRUNC) returned bytes that were never sent: "
+                                  f"{got[junk[0]:junk[0] + 16]!r}")
                 self.received += len(got)
                 assert self.received <= self.sent
             return
