@@ -1,5 +1,5 @@
-"""Shared fixtures: connected socket pairs on loopback, full listeners, and a descriptor-leak
-guard; every fixture used by more than one test file is defined here, once."""
+"""The fixtures and helpers test files share, each defined once: connected socket pairs on
+loopback, full listeners, the loopback interface's index, and a descriptor-leak guard."""
 from __future__ import annotations
 
 import gc

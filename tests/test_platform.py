@@ -16,6 +16,7 @@ import pysock2
 from pysock2 import Domain, Shutdown, SockAddr, Socket, Type
 
 from conftest import WINDOWS, cloexec
+
 APPLE = sys.platform == "darwin"
 windows_only = pytest.mark.skipif(not WINDOWS, reason="Windows only")
 apple_only = pytest.mark.skipif(not APPLE, reason="macOS only")
