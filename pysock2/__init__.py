@@ -65,4 +65,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | _LAZY_TYPES | {"cmsg"})
 
 
+# The one place the version is written: pyproject.toml reads it from here (setuptools'
+# dynamic `attr`, without importing the package), and so do `python -m pysock2 --version`
+# and the wheel's metadata.
 __version__ = "0.1.0"

@@ -34,7 +34,9 @@ from ._socket import Socket
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from typing import Any
+    from typing import Any, TypeVar
+
+    _Sample = TypeVar("_Sample")  # what one run of a runner returns (ns, or None: not measured)
 
 PROFILES: dict[str, dict[str, int]] = {
     # rounds: interleaved rounds per I/O workload; *_iters: loop iterations per chunk (a
@@ -184,13 +186,14 @@ class Pair:
             s.close()
 
 
-def interleave(rounds: int, runners: Mapping[str, Callable[[], float | None]]) -> dict[str, list]:
+def interleave(rounds: int, runners: Mapping[str, Callable[[], _Sample]]
+               ) -> dict[str, list[_Sample]]:
     """Runs each runner once per round, rotating the order; per-round results. A first,
     discarded round warms caches, pages and lazily built state."""
     names = list(runners)
     for name in names:
         runners[name]()
-    results: dict[str, list] = {name: [] for name in names}
+    results: dict[str, list[_Sample]] = {name: [] for name in names}
     for r in range(rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
@@ -198,7 +201,8 @@ def interleave(rounds: int, runners: Mapping[str, Callable[[], float | None]]) -
     return results
 
 
-def summarise(samples: dict[str, list], ratios: dict[str, tuple[str, str]]) -> dict:
+def summarise(samples: dict[str, list[Any]], ratios: dict[str, tuple[str, str]]
+              ) -> dict[str, Any]:
     """Medians of each implementation and the median of per-round ratios."""
     out: dict[str, Any] = {"ns": {}, "ratios": {}, "ratio_of_medians": {}}
     for name, values in samples.items():
@@ -217,8 +221,8 @@ def summarise(samples: dict[str, list], ratios: dict[str, tuple[str, str]]) -> d
 # ---------------------------------------------------------------- workloads
 
 
-def python_roundtrip(send: Callable, recv_into: Callable, data: bytes, buf: memoryview,
-                     iters: int) -> int:
+def python_roundtrip(send: Callable[[bytes], int], recv_into: Callable[[memoryview], int],
+                     data: bytes, buf: memoryview, iters: int) -> int:
     """The Python loop, identical for the stdlib and pysock2: ns for `iters` trips."""
     start = perf_ns()
     for _ in repeat(None, iters):
@@ -227,7 +231,7 @@ def python_roundtrip(send: Callable, recv_into: Callable, data: bytes, buf: memo
     return perf_ns() - start
 
 
-def bench_roundtrip(ref: Reference, p: dict[str, int]) -> dict:
+def bench_roundtrip(ref: Reference, p: dict[str, int]) -> dict[str, Any]:
     """Target 1: send + recv_into(memoryview), 64 bytes, one datagram per call."""
     pair = Pair()
     data = b"x" * SMALL
@@ -260,10 +264,11 @@ def bench_roundtrip(ref: Reference, p: dict[str, int]) -> dict:
     return result
 
 
-def kept_blocks(send: Callable, receive: Callable, calls: int) -> tuple[float, list]:
+def kept_blocks(send: Callable[[], object], receive: Callable[[], Any], calls: int
+                ) -> tuple[float, list[Any]]:
     """Blocks still allocated per call when every result is kept alive: any object a call
     built (other than cached ones) shows up here."""
-    results: list = [None] * calls
+    results: list[Any] = [None] * calls
     send()
     receive()
     before = sys.getallocatedblocks()
@@ -273,7 +278,7 @@ def kept_blocks(send: Callable, receive: Callable, calls: int) -> tuple[float, l
     return (sys.getallocatedblocks() - before) / calls, results
 
 
-def bench_alloc(p: dict[str, int]) -> dict:
+def bench_alloc(p: dict[str, int]) -> dict[str, Any]:
     """Target 2: objects built per receive into a preallocated buffer."""
     pair = Pair()
     calls = p["alloc_calls"]
@@ -319,8 +324,8 @@ def bench_alloc(p: dict[str, int]) -> dict:
     return out
 
 
-def python_per_datagram(send: Callable, recv_into: Callable, data: bytes, buf: memoryview,
-                        iters: int, count: int) -> int:
+def python_per_datagram(send: Callable[[bytes], int], recv_into: Callable[[memoryview], int],
+                        data: bytes, buf: memoryview, iters: int, count: int) -> int:
     """The stdlib one-call-per-datagram loop: `count` sends, then `count` receives."""
     start = perf_ns()
     for _ in repeat(None, iters):
@@ -331,7 +336,8 @@ def python_per_datagram(send: Callable, recv_into: Callable, data: bytes, buf: m
     return perf_ns() - start
 
 
-def python_batch(send_batch: Callable, recv_batch: Callable, tx: DatagramBatch,
+def python_batch(send_batch: Callable[[DatagramBatch], int],
+                 recv_batch: Callable[[DatagramBatch], int], tx: DatagramBatch,
                  rx: DatagramBatch, iters: int, count: int) -> int:
     start = perf_ns()
     for _ in repeat(None, iters):
@@ -342,7 +348,7 @@ def python_batch(send_batch: Callable, recv_batch: Callable, tx: DatagramBatch,
     return perf_ns() - start
 
 
-def bench_batch(ref: Reference, p: dict[str, int]) -> dict:
+def bench_batch(ref: Reference, p: dict[str, int]) -> dict[str, Any]:
     """Target 3: 64-byte datagrams, BATCH per call, vs one call per datagram."""
     pair = Pair()
     data = b"z" * SMALL
@@ -403,7 +409,7 @@ def check_drained(sock: Socket, buf: bytearray) -> None:
     raise RuntimeError("GRO did not coalesce every GSO send: the figures would be wrong")
 
 
-def bench_gso(ref: Reference, p: dict[str, int]) -> dict | None:
+def bench_gso(ref: Reference, p: dict[str, int]) -> dict[str, Any] | None:
     """Target 4: 1200-byte datagrams, GSO send of SEGMENTS + GRO receive, vs C sending
     and receiving one datagram per call."""
     if not hasattr(Socket, "send_gso"):
@@ -687,7 +693,7 @@ def machine(ref: Reference) -> dict[str, Any]:
     }
 
 
-def check_targets(report: dict) -> dict[str, Any]:
+def check_targets(report: dict[str, Any]) -> dict[str, Any]:
     values = {
         "roundtrip_pysock2_vs_c": report["roundtrip"]["ratios"]["pysock2_vs_c"],
         "roundtrip_stdlib_vs_pysock2": report["roundtrip"]["ratios"]["stdlib_vs_pysock2"],
@@ -722,12 +728,14 @@ def run(profile: str, rounds: int | None = None) -> dict[str, Any]:
         ref = Reference(workdir)
         report: dict[str, Any] = {"profile": profile, "settings": p, "machine": machine(ref)}
         started = time.monotonic()
-        for name, fn in [("roundtrip", lambda: bench_roundtrip(ref, p)),
-                         ("alloc", lambda: bench_alloc(p)),
-                         ("batch", lambda: bench_batch(ref, p)),
-                         ("gso", lambda: bench_gso(ref, p)),
-                         ("aio_echo", lambda: bench_aio_echo(ref, p)),
-                         ("import", lambda: bench_import(p))]:
+        benches: list[tuple[str, Callable[[], dict[str, Any] | None]]] = [
+            ("roundtrip", lambda: bench_roundtrip(ref, p)),
+            ("alloc", lambda: bench_alloc(p)),
+            ("batch", lambda: bench_batch(ref, p)),
+            ("gso", lambda: bench_gso(ref, p)),
+            ("aio_echo", lambda: bench_aio_echo(ref, p)),
+            ("import", lambda: bench_import(p))]
+        for name, fn in benches:
             log(f"pysock2 bench: {name} ...")
             report[name] = fn()
         report["seconds"] = round(time.monotonic() - started, 1)

@@ -1,10 +1,12 @@
-"""Shared fixtures: connected socket pairs on loopback, and a descriptor-leak guard."""
+"""The fixtures and helpers test files share, each defined once: connected socket pairs on
+loopback, full listeners, the loopback interface's index, and a descriptor-leak guard."""
 from __future__ import annotations
 
 import gc
 import os
 import socket
 import sys
+import tempfile
 import time
 
 import pytest
@@ -16,6 +18,8 @@ LINUX = sys.platform.startswith("linux")
 WINDOWS = sys.platform == "win32"
 needs_linux = pytest.mark.skipif(not LINUX, reason="Linux only")
 needs_unix = pytest.mark.skipif(WINDOWS, reason="Unix only (not on Windows)")
+# The loopback interface's index, for options and memberships that name an interface.
+LO_INDEX = socket.if_nametoindex("lo" if LINUX else "lo0") if not WINDOWS else 1
 
 try:  # pysock2.aio's tests and the benchmark's echo group run on uvloop when it is there
     import uvloop
@@ -39,8 +43,6 @@ def open_fds() -> set[int]:
 def child_python() -> dict:
     """Keyword arguments for subprocess.run/Popen so that a child `python` imports the same
     pysock2 as these tests (the source tree or an installed wheel), whatever the cwd."""
-    import tempfile
-
     package_parent = os.path.dirname(os.path.dirname(pysock2.__file__))
     return {"env": dict(os.environ, PYTHONPATH=package_parent), "cwd": tempfile.gettempdir()}
 
@@ -227,3 +229,68 @@ def idle_socket(kind: str) -> Socket:
     if kind == "listener":
         sock.listen(1)
     return sock
+
+
+def is_connected(sock) -> bool:
+    """Whether the socket has a peer (a non-blocking connect may still be in progress)."""
+    try:
+        sock.peer_addr()
+    except OSError:
+        return False
+    return True
+
+
+def fill_backlog(listener_addr, domain) -> list[Socket]:
+    """Connects non-blocking clients until the listener refuses more for now; returns them."""
+    clients = []
+    while True:
+        sock = Socket(domain, Type.STREAM)
+        sock.set_nonblocking(True)
+        try:
+            sock.connect(listener_addr)
+        except BlockingIOError:  # AF_UNIX: EAGAIN, a full backlog; TCP: EINPROGRESS
+            if domain == Domain.UNIX:
+                sock.close()
+                return clients
+            clients.append(sock)
+            # A SYN the full accept queue dropped stays in progress: that is "full".
+            if not wait_until(lambda: is_connected(sock), timeout=0.2):
+                return clients
+            continue
+        clients.append(sock)
+        if len(clients) > 64:
+            raise AssertionError("the listener never filled up")
+
+
+@pytest.fixture
+def unix_path():
+    """A path for a Unix socket in a fresh directory, removed with all it holds."""
+    directory = tempfile.mkdtemp(prefix="pysock2-")
+    yield os.path.join(directory, "listener")
+    for name in os.listdir(directory):
+        os.unlink(os.path.join(directory, name))
+    os.rmdir(directory)
+
+
+@pytest.fixture
+def full_unix_listener(unix_path):
+    """(listener, path): a Unix stream listener whose backlog is full, so a connect waits."""
+    with Socket(Domain.UNIX, Type.STREAM) as listener:
+        listener.bind(unix_path)
+        listener.listen(0)
+        clients = fill_backlog(unix_path, Domain.UNIX)
+        yield listener, unix_path
+        for sock in clients:
+            sock.close()
+
+
+@pytest.fixture
+def full_tcp_listener():
+    """(listener, address): a loopback TCP listener whose accept queue is full."""
+    with Socket(Domain.IPV4, Type.STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        clients = fill_backlog(listener.local_addr(), Domain.IPV4)
+        yield listener, listener.local_addr()
+        for sock in clients:
+            sock.close()

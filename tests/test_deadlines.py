@@ -16,15 +16,13 @@
 from __future__ import annotations
 
 import errno
-import os
 import signal
-import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import needs_linux, wait_until
+from conftest import is_connected, needs_linux, wait_until
 from pysock2 import Domain, Socket, Type
 
 pytestmark = needs_linux  # backlog behaviour and SO_SNDTIMEO on connect are Linux's
@@ -32,67 +30,6 @@ pytestmark = needs_linux  # backlog behaviour and SO_SNDTIMEO on connect are Lin
 
 class Watchdog(Exception):
     """Raised by a signal handler: the call under test waited too long."""
-
-
-@pytest.fixture
-def unix_path():
-    directory = tempfile.mkdtemp(prefix="pysock2-")
-    yield os.path.join(directory, "listener")
-    for name in os.listdir(directory):
-        os.unlink(os.path.join(directory, name))
-    os.rmdir(directory)
-
-
-def _fill(listener_addr, domain):
-    """Connects non-blocking clients until the listener refuses more for now; returns them."""
-    clients = []
-    while True:
-        sock = Socket(domain, Type.STREAM)
-        sock.set_nonblocking(True)
-        try:
-            sock.connect(listener_addr)
-        except BlockingIOError:  # AF_UNIX: EAGAIN, a full backlog; TCP: EINPROGRESS
-            if domain == Domain.UNIX:
-                sock.close()
-                return clients
-            clients.append(sock)
-            # A SYN the full accept queue dropped stays in progress: that is "full".
-            if not wait_until(lambda: _connected(sock), timeout=0.2):
-                return clients
-            continue
-        clients.append(sock)
-        if len(clients) > 64:
-            raise AssertionError("the listener never filled up")
-
-
-def _connected(sock) -> bool:
-    try:
-        sock.peer_addr()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.fixture
-def full_unix_listener(unix_path):
-    with Socket(Domain.UNIX, Type.STREAM) as listener:
-        listener.bind(unix_path)
-        listener.listen(0)
-        clients = _fill(unix_path, Domain.UNIX)
-        yield listener, unix_path
-        for sock in clients:
-            sock.close()
-
-
-@pytest.fixture
-def full_tcp_listener():
-    with Socket(Domain.IPV4, Type.STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        clients = _fill(listener.local_addr(), Domain.IPV4)
-        yield listener, listener.local_addr()
-        for sock in clients:
-            sock.close()
 
 
 @pytest.fixture
@@ -147,7 +84,7 @@ def test_connect_timeout_to_a_full_unix_backlog_connects_once_there_is_room(
     try:
         with Socket(Domain.UNIX, Type.STREAM) as sock:
             sock.connect_timeout(path, 30)
-            assert _connected(sock)
+            assert is_connected(sock)
     finally:
         taker.join()
         for conn in accepted:
@@ -192,7 +129,7 @@ def test_a_signal_during_a_unix_connect_without_timeout_still_connects(
             alarm(0.05, then=20)
             sock.connect(path)
             assert alarm.calls >= 1
-            assert _connected(sock)
+            assert is_connected(sock)
     finally:
         taker.join()
         for conn in accepted:
@@ -242,7 +179,7 @@ def test_an_interrupted_tcp_connect_carries_on_in_the_background(full_tcp_listen
             alarm(0.05, then=20)
             sock.connect(addr)  # EINTR at 50 ms: wait for the handshake, not connect again
             assert alarm.calls == 1
-            assert _connected(sock)
+            assert is_connected(sock)
     finally:
         done.set()
         taker.join()

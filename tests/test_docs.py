@@ -1,4 +1,5 @@
-"""The documentation runs and agrees with itself (README.md, SECURITY.md, docs/*.md).
+"""The documentation runs and agrees with itself (README.md, SECURITY.md, CONTRIBUTING.md,
+CHANGELOG.md, docs/*.md).
 
 Code blocks (the convention is in README.md, "Writing the docs"):
 
@@ -35,7 +36,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(
-    path for path in [ROOT / "README.md", ROOT / "SECURITY.md", *ROOT.glob("docs/*.md")]
+    path for path in [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "CONTRIBUTING.md",
+                      ROOT / "CHANGELOG.md", *ROOT.glob("docs/*.md")]
     if path.exists()
 )
 # A source checkout, as opposed to the copy of tests/ and docs/ that wheel and sanitizer
@@ -260,7 +262,7 @@ def test_links_and_anchors_resolve(page):
             continue  # https:, mailto:
         path, _, anchor = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
-        if not ROOT in resolved.parents and resolved != ROOT:
+        if ROOT not in resolved.parents and resolved != ROOT:
             dead.append(f"{target}: outside the repository")
             continue
         if not resolved.exists():
@@ -281,6 +283,19 @@ def test_repository_paths_named_in_code_spans_exist(page):
     }
     known = {path for name, path in KNOWN_DEAD if name == page.name}
     assert missing <= known
+
+
+@pytest.mark.skipif(not SOURCE_CHECKOUT, reason="needs the source checkout")
+def test_contributing_maps_every_source_file():
+    """CONTRIBUTING.md's file map has one row per file of csrc/ and pysock2/, and no row for
+    a file that is gone: a file added, moved or removed changes the map in the same commit."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    first_cells = re.findall(r"^\| (`[^|]+`) \|", text, re.M)
+    mapped = {name for cell in first_cells for name in re.findall(r"`([^`]+)`", cell)}
+    files = {p.name for p in [*ROOT.glob("csrc/*.[ch]"), *ROOT.glob("pysock2/*.py"),
+                              *ROOT.glob("pysock2/*.pyi")]}
+    assert {"missing": files - mapped, "stale": mapped - files} == {"missing": set(),
+                                                                   "stale": set()}
 
 
 def test_the_anchor_rule_matches_github():

@@ -37,8 +37,8 @@ import pytest
 import pysock2
 from pysock2 import Domain, Shutdown, SockAddr, Socket, Type
 
-from conftest import open_fds
-from test_options import CASES, LO_INDEX, make_socket
+from conftest import LO_INDEX, open_fds
+from option_cases import CASES, make_socket
 
 CALLS = max(1000, int(os.environ.get("PYSOCK2_LEAK_CALLS", "10000")))  # CI lowers it at times
 WARMUP = 200
@@ -53,7 +53,6 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 MEMORY_BOUND = max(12 * 1024, 8 * CALLS) + (32 * 1024 if FREE_THREADED else 0)
 REFCOUNT_BOUND = 200
 
-LINUX = sys.platform == "linux"
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="counts descriptors via /proc "
                                 "or /dev/fd, which Windows lacks")
 
@@ -580,8 +579,8 @@ for _join, _leave, _args in (
 ):
     _kind = "udp6" if _join.endswith("v6") else "udp4"
     for _name in (_join, _leave):
-        happy(_name, lambda e, j=_join, l=_leave, a=_args, k=_kind: (
-            lambda s: lambda: (getattr(s, j)(*a), getattr(s, l)(*a)))(e.sock(k)))
+        happy(_name, lambda e, j=_join, lv=_leave, a=_args, k=_kind: (
+            lambda s: lambda: (getattr(s, j)(*a), getattr(s, lv)(*a)))(e.sock(k)))
         argerror(_name, lambda e, n=_name, a=_args, k=_kind: (
             lambda s: lambda: getattr(s, n)(*a[:-1]))(e.sock(k)))
     oserror(_leave, lambda e, n=_leave, a=_args, k=_kind: (lambda s: lambda: getattr(s, n)(*a))(e.sock(k)))  # not a member

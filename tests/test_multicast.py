@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import socket as stdlib_socket
 import sys
 from typing import Any
 
@@ -12,11 +11,12 @@ import pytest
 
 from pysock2 import Domain, Socket, Type
 
+from conftest import LO_INDEX
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux",
                                 reason="needs Linux's loopback to carry IPv4 multicast")
 
 LO = "127.0.0.1"
-LO_INDEX = stdlib_socket.if_nametoindex("lo")
 GROUP = "239.255.42.1"
 SSM_GROUP = "232.42.0.1"
 

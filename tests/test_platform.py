@@ -15,44 +15,13 @@ import pytest
 import pysock2
 from pysock2 import Domain, Shutdown, SockAddr, Socket, Type
 
-WINDOWS = sys.platform == "win32"
+from conftest import WINDOWS, cloexec
+
 APPLE = sys.platform == "darwin"
 windows_only = pytest.mark.skipif(not WINDOWS, reason="Windows only")
 apple_only = pytest.mark.skipif(not APPLE, reason="macOS only")
 # <sys/socket.h> on Apple; the stdlib does not export the name.
 SO_NOSIGPIPE = getattr(socket, "SO_NOSIGPIPE", 0x1022)
-
-
-def inheritable(sock: Socket) -> bool:
-    """Whether a child process would inherit the socket (no close-on-exec / handle flag)."""
-    if WINDOWS:
-        return os.get_handle_inheritable(sock.fileno())
-    return os.get_inheritable(sock.fileno())
-
-
-@pytest.fixture
-def listener():
-    with Socket(Domain.IPV4, Type.STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        yield sock
-
-
-@pytest.fixture
-def connection(listener):
-    """(client, server-side) of a loopback TCP connection."""
-    client = Socket(Domain.IPV4, Type.STREAM)
-    client.connect(listener.local_addr())
-    server, _ = listener.accept()
-    with client, server:
-        yield client, server
-
-
-def refused_address() -> SockAddr:
-    """A loopback port with nothing listening: bound once, then released."""
-    with Socket(Domain.IPV4, Type.STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.local_addr()
 
 
 # ---------------------------------------------------------------- inheritance
@@ -64,20 +33,20 @@ class TestInheritance:
 
     def test_new_is_not_inheritable(self):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
-            assert not inheritable(sock)
+            assert cloexec(sock)
 
     def test_new_raw_is_inheritable(self):
         with Socket.new_raw(Domain.IPV4, Type.STREAM) as sock:
-            assert inheritable(sock)
+            assert not cloexec(sock)
 
-    def test_accept_is_not_inheritable(self, connection):
-        _, server = connection
-        assert not inheritable(server)
+    def test_accept_is_not_inheritable(self, tcp_pair):
+        _, server = tcp_pair
+        assert cloexec(server)
 
-    def test_try_clone_is_not_inheritable(self, connection):
-        client, _ = connection
+    def test_try_clone_is_not_inheritable(self, tcp_pair):
+        client, _ = tcp_pair
         with client.try_clone() as clone:
-            assert not inheritable(clone)
+            assert cloexec(clone)
             assert clone.fileno() != client.fileno()
 
 
@@ -87,7 +56,7 @@ class TestWindowsTypeFlags:
         value = Type.STREAM.no_inherit()
         assert (value & 0xFFFFFFFF) == (int(Type.STREAM) | (1 << 31))
         with Socket.new_raw(Domain.IPV4, value) as sock:
-            assert not inheritable(sock)
+            assert cloexec(sock)
             assert sock.type() is Type.STREAM  # the flag is not part of the type
 
     def test_registered_io_is_bit_30(self):
@@ -99,9 +68,9 @@ class TestWindowsTypeFlags:
     def test_set_no_inherit(self):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
             sock.set_no_inherit(False)
-            assert inheritable(sock)
+            assert not cloexec(sock)
             sock.set_no_inherit(True)
-            assert not inheritable(sock)
+            assert cloexec(sock)
 
     def test_set_no_inherit_on_closed_socket(self):
         sock = Socket(Domain.IPV4, Type.STREAM)
@@ -160,28 +129,26 @@ def test_set_nosigpipe_is_apple_only():
 class TestErrors:
     """Each platform's error codes (errno, WSAGetLastError) become the same exceptions."""
 
-    def test_refused_connect(self):
-        address = refused_address()
+    def test_refused_connect(self, refused_address):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
             with pytest.raises(ConnectionRefusedError):
-                sock.connect(address)
+                sock.connect(refused_address)
 
-    def test_refused_connect_timeout(self):
-        address = refused_address()
+    def test_refused_connect_timeout(self, refused_address):
         with Socket(Domain.IPV4, Type.STREAM) as sock:
             with pytest.raises(ConnectionRefusedError):
-                sock.connect_timeout(address, 30)
+                sock.connect_timeout(refused_address, 30)
 
-    def test_read_timeout_is_timeout_error(self, connection):
-        client, _ = connection
+    def test_read_timeout_is_timeout_error(self, tcp_pair):
+        client, _ = tcp_pair
         client.set_read_timeout(0.01)
         with pytest.raises(TimeoutError):
             client.recv(1)
 
-    def test_nonblocking_is_blocking_io_error(self, connection):
+    def test_nonblocking_is_blocking_io_error(self, tcp_pair):
         # Not TimeoutError: Windows cannot tell a non-blocking socket from a blocking one,
         # so this depends on WSAEWOULDBLOCK never being read as a timeout.
-        client, _ = connection
+        client, _ = tcp_pair
         client.set_nonblocking(True)
         with pytest.raises(BlockingIOError):
             client.recv(1)
@@ -198,9 +165,9 @@ class TestErrors:
 
 
 class TestShutdown:
-    def test_recv_after_shutdown_read_is_end_of_stream(self, connection):
+    def test_recv_after_shutdown_read_is_end_of_stream(self, tcp_pair):
         # Windows fails such a read with WSAESHUTDOWN; socket2 reads it as 0 bytes, as Unix.
-        _, server = connection
+        _, server = tcp_pair
         server.shutdown(Shutdown.READ)
         assert server.recv(16) == b""
         assert server.recv_into(bytearray(16)) == 0

@@ -19,7 +19,7 @@ import pysock2
 from pysock2 import SockAddr, Socket
 
 from conftest import LINUX, needs_linux
-from test_options import CASES, make_socket
+from option_cases import CASES, make_socket
 
 ARGUMENT_ERRORS = (TypeError, ValueError, OverflowError)
 SUN_PATH_MAX = 108 if LINUX else 104

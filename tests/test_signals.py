@@ -316,31 +316,6 @@ def test_accept_and_connect(storm):
             sock.close()
 
 
-@pytest.fixture
-def full_unix_listener():
-    directory = tempfile.mkdtemp(prefix="pysock2-")
-    path = os.path.join(directory, "listener")
-    listener = Socket(Domain.UNIX, Type.STREAM)
-    listener.bind(path)
-    listener.listen(0)
-    fillers = []
-    while True:
-        sock = Socket(Domain.UNIX, Type.STREAM)
-        sock.set_nonblocking(True)
-        try:
-            sock.connect(path)
-        except BlockingIOError:
-            sock.close()
-            break
-        fillers.append(sock)
-    yield listener, path
-    for sock in fillers:
-        sock.close()
-    listener.close()
-    os.unlink(path)
-    os.rmdir(directory)
-
-
 @pytest.mark.parametrize("how", ["connect_timeout", "write_timeout"])
 def test_a_connect_that_must_wait_times_out_on_time(storm, full_unix_listener, how):
     _, path = full_unix_listener

@@ -50,7 +50,7 @@ from pysock2 import DatagramBatch, Domain, MsgHdr, MsgHdrMut, SockAddr, Socket, 
 from pysock2 import _pysock2 as C  # noqa: E402
 
 from conftest import (  # noqa: E402
-    LINUX, connected_tcp_pair, connected_udp_pair, idle_socket, is_closed, open_fds, pattern)
+    LINUX, LO_INDEX, connected_tcp_pair, connected_udp_pair, idle_socket, is_closed, open_fds, pattern)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix descriptors and pairs")
 
@@ -169,7 +169,6 @@ METHODS = sorted(n for n in dir(Socket) if not n.startswith("_") and n not in NO
                  and callable(getattr(Socket, n)))
 # Calls whose size argument is the caller's to choose (recv(2**40) may be MemoryError).
 ALLOCATING = {"recv", "recv_from", "peek", "peek_from", "recv_out_of_band"}
-LO_INDEX = stdlib_socket.if_nametoindex("lo") if LINUX else 1
 
 KINDS = ["tcp4", "udp4", "tcp6", "udp6", "unix_stream", "unix_dgram", "unix_seqpacket",
          "pair_stream", "pair_dgram", "pair_seqpacket", "tcp_pair", "udp_pair", "listener",
@@ -527,7 +526,8 @@ class Surface(RuleBasedStateMachine):
             if isinstance(got, bytes):
                 want = pattern(self.received, len(got))
                 junk = [i for i, (x, y) in enumerate(zip(got, want)) if x not in (0, y)]
-                assert not junk, f"recv(MSG_TRUNC) returned bytes that were never sent: {got[junk[0]:junk[0] + 16]!r}"
+                assert not junk, ("recv(MSG_TRUNC) returned bytes that were never sent: "
+                                  f"{got[junk[0]:junk[0] + 16]!r}")
                 self.received += len(got)
                 assert self.received <= self.sent
             return

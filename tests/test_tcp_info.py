@@ -16,15 +16,10 @@ needs_tcp_info = pytest.mark.skipif(not hasattr(Socket, "tcp_info"),
 TCP_ESTABLISHED, TCP_LISTEN = 1, 10  # Linux's numbering
 
 
-@pytest.fixture
-def connection(tcp_pair):
-    return tcp_pair
-
-
 @needs_tcp_info
 @pytest.mark.skipif(sys.platform != "linux", reason="Linux's struct tcp_info")
-def test_tcp_info_of_a_live_connection(connection) -> None:
-    client, server = connection
+def test_tcp_info_of_a_live_connection(tcp_pair) -> None:
+    client, server = tcp_pair
     client.sendall(b"x" * 10000)
     received = 0
     while received < 10000:
