@@ -1,0 +1,265 @@
+"""What a hostile peer, a careless protocol or an unlucky schedule must not break.
+
+Each test is a break found by attacking pysock2 (session 4), written as the behaviour
+expected of it. Tests marked ``xfail(strict=True)`` document a break in code another helper
+owns, with its reproducer in /work/findings.md: when the fix lands the test passes, strict
+xfail turns that into a failure, and the mark goes.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from pysock2 import Domain, Socket, Type, aio
+
+from test_aio import LOOPS, Runner, udp, until
+
+needs_unix = pytest.mark.skipif(sys.platform == "win32", reason="AF_UNIX datagram pairs")
+
+
+def owned_by(helper: str, finding: str):
+    """The break is in `helper`'s files; `finding` names its entry in /work/findings.md."""
+    return pytest.mark.xfail(strict=True, reason=f"{helper}: {finding} (findings.md)")
+
+
+@pytest.fixture(params=LOOPS)
+def run(request):
+    """test_aio's Runner (debug mode, records the exception handler's calls and what is
+    registered); the test looks at both itself, so that a documented break fails only
+    the test that documents it."""
+    runner = Runner(request.param)
+    yield runner
+    runner.close()
+
+
+@pytest.fixture
+def peers():
+    """(server, client): two non-blocking UDP sockets on 127.0.0.1, the client connected
+    to the server. Both are closed afterwards whatever the test left behind."""
+    server, client = udp(), udp()
+    client.connect(server.local_addr())
+    yield server, client
+    client.close()
+    server.close()
+
+
+class Protocol(asyncio.DatagramProtocol):
+    """Records what arrives; `on_datagram(self, data, addr)` is the hostile part."""
+
+    def __init__(self, on_datagram=None) -> None:
+        self.on_datagram = on_datagram
+        self.datagrams: list[bytes] = []
+        self.lost: list[BaseException | None] = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.datagrams.append(data)
+        if self.on_datagram is not None:
+            self.on_datagram(self, data, addr)
+
+    def connection_lost(self, exc):
+        self.lost.append(exc)
+
+
+async def endpoint(sock: Socket, protocol: asyncio.BaseProtocol, **kwargs):
+    transport, _ = await aio.create_datagram_endpoint(lambda: protocol, sock=sock, **kwargs)
+    return transport
+
+
+async def settle(transport) -> None:
+    """Lets the loop run a few turns, then makes sure the transport is gone (abort() is
+    a no-op once connection_lost ran), so a documented break leaks nothing."""
+    await asyncio.sleep(0.02)
+    transport.abort()
+    await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------- the datagram transport
+
+
+@owned_by("aio", "close() right after sendto() inside datagram_received")
+def test_close_right_after_a_reply_still_ends_in_connection_lost(run, peers):
+    server, client = peers
+
+    def reply_and_close(protocol, data, addr):
+        protocol.transport.sendto(data, addr)
+        protocol.transport.close()
+
+    async def main():
+        protocol = Protocol(reply_and_close)
+        transport = await endpoint(server, protocol)
+        client.send(b"last words")
+        assert await aio.sock_recv(client, 64) == b"last words"  # the reply went out
+        await until(lambda: protocol.lost, timeout=0.5)
+        lost = list(protocol.lost)
+        await settle(transport)
+        assert lost == [None]  # ... and the transport finished closing
+        assert server.closed
+
+    run(main())
+
+
+@owned_by("aio", "pause_reading() inside datagram_received does not pause")
+def test_pause_reading_inside_datagram_received_holds_back_the_rest(run, peers):
+    server, client = peers
+
+    def pause(protocol, data, addr):
+        protocol.transport.pause_reading()
+
+    async def main():
+        protocol = Protocol(pause)
+        transport = await endpoint(server, protocol, batch_size=4, max_batches=4)
+        client.send_batch([b"%d" % i for i in range(12)])
+        await asyncio.sleep(0.02)
+        held_back = list(protocol.datagrams)
+        protocol.on_datagram = None
+        transport.resume_reading()
+        await until(lambda: len(protocol.datagrams) == 12, timeout=0.5)
+        everything = list(protocol.datagrams)
+        await settle(transport)
+        assert held_back == [b"0"]  # nothing after pause_reading() ...
+        assert everything == [b"%d" % i for i in range(12)]  # ... and nothing lost
+
+    run(main())
+
+
+@owned_by("aio", "set_protocol() inside datagram_received loses the rest of the batch")
+def test_set_protocol_mid_batch_hands_the_rest_to_the_new_protocol(run, peers):
+    """From a per-datagram protocol to a batch protocol, in the middle of a batch: the
+    datagrams already read belong to the new protocol, none is dropped."""
+    server, client = peers
+
+    class Successor(Protocol):
+        def datagrams_received(self, batch):
+            self.datagrams += [bytes(batch.buffer(i)[:batch.length(i)])
+                               for i in range(batch.count)]
+
+    successor = Successor()
+
+    def hand_over(protocol, data, addr):
+        protocol.transport.set_protocol(successor)
+
+    async def main():
+        transport = await endpoint(server, Protocol(hand_over), batch_size=4)
+        client.send_batch([b"%d" % i for i in range(4)])  # one batch
+        await until(lambda: len(successor.datagrams) == 3, timeout=0.5)
+        await settle(transport)
+        assert successor.datagrams == [b"1", b"2", b"3"]
+
+    run(main())
+
+
+@owned_by("aio", "datagrams_received(batch) that calls batch.release()")
+def test_a_protocol_that_releases_the_batch_ends_the_transport_once(run, peers):
+    server, client = peers
+
+    class Releaser(Protocol):
+        def datagrams_received(self, batch):
+            batch.release()  # "valid during the call only": the protocol broke the rule
+
+    async def main():
+        protocol = Releaser()
+        transport = await endpoint(server, protocol)
+        client.send(b"first")
+        await asyncio.sleep(0.02)
+        client.send(b"second")
+        await asyncio.sleep(0.02)
+        lost, handled = list(protocol.lost), len(run.errors)
+        await settle(transport)
+        # asyncio's rule for a read path that fails with anything but OSError: the
+        # transport closes, connection_lost(exc) once; never a handler call per turn.
+        assert len(lost) == 1 and isinstance(lost[0], Exception)
+        assert handled <= 1
+
+    run(main())
+
+
+@owned_by("aio", "transport.sendto(b\"x\", \"some/path\") on an AF_INET transport")
+def test_sendto_a_unix_path_on_an_ip_transport_is_refused_before_the_kernel(run, peers):
+    server, _ = peers
+
+    async def main():
+        protocol = Protocol()
+        protocol.error_received = protocol.lost.append  # a kernel error would land here
+        transport = await endpoint(server, protocol)
+        try:
+            with pytest.raises(TypeError, match="AF_INET"):
+                transport.sendto(b"x", "127.0.0.1:9")  # as Socket.send_to (issue 13)
+        finally:
+            await settle(transport)
+        assert protocol.lost == [None]
+
+    run(main())
+
+
+# ---------------------------------------------------------------- the coroutines
+
+
+def test_a_cancelled_receive_consumes_nothing_whenever_it_is_cancelled(run, peers):
+    """Cancelled at each point of the wake-up: before the datagram, while the reader
+    callback is pending, after it woke the waiter: the datagram stays for the next
+    receive."""
+    server, client = peers
+
+    async def main():
+        for turns in range(4):
+            waiting = asyncio.ensure_future(aio.sock_recv(server, 64))
+            await asyncio.sleep(0)
+            client.send(b"%d" % turns)
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            waiting.cancel()
+            try:
+                got = await waiting
+            except asyncio.CancelledError:
+                got = await aio.sock_recv(server, 64)
+            assert got == b"%d" % turns
+        assert not run.registered(server)
+
+    run(main())
+
+
+@owned_by("aio", "cancelling one of two waiters on one socket strands the other")
+def test_cancelling_one_waiter_leaves_the_other_waiting(run, peers):
+    server, client = peers
+
+    async def main():
+        cancelled = asyncio.ensure_future(aio.sock_recv(server, 64))
+        await asyncio.sleep(0.01)
+        other = asyncio.ensure_future(aio.sock_recv(server, 64))
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        client.send(b"for the other")
+        done, _ = await asyncio.wait([other], timeout=0.5)
+        if not done:
+            other.cancel()
+            await asyncio.gather(other, return_exceptions=True)
+        assert done and other.result() == b"for the other"
+
+    run(main())
+
+
+@owned_by("aio", "sock_recv(...) on the socket a transport owns")
+def test_a_coroutine_cannot_take_the_transports_socket(run, peers):
+    server, client = peers
+
+    async def main():
+        protocol = Protocol()
+        transport = await endpoint(server, protocol)
+        sock = transport.get_extra_info("socket")
+        stolen = asyncio.ensure_future(aio.sock_recv(sock, 64))
+        await asyncio.sleep(0.01)
+        stolen.cancel()
+        outcome = (await asyncio.gather(stolen, return_exceptions=True))[0]
+        client.send(b"for the transport")
+        await until(lambda: protocol.datagrams, timeout=0.5)
+        await settle(transport)
+        assert isinstance(outcome, RuntimeError)  # as asyncio: the fd is the transport's
+        assert protocol.datagrams == [b"for the transport"]
+
+    run(main())
