@@ -8,11 +8,13 @@ xfail turns that into a failure, and the mark goes.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import pytest
 
-from pysock2 import Domain, Socket, Type, aio
+from conftest import open_fds
+from pysock2 import DatagramBatch, Domain, MsgHdr, Socket, Type, aio, cmsg
 
 from test_aio import LOOPS, Runner, udp, until
 
@@ -263,3 +265,101 @@ def test_a_coroutine_cannot_take_the_transports_socket(run, peers):
         assert protocol.datagrams == [b"for the transport"]
 
     run(main())
+
+
+# ---------------------------------------------------------------- a hostile local peer
+
+
+def _hostile_datagram(hostile: Socket, fds: list[int]) -> None:
+    """A datagram carrying descriptors and credentials the receiver never asked for."""
+    control = cmsg.scm_rights(fds)
+    if hasattr(cmsg, "scm_credentials"):
+        control += cmsg.scm_credentials(os.getpid(), os.getuid(), os.getgid())
+    hostile.sendmsg(MsgHdr(buffers=[b"payload"], control=control))
+
+
+class BatchProtocol(Protocol):
+    def datagrams_received(self, batch):
+        self.datagrams += [bytes(batch.buffer(i)[:batch.length(i)])
+                           for i in range(batch.count)]
+
+
+async def _via_transport(victim: Socket, protocol: Protocol) -> bytes:
+    transport = await endpoint(victim, protocol)
+    await until(lambda: protocol.datagrams, timeout=2)
+    transport.close()
+    await asyncio.sleep(0)
+    return protocol.datagrams[0]
+
+
+async def _via_recv_batch(victim: Socket) -> bytes:
+    batch = DatagramBatch.allocate(2, 64)
+    try:
+        await aio.recv_batch(victim, batch)
+        return bytes(batch.buffer(0)[:batch.length(0)])
+    finally:
+        batch.release()
+
+
+async def _via_recv_from_into(victim: Socket) -> bytes:
+    buf = bytearray(64)
+    n, _ = await aio.sock_recv_from_into(victim, buf)
+    return bytes(buf[:n])
+
+
+AIO_RECEIVE_PATHS = {
+    "datagram_received": lambda victim: _via_transport(victim, Protocol()),
+    "datagrams_received": lambda victim: _via_transport(victim, BatchProtocol()),
+    "sock_recv": lambda victim: aio.sock_recv(victim, 64),
+    "sock_recv_from_into": _via_recv_from_into,
+    "recv_batch": _via_recv_batch,
+}
+
+
+@needs_unix
+@pytest.mark.skipif(not hasattr(cmsg, "SCM_RIGHTS"), reason="SCM_RIGHTS is Unix-only")
+@pytest.mark.parametrize("path", AIO_RECEIVE_PATHS)
+def test_descriptors_a_peer_pushes_through_aio_never_stay_open(run, path):
+    """test_receive_paths' rule for pysock2.aio: whatever a peer attaches, no
+    descriptor is added to the process."""
+    hostile, victim = Socket.pair(Domain.UNIX, Type.DGRAM)
+    victim.set_nonblocking(True)
+    r, w = os.pipe()
+    try:
+        victim.set_passcred(True)  # credentials do arrive: the kernel attaches them
+        before = open_fds()
+
+        async def main():
+            _hostile_datagram(hostile, [r, w, r])
+            return await AIO_RECEIVE_PATHS[path](victim)
+
+        assert run(main()) == b"payload"
+        assert open_fds() - before == set()  # (a transport closed the victim itself)
+    finally:
+        for fd in (r, w):
+            os.close(fd)
+        hostile.close()
+        victim.close()
+
+
+@needs_unix
+@owned_by("aio", "an AF_UNIX datagram over 64 KiB is cut silently")
+def test_a_large_unix_datagram_arrives_whole_as_with_asyncio(run):
+    """asyncio's transport receives up to 256 KiB per datagram; AF_UNIX datagrams may be
+    that large (up to the send buffer)."""
+    ours, peer = Socket.pair(Domain.UNIX, Type.DGRAM)
+    ours.set_nonblocking(True)
+
+    async def main():
+        protocol = Protocol()
+        transport = await endpoint(ours, protocol)
+        peer.send(bytes(range(256)) * 400)  # 102,400 bytes
+        await until(lambda: protocol.datagrams, timeout=0.5)
+        await settle(transport)
+        return protocol.datagrams
+
+    try:
+        assert run(main()) == [bytes(range(256)) * 400]
+    finally:
+        peer.close()
+        ours.close()
