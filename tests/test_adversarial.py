@@ -105,6 +105,35 @@ def test_close_right_after_a_reply_still_ends_in_connection_lost(run, peers):
     run(main())
 
 
+@needs_unix
+@owned_by("aio", "abort() after a close() that waited for its queue")
+def test_abort_after_the_queue_drained_and_the_transport_closed_is_a_no_op(run):
+    """abort() on a closed transport does nothing, as asyncio's, also when close() had to
+    wait for queued datagrams (AF_UNIX: the sender waits while the peer does not read)."""
+    ours, peer = Socket.pair(Domain.UNIX, Type.DGRAM)
+    ours.set_nonblocking(True)
+    peer.set_nonblocking(True)
+
+    async def main():
+        protocol = Protocol()
+        transport = await endpoint(ours, protocol)
+        while transport.get_write_buffer_size() == 0:  # the peer's queue is full
+            transport.sendto(b"queued")
+        transport.close()
+        while not protocol.lost:
+            try:
+                peer.recv(64)
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+        transport.abort()
+
+    try:
+        run(main())
+    finally:
+        peer.close()
+        ours.close()
+
+
 @owned_by("aio", "pause_reading() inside datagram_received does not pause")
 def test_pause_reading_inside_datagram_received_holds_back_the_rest(run, peers):
     server, client = peers
