@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -392,3 +393,47 @@ def test_a_large_unix_datagram_arrives_whole_as_with_asyncio(run):
     finally:
         peer.close()
         ours.close()
+
+
+@needs_unix
+@owned_by("aio", "sock_connect() to an AF_UNIX listener whose backlog is full")
+def test_sock_connect_waits_for_room_in_a_full_unix_backlog(run):
+    """EAGAIN from an AF_UNIX connect means "no room", not "in progress" (issue 10): the
+    coroutine must wait for room without spinning, then connect for real."""
+    path = os.path.join(tempfile.mkdtemp(), "listener")
+    listener = Socket(Domain.UNIX, Type.STREAM)
+    listener.bind(path)
+    listener.listen(0)
+    queued = Socket(Domain.UNIX, Type.STREAM)
+    queued.connect(path)  # the backlog's one place
+    client = Socket(Domain.UNIX, Type.STREAM)
+    client.set_nonblocking(True)
+    wakeups = 0
+    add_writer = run.loop.add_writer
+
+    def counting_add_writer(*args):
+        nonlocal wakeups
+        wakeups += 1
+        return add_writer(*args)
+
+    run.loop.add_writer = counting_add_writer
+
+    async def main():
+        connecting = asyncio.ensure_future(aio.sock_connect(client, path))
+        await asyncio.sleep(0.05)
+        spins = wakeups
+        listener.accept()[0].close()  # room for one more
+        done, _ = await asyncio.wait([connecting], timeout=0.5)
+        connecting.cancel()
+        await asyncio.gather(connecting, return_exceptions=True)
+        return spins, done
+
+    try:
+        spins, done = run(main())
+        assert spins < 10, f"{spins} wake-ups in 50 ms: sock_connect spins"
+        assert done and client.peer_addr().as_pathname() == os.fsencode(path)
+    finally:
+        for sock in (client, queued, listener):
+            sock.close()
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
