@@ -437,3 +437,13 @@ def test_sock_connect_waits_for_room_in_a_full_unix_backlog(run):
             sock.close()
         os.unlink(path)
         os.rmdir(os.path.dirname(path))
+
+
+# ---------------------------------------------------------------- the synchronous API
+
+
+@pytest.mark.parametrize("not_a_socket", [None, 3, "fd", object(), Socket])
+def test_from_stdlib_names_what_it_takes(not_a_socket):
+    """A TypeError that says what from_stdlib() wants, not an AttributeError from inside."""
+    with pytest.raises(TypeError, match=r"from_stdlib\(\) takes a socket.socket"):
+        Socket.from_stdlib(not_a_socket)
