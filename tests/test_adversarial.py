@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import struct
 import sys
 import tempfile
 
@@ -17,6 +18,7 @@ from conftest import open_fds
 from test_aio import LOOPS, Runner, udp, until
 
 from pysock2 import DatagramBatch, Domain, MsgHdr, Socket, Type, aio, cmsg
+from pysock2 import Protocol as IpProtocol
 
 needs_unix = pytest.mark.skipif(sys.platform == "win32", reason="AF_UNIX datagram pairs")
 
@@ -217,6 +219,60 @@ def test_an_echo_of_64_full_size_datagrams_loses_none(run, peers):
         assert echoed == [bytes([i]) * 1400 for i in range(64)]
 
     run(main())
+
+
+def _icmp_echo_request(ident: int, seq: int) -> bytes:
+    payload = bytes(32)
+    words = struct.unpack("!20H", struct.pack("!BBHHH", 8, 0, 0, ident, seq) + payload)
+    total = sum(words)
+    total = (total >> 16) + (total & 0xFFFF)
+    checksum = ~(total + (total >> 16)) & 0xFFFF
+    return struct.pack("!BBHHH", 8, 0, checksum, ident, seq) + payload
+
+
+def _raw_icmp() -> Socket:
+    try:
+        sock = Socket(Domain.IPV4, Type.RAW, IpProtocol.ICMPV4)
+    except PermissionError:
+        pytest.skip("raw sockets need CAP_NET_RAW")
+    sock.set_nonblocking(True)
+    return sock
+
+
+@needs_unix
+@owned_by("aio", "GSO on a SOCK_RAW transport glues packets together",
+          where=hasattr(Socket, "send_gso"))
+def test_a_raw_transport_sends_each_packet_as_it_was_given(run):
+    """create_datagram_endpoint takes SOCK_RAW; UDP GSO is UDP's: four ICMP echo requests
+    queued in one drain must leave as four packets, not one packet of four payloads."""
+    sniffer, raw = _raw_icmp(), _raw_icmp()
+    ident = os.getpid() & 0xFFFF
+
+    def four_requests(protocol, data, addr):
+        protocol.on_datagram = None
+        for seq in range(4):
+            protocol.transport.sendto(_icmp_echo_request(ident, seq), ("127.0.0.1", 0))
+
+    async def main():
+        transport = await endpoint(raw, Protocol(four_requests))
+        sniffer.send_to(_icmp_echo_request(ident ^ 0xFFFF, 0), ("127.0.0.1", 0))  # wakes it
+        seen: list[tuple[int, int]] = []  # (IP packet length, sequence) of our requests
+        while len(seen) < 4:
+            try:
+                packet = await asyncio.wait_for(aio.sock_recv(sniffer, 65536), 0.5)
+            except asyncio.TimeoutError:
+                break
+            kind, _, _, their_ident, seq = struct.unpack("!BBHHH", packet[20:28])
+            if kind == 8 and their_ident == ident:
+                seen.append((len(packet), seq))
+        await settle(transport)
+        return seen
+
+    try:
+        assert run(main()) == [(60, 0), (60, 1), (60, 2), (60, 3)]
+    finally:
+        sniffer.close()
+        raw.close()
 
 
 @owned_by("aio", "datagrams_received(batch) that calls batch.release()")
