@@ -318,6 +318,32 @@ def test_sendto_a_unix_path_on_an_ip_transport_is_refused_before_the_kernel(run,
     run(main())
 
 
+
+@owned_by("aio", "the transport's socket detached under it (into_stdlib): error_received storm")
+def test_detaching_the_transports_socket_causes_no_error_storm(run, peers):
+    """asyncio hands out a TransportSocket that cannot be detached or closed; here the
+    socket may refuse, or the transport may end, but it must not report EBADF to
+    error_received on every loop iteration."""
+    server, client = peers
+
+    async def main():
+        protocol = Protocol()
+        protocol.error_received = protocol.lost.append
+        transport = await endpoint(server, protocol)
+        try:
+            stdlib = transport.get_extra_info("socket").into_stdlib()
+        except (RuntimeError, ValueError, OSError):
+            stdlib = None
+        client.send(b"readable")
+        await asyncio.sleep(0.05)
+        reports = len(protocol.lost)
+        await settle(transport)
+        if stdlib is not None:
+            stdlib.close()
+        assert reports <= 1, f"{reports} error_received calls in 50 ms"
+
+    run(main())
+
 # ---------------------------------------------------------------- the coroutines
 
 
