@@ -563,3 +563,21 @@ def test_from_stdlib_names_what_it_takes(not_a_socket):
     """A TypeError that says what from_stdlib() wants, not an AttributeError from inside."""
     with pytest.raises(TypeError, match=r"from_stdlib\(\) takes a socket.socket"):
         Socket.from_stdlib(not_a_socket)
+
+
+def test_a_truncated_batch_echoed_by_the_coroutines_sends_only_each_slots_bytes(run, peers):
+    """test_receive_paths' truncation rule through pysock2.aio: 100-byte datagrams into
+    16-byte slots, then send_batch of that batch: 16 bytes each on the wire."""
+    server, client = peers
+    server.connect(client.local_addr())
+    datagram = bytes(range(100))
+
+    async def main():
+        client.send_batch([datagram] * 3)
+        with DatagramBatch.allocate(3, 16) as batch:
+            assert await aio.recv_batch(server, batch) == 3
+            assert all(batch.flags(i).is_truncated for i in range(3))
+            assert await aio.send_batch(server, batch) == 3
+        return [await aio.sock_recv(client, 200) for _ in range(3)]
+
+    assert run(main()) == [datagram[:16]] * 3
