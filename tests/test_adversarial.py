@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 
 import pytest
-from conftest import open_fds
+from conftest import child_python, open_fds
 from test_aio import LOOPS, Runner, udp, until
 
 from pysock2 import DatagramBatch, Domain, MsgHdr, Socket, Type, aio, cmsg
@@ -581,3 +582,33 @@ def test_a_truncated_batch_echoed_by_the_coroutines_sends_only_each_slots_bytes(
         return [await aio.sock_recv(client, 200) for _ in range(3)]
 
     assert run(main()) == [datagram[:16]] * 3
+
+
+# A bytes-like object whose __buffer__ (Python 3.12+) empties the list it was passed in:
+# then only the callee's own reference keeps it alive while its buffer is exported. The
+# answer must be the RuntimeError of a list edited during the call (as send_vectored's),
+# not a use after free.
+_EDITED_DURING_EXPORT = """
+from pysock2 import Domain, Socket, Type
+
+class Evil:
+    def __buffer__(self, flags):
+        datagrams.clear()
+        return memoryview(b"evil")
+
+datagrams = [Evil(), b"x"]
+a, b = Socket.pair(Domain.UNIX, Type.DGRAM)
+try:
+    a.send_batch(datagrams)
+except RuntimeError as exc:
+    print("RuntimeError:", exc)
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ in Python is 3.12+")
+@owned_by("layers", "send_batch() of a list whose item's __buffer__ empties it: use after free")
+def test_send_batch_holds_each_item_while_exporting_its_buffer():
+    child = subprocess.run([sys.executable, "-c", _EDITED_DURING_EXPORT], capture_output=True,
+                           text=True, timeout=60, **child_python())
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.startswith("RuntimeError: send_batch()")
