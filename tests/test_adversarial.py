@@ -163,6 +163,33 @@ def test_pause_reading_inside_datagram_received_holds_back_the_rest(run, peers):
     run(main())
 
 
+@owned_by("aio", "pause_reading() in connection_made is ignored")
+def test_pause_reading_in_connection_made_is_kept(run, peers):
+    """As asyncio's transports: the transport reads from the start (is_reading() is True
+    in connection_made), and a protocol may start paused."""
+    server, client = peers
+
+    class StartsPaused(Protocol):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self.reading_at_first = transport.is_reading()
+            transport.pause_reading()
+
+    async def main():
+        protocol = StartsPaused()
+        transport = await endpoint(server, protocol)
+        client.send(b"too early")
+        await asyncio.sleep(0.02)
+        observed = (protocol.reading_at_first, transport.is_reading(), list(protocol.datagrams))
+        transport.resume_reading()
+        await until(lambda: protocol.datagrams, timeout=0.5)
+        await settle(transport)
+        assert observed == (True, False, [])
+        assert protocol.datagrams == [b"too early"]
+
+    run(main())
+
+
 @owned_by("aio", "set_protocol() inside datagram_received loses the rest of the batch")
 def test_set_protocol_mid_batch_hands_the_rest_to_the_new_protocol(run, peers):
     """From a per-datagram protocol to a batch protocol, in the middle of a batch: the
