@@ -304,6 +304,30 @@ def test_a_raw_transport_sends_each_packet_as_it_was_given(run):
         raw.close()
 
 
+@pytest.mark.skipif(not hasattr(Socket, "send_gso"), reason="UDP GSO/GRO is Linux-only")
+def test_a_batch_protocol_set_later_gets_single_datagrams_too(run, peers):
+    """A protocol with datagrams_received() reads one datagram per slot unless it asked for
+    GRO: also when set_protocol() installs it on a transport made for datagram_received()
+    (a GSO train from the peer must not arrive as one slot of three datagrams)."""
+    server, client = peers
+
+    class Batches(Protocol):
+        def datagrams_received(self, batch):
+            self.datagrams += [bytes(batch.buffer(i)[:batch.length(i)])
+                               for i in range(batch.count)]
+
+    async def main():
+        transport = await endpoint(server, Protocol())
+        successor = Batches()
+        transport.set_protocol(successor)
+        client.send_gso(b"d" * 100 + b"e" * 100 + b"f" * 100, 100)
+        await until(lambda: len(successor.datagrams) >= 3, timeout=0.5)
+        await settle(transport)
+        return successor.datagrams
+
+    assert run(main()) == [b"d" * 100, b"e" * 100, b"f" * 100]
+
+
 @owned_by("aio", "datagrams_received(batch) that calls batch.release()")
 def test_a_protocol_that_releases_the_batch_ends_the_transport_once(run, peers):
     server, client = peers
