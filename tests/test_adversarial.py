@@ -466,6 +466,33 @@ def test_a_coroutine_cannot_take_the_transports_socket(run, peers):
     run(main())
 
 
+
+@owned_by("aio", "a transport made while a coroutine waits on its socket goes deaf")
+def test_a_transport_made_while_a_receive_waits_keeps_receiving(run, peers):
+    """asyncio's transport takes the descriptor over from a pending loop.sock_recv (whose
+    cancellation then leaves the transport's reader alone); refusing the endpoint while a
+    coroutine waits would do too. A transport that silently never reads would not."""
+    server, client = peers
+
+    async def main():
+        waiting = asyncio.ensure_future(aio.sock_recv(server, 64))
+        await asyncio.sleep(0.01)
+        protocol = Protocol()
+        try:
+            transport = await endpoint(server, protocol)
+        except RuntimeError:
+            transport = None
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        if transport is None:
+            return None
+        client.send(b"for the transport")
+        await until(lambda: protocol.datagrams, timeout=0.5)
+        await settle(transport)
+        return protocol.datagrams
+
+    assert run(main()) in (None, [b"for the transport"])
+
 # ---------------------------------------------------------------- a hostile local peer
 
 
