@@ -328,6 +328,28 @@ def test_a_batch_protocol_set_later_gets_single_datagrams_too(run, peers):
     assert run(main()) == [b"d" * 100, b"e" * 100, b"f" * 100]
 
 
+@pytest.mark.skipif(not hasattr(Socket, "send_gso"), reason="UDP GSO/GRO is Linux-only")
+@owned_by("aio", "GRO trains glued together when SO_TIMESTAMPING fills the control room",
+          where=hasattr(Socket, "send_gso"))
+def test_gro_cuts_trains_apart_also_with_receive_timestamps_on(run, peers):
+    """SO_TIMESTAMPING puts 64 bytes of control data before UDP_GRO's segment size: the
+    transport must still learn the size (or drop the train), never deliver three
+    datagrams as one."""
+    server, client = peers
+    server.set_timestamping(0x8 | 0x10)  # SOF_TIMESTAMPING_RX_SOFTWARE | _SOFTWARE
+
+    async def main():
+        protocol = Protocol()
+        transport = await endpoint(server, protocol, gro=True)
+        client.send_gso(b"a" * 100 + b"b" * 100 + b"c" * 100, 100)
+        await until(lambda: protocol.datagrams, timeout=0.5)
+        await asyncio.sleep(0.01)
+        await settle(transport)
+        return [len(data) for data in protocol.datagrams]
+
+    assert run(main()) in ([100, 100, 100], [])
+
+
 @owned_by("aio", "datagrams_received(batch) that calls batch.release()")
 def test_a_protocol_that_releases_the_batch_ends_the_transport_once(run, peers):
     server, client = peers
