@@ -148,6 +148,10 @@ class Socket(_pysock2.Socket):
         The stdlib keeps a timeout in the object, not the descriptor: a socket in timeout
         mode (``settimeout(t)``, t > 0) becomes a blocking Socket whose read and write
         timeouts are ``t``; ``settimeout(0.0)`` stays non-blocking; ``None`` blocking."""
+        import socket
+
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"from_stdlib() takes a socket.socket, not {type(sock).__name__}")
         timeout = sock.gettimeout()
         fd = sock.detach()
         if fd < 0:
