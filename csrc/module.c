@@ -201,7 +201,7 @@ module_exec(PyObject *module)
     module_state *state = PyModule_GetState(module);
     int err = 0;
     if (sys_init(&err) < 0) {
-        sys_set_error(err);
+        error_set_from_sys(err);
         return -1;
     }
     state->sys_ready = 1;
@@ -214,7 +214,8 @@ module_exec(PyObject *module)
                                           socket_multicast_methods,
                                           socket_special_option_methods,
                                           socket_msg_methods,
-                                          socket_batch_methods, socket_sockopt_methods};
+                                          socket_batch_methods, socket_offload_methods,
+                                          socket_sockopt_methods};
     for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
         if (add_methods(state->socket_type, socket_tables[i]) < 0) {
             return -1;
