@@ -47,27 +47,31 @@ typedef struct {
     PyObject *last_addr;          /* the SockAddr last made, shared by slots */
 } BatchObject;
 
-#if defined(_MSC_VER)
-#  define BUSY_TRY(b) (InterlockedCompareExchange((volatile LONG *)&(b)->busy, 1, 0) == 0)
-#  define BUSY_DONE(b) InterlockedExchange((volatile LONG *)&(b)->busy, 0)
-#else
-#  define BUSY_TRY(b) __extension__({ int zero_ = 0; \
-        __atomic_compare_exchange_n(&(b)->busy, &zero_, 1, 0, __ATOMIC_ACQUIRE, \
-                                    __ATOMIC_RELAXED); })
-#  define BUSY_DONE(b) __atomic_store_n(&(b)->busy, 0, __ATOMIC_RELEASE)
-#endif
+/* The busy mark: taken by one call at a time (which may run without the GIL). */
+static int
+busy_try(BatchObject *self)
+{
+    int idle = 0;
+    return compat_atomic_cas_int(&self->busy, &idle, 1);
+}
+
+static void
+busy_done(BatchObject *self)
+{
+    compat_atomic_store_int(&self->busy, 0);
+}
 
 /* Takes the batch for one call: it must hold its buffers and no other call may be using
  * it (a call may run without the GIL; two at once would share the arrays). */
 static int
 batch_enter(BatchObject *self)
 {
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return -1;
     }
     if (!self->pinned) {
-        BUSY_DONE(self);
+        busy_done(self);
         PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
         return -1;
     }
@@ -228,7 +232,7 @@ batch_traverse(BatchObject *self, visitproc visit, void *arg)
 static int
 batch_clear(BatchObject *self)
 {
-    if (!self->busy) {
+    if (!compat_atomic_load_int(&self->busy)) {
         batch_free_arrays(self);
     }
     Py_CLEAR(self->buffers);
@@ -342,13 +346,9 @@ batch_address(BatchObject *self, PyObject *arg)
         Py_RETURN_NONE;
     }
     PyObject *addr;
-#ifdef Py_GIL_DISABLED
     Py_BEGIN_CRITICAL_SECTION(self);
-#endif
     addr = slot_address(self, i, len);
-#ifdef Py_GIL_DISABLED
     Py_END_CRITICAL_SECTION();
-#endif
     return addr;
 }
 
@@ -412,13 +412,13 @@ batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
         && sockaddr_from_object(self->state, argv[2], &to, &tolen) < 0) {
         return NULL;
     }
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return NULL;
     }
     if (!self->pinned) {
         /* Converting the address ran Python code (__fspath__, ...) that released it. */
-        BUSY_DONE(self);
+        busy_done(self);
         PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
         return NULL;
     }
@@ -430,7 +430,7 @@ batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     self->flags[i] = 0;
     self->controllens[i] = 0;
     self->send_built = -1;
-    BUSY_DONE(self);
+    busy_done(self);
     Py_RETURN_NONE;
 }
 
@@ -457,13 +457,13 @@ batch_set_count(BatchObject *self, PyObject *value, void *closure)
         PyErr_Format(PyExc_ValueError, "count must be 0-%zd (the capacity)", self->capacity);
         return -1;
     }
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return -1;
     }
     self->count = n;
     self->send_built = -1;
-    BUSY_DONE(self);
+    busy_done(self);
     return 0;
 }
 
@@ -492,7 +492,7 @@ static PyObject *
 batch_release(BatchObject *self, PyObject *unused)
 {
     (void)unused;
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return NULL;
     }
@@ -503,7 +503,7 @@ batch_release(BatchObject *self, PyObject *unused)
         self->pinned = 0;
         self->count = 0;
     }
-    BUSY_DONE(self);
+    busy_done(self);
     Py_RETURN_NONE;
 }
 
@@ -736,7 +736,7 @@ batch_recv(SocketObject *self, PyObject *obj, int flags)
     batch->recv_dirty = got > 0 ? got : batch->capacity;
     batch->count = got > 0 ? got : 0;  /* a failed call leaves nothing held */
     batch->send_built = -1;
-    BUSY_DONE(batch);
+    busy_done(batch);
     return got;
 }
 
@@ -829,7 +829,7 @@ send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage 
         batch->send_built = n;
     }
     ptrdiff_t sent = n == 0 ? 0 : batch_send_msgs(self, batch->smsgs, (size_t)n, flags);
-    BUSY_DONE(batch);
+    busy_done(batch);
     return sent;
 }
 
@@ -924,8 +924,6 @@ socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     }
     return sent < 0 ? NULL : PyLong_FromSsize_t(sent);
 }
-
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
 
 PyMethodDef socket_batch_methods[] = {
     {"recv_batch", FASTCALL_KW(socket_recv_batch),

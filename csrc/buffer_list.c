@@ -79,13 +79,9 @@ buffer_list_acquire(buffer_list *list, const char *fname, const char *what, PyOb
     }
     int rc;
     /* The free-threaded build: hold the list still while its items are read. */
-#ifdef Py_GIL_DISABLED
     Py_BEGIN_CRITICAL_SECTION(fast);
-#endif
     rc = acquire_items(list, fname, what, fast, writable);
-#ifdef Py_GIL_DISABLED
     Py_END_CRITICAL_SECTION();
-#endif
     Py_DECREF(fast);
     if (rc < 0) {
         buffer_list_release(list);

@@ -154,7 +154,7 @@ finalizer_warning(PyObject *source, const char *format, ...)
 static int
 socket_is_datagram(SocketObject *self, sys_socket_t fd)
 {
-    int kind = __atomic_load_n(&self->kind, __ATOMIC_RELAXED);
+    int kind = compat_atomic_load_int_relaxed(&self->kind);
     if (kind == SOCK_KIND_UNKNOWN) {
         int type = 0;
         sys_socklen_t len = sizeof(type);
@@ -162,7 +162,7 @@ socket_is_datagram(SocketObject *self, sys_socket_t fd)
             return 0;  /* not cached: the call itself will report the problem */
         }
         kind = (type == SOCK_DGRAM || type == SOCK_RAW) ? SOCK_KIND_DATAGRAM : SOCK_KIND_OTHER;
-        __atomic_store_n(&self->kind, kind, __ATOMIC_RELAXED);
+        compat_atomic_store_int_relaxed(&self->kind, kind);
     }
     return kind == SOCK_KIND_DATAGRAM;
 }

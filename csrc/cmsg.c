@@ -251,7 +251,6 @@ cmsg_parse(PyObject *module, PyObject *arg)
     return list;
 }
 
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
 
 PyMethodDef cmsg_functions[] = {
     {"cmsg_space", (PyCFunction)cmsg_space, METH_O,

@@ -118,24 +118,17 @@ data_open(const char *fname, PyObject *obj, int writable, data_arg *arg)
         arg->needs_gil = 1;
         return 0;
     }
-#  ifdef _Py_MEMORYVIEW_RELEASED
-    if (PyMemoryView_Check(obj)) {
-        /* A live memoryview holds an export of its object, so that memory stays put
-         * while the GIL is held: read the view's buffer instead of exporting it again.
-         * A released, read-only (when writing) or non-contiguous view takes the general
-         * path, which raises the usual error. The released flag is CPython's (3.9-3.14
-         * headers); should a version drop it, this path compiles out. */
-        PyMemoryViewObject *view = (PyMemoryViewObject *)obj;
-        if (!(view->flags & _Py_MEMORYVIEW_RELEASED) && !(writable && view->view.readonly)
-            && PyBuffer_IsContiguous(&view->view, 'C')) {
-            arg->buf = view->view.buf;
-            arg->len = (size_t)view->view.len;
-            arg->needs_gil = 1;
-            return 0;
-        }
-    }
-#  endif
 #endif
+    /* A live memoryview's buffer, read in place (see compat.h); a read-only one (when
+     * writing) or a non-contiguous one takes the general path, which raises the usual
+     * error. */
+    const Py_buffer *held = compat_memoryview_buffer(obj);
+    if (held != NULL && !(writable && held->readonly) && PyBuffer_IsContiguous(held, 'C')) {
+        arg->buf = held->buf;
+        arg->len = (size_t)held->len;
+        arg->needs_gil = 1;
+        return 0;
+    }
     return data_pin(fname, obj, writable, arg);
 }
 
@@ -179,9 +172,7 @@ socket_sender(SocketObject *self, const struct sockaddr_storage *from, sys_sockl
         len = sizeof(*from);
     }
     PyObject *addr = NULL;
-#ifdef Py_GIL_DISABLED
     Py_BEGIN_CRITICAL_SECTION(self);
-#endif
     SockAddrObject *cached = (SockAddrObject *)self->sender_cache;
     if (cached != NULL && cached->len == len
         && memcmp(&cached->storage, from, (size_t)len) == 0) {
@@ -193,9 +184,7 @@ socket_sender(SocketObject *self, const struct sockaddr_storage *from, sys_sockl
             Py_XSETREF(self->sender_cache, Py_NewRef(addr));
         }
     }
-#ifdef Py_GIL_DISABLED
     Py_END_CRITICAL_SECTION();
-#endif
     return addr;
 }
 
@@ -458,7 +447,6 @@ socket_sendfile_once(SocketObject *self, PyObject *const *args, Py_ssize_t nargs
 }
 #endif
 
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
 
 PyMethodDef socket_io_methods[] = {
     {"recv", FASTCALL_KW(socket_recv), 

@@ -64,7 +64,7 @@ receive_vectored(SocketObject *self, const char *fname, PyObject *const *args,
         ctx.msg.name = (struct sockaddr *)&from;
         ctx.namecap = sizeof(from);
     }
-    ptrdiff_t n = socket_call(self, msg_recv_attempt, &ctx, MSG_IS_DONTWAIT(flags));
+    ptrdiff_t n = socket_call(self, msg_recv_attempt, &ctx, IS_DONTWAIT(flags));
     buffer_list_release(&list);
     if (n < 0) {
         return NULL;
@@ -112,7 +112,7 @@ send_vectored(SocketObject *self, const char *fname, PyObject *bufs, int flags,
     ctx.msg.iov = list.iov;
     ctx.msg.iovlen = (size_t)list.count;
     ctx.flags = flags;
-    ptrdiff_t n = socket_call(self, msg_send_attempt, &ctx, MSG_IS_DONTWAIT(flags) | SOCKET_SENDS);
+    ptrdiff_t n = socket_call(self, msg_send_attempt, &ctx, IS_DONTWAIT(flags) | SOCKET_SENDS);
     buffer_list_release(&list);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
@@ -174,7 +174,7 @@ socket_sendmsg(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     }
     ptrdiff_t n = -1;
     if (PySys_Audit("socket.sendmsg", "OO", self, addr_obj) == 0) {
-        n = socket_call(self, msg_send_attempt, &ctx, MSG_IS_DONTWAIT(ctx.flags) | SOCKET_SENDS);
+        n = socket_call(self, msg_send_attempt, &ctx, IS_DONTWAIT(ctx.flags) | SOCKET_SENDS);
     }
     msghdr_end(argv[0]);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
@@ -195,7 +195,7 @@ socket_recvmsg(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     }
     ctx.namecap = ctx.msg.namelen;
     ctx.controlcap = ctx.msg.controllen;
-    int dontwait = MSG_IS_DONTWAIT(ctx.flags);
+    int dontwait = IS_DONTWAIT(ctx.flags);
     ctx.flags = msg_recv_request(ctx.flags, ctx.msg.control != NULL);
     ptrdiff_t n = socket_call(self, msg_recv_attempt, &ctx, dontwait);
     if (msghdrmut_finish(argv[0], &ctx.msg, n) < 0 || n < 0) {
@@ -203,8 +203,6 @@ socket_recvmsg(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     }
     return PyLong_FromSsize_t(n);
 }
-
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
 
 PyMethodDef socket_msg_methods[] = {
     {"recv_vectored", FASTCALL_KW(socket_recv_vectored),

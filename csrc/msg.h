@@ -13,40 +13,6 @@
 
 #include "buffer_list.h"
 
-#ifdef MSG_DONTWAIT
-#  define MSG_IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
-#else
-#  define MSG_IS_DONTWAIT(flags) 0
-#endif
-
-/* A small counter shared by threads (in-use marks of message headers). */
-#if defined(_MSC_VER)
-#  define ATOMIC_LOAD(p) InterlockedCompareExchange((volatile LONG *)(p), 0, 0)
-#  define ATOMIC_STORE(p, v) InterlockedExchange((volatile LONG *)(p), (v))
-#  define ATOMIC_ADD(p, v) InterlockedExchangeAdd((volatile LONG *)(p), (v))
-#  define ATOMIC_CAS(p, expected, desired) \
-      (InterlockedCompareExchange((volatile LONG *)(p), (desired), (expected)) == (expected))
-#else
-#  define ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#  define ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#  define ATOMIC_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
-#  define ATOMIC_CAS(p, expected, desired)                                              \
-      __extension__({                                                                   \
-          int expected_ = (expected);                                                   \
-          __atomic_compare_exchange_n((p), &expected_, (desired), 0, __ATOMIC_ACQ_REL,  \
-                                      __ATOMIC_ACQUIRE);                                \
-      })
-#endif
-
-/* Per-object locking on the free-threaded build (a no-op with the GIL). Lexically paired. */
-#ifdef Py_GIL_DISABLED
-#  define OBJECT_LOCK(o) Py_BEGIN_CRITICAL_SECTION((PyObject *)(o))
-#  define OBJECT_UNLOCK(o) Py_END_CRITICAL_SECTION()
-#else
-#  define OBJECT_LOCK(o) {
-#  define OBJECT_UNLOCK(o) }
-#endif
-
 /* ---- message headers (msghdr.c) ---- */
 
 extern PyType_Spec msghdr_spec;

@@ -205,8 +205,6 @@ socket_recv_gro_from_into(SocketObject *self, PyObject *const *args, Py_ssize_t 
 
 #endif /* HAVE_UDP_OFFLOAD */
 
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
-
 /* Empty where the kernel has no UDP offloads: the methods are absent, not failing. */
 PyMethodDef socket_offload_methods[] = {
 #ifdef HAVE_UDP_OFFLOAD

@@ -3,11 +3,9 @@
 #ifndef PYSOCK2_H
 #define PYSOCK2_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include "sys.h"     /* the platform layer: system calls and error codes, no Python */
-#include "errors.h"  /* its error codes as exceptions */
+#include "compat.h"   /* Python.h and the back-ports, spelled once */
+#include "sys.h"      /* the platform layer: system calls and error codes, no Python */
+#include "errors.h"   /* its error codes as exceptions */
 
 /* ---- module state (no static mutable globals; see module.c) ---- */
 typedef struct {
@@ -34,27 +32,6 @@ PyTypeObject *add_type(PyObject *module, PyType_Spec *spec);
 void finalizer_warning(PyObject *source, const char *format, ...);
 /* The state of the module that defined `type` or one of its bases; NULL with TypeError. */
 module_state *state_of_type(PyTypeObject *type);
-
-/* ---- what 3.9 lacks ---- */
-#ifndef Py_TPFLAGS_IMMUTABLETYPE
-#  define Py_TPFLAGS_IMMUTABLETYPE 0
-#endif
-#if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *Py_NewRef(PyObject *o) { Py_INCREF(o); return o; }
-static inline PyObject *Py_XNewRef(PyObject *o) { Py_XINCREF(o); return o; }
-static inline int
-PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
-{
-    Py_INCREF(value);
-    int rc = PyModule_AddObject(m, name, value);
-    if (rc < 0) {
-        Py_DECREF(value);
-    }
-    return rc;
-}
-#  define Py_NewRef(o) Py_NewRef((PyObject *)(o))
-#  define Py_XNewRef(o) Py_XNewRef((PyObject *)(o))
-#endif
 
 /* ---- SockAddr ---- */
 typedef struct {
@@ -129,13 +106,14 @@ size_t batch_slot_segment(PyObject *batch, Py_ssize_t i);
 /* aio_transport.c: the C half of pysock2.aio's datagram transport. */
 extern PyType_Spec aio_engine_spec;
 
-#if defined(_MSC_VER)
-#  define SOCK_FD(s) (*(volatile sys_socket_t *)&(s)->fd)
+/* The descriptor of a Socket, read (acquire) and swapped atomically: see SocketObject.fd. */
+#ifdef _WIN32 /* SOCKET is a UINT_PTR */
+#  define SOCK_FD(s) ((sys_socket_t)compat_atomic_load_uintptr((uintptr_t *)&(s)->fd))
 #  define SOCK_FD_SWAP(s, v) \
-      ((sys_socket_t)InterlockedExchangePointer((PVOID volatile *)&(s)->fd, (PVOID)(v)))
+      ((sys_socket_t)compat_atomic_exchange_uintptr((uintptr_t *)&(s)->fd, (uintptr_t)(v)))
 #else
-#  define SOCK_FD(s) __atomic_load_n(&(s)->fd, __ATOMIC_ACQUIRE)
-#  define SOCK_FD_SWAP(s, v) __atomic_exchange_n(&(s)->fd, (v), __ATOMIC_ACQ_REL)
+#  define SOCK_FD(s) compat_atomic_load_int(&(s)->fd)
+#  define SOCK_FD_SWAP(s, v) compat_atomic_exchange_int(&(s)->fd, (v))
 #endif
 
 /* A new Socket of the registered public class owning `fd`; closes fd on failure. */
@@ -189,7 +167,7 @@ socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
     int asked = *flags;
     sys_socket_t fd = SOCK_FD(self);
     if (fd != SYS_INVALID_SOCKET && (asked & MSG_WAITALL) == 0
-        && (__atomic_load_n(&self->kind, __ATOMIC_RELAXED) == SOCK_KIND_DATAGRAM
+        && (compat_atomic_load_int_relaxed(&self->kind) == SOCK_KIND_DATAGRAM
             || (asked & MSG_DONTWAIT))) {
         *flags = asked | MSG_DONTWAIT;
         ptrdiff_t result = fn(fd, ctx);

@@ -354,20 +354,12 @@ socket_repr(SocketObject *self)
 
 /* ---------------------------------------------------------------- connection */
 
-#if defined(_MSC_VER)
-#  define FAMILY_LOAD(s) (*(volatile int *)&(s)->family)
-#  define FAMILY_STORE(s, v) (*(volatile int *)&(s)->family = (v))
-#else
-#  define FAMILY_LOAD(s) __atomic_load_n(&(s)->family, __ATOMIC_RELAXED)
-#  define FAMILY_STORE(s, v) __atomic_store_n(&(s)->family, (v), __ATOMIC_RELAXED)
-#endif
-
 /* The address family of an open socket (AF_UNSPEC if the platform cannot say); cached,
  * as the family of a descriptor never changes. */
 static int
 socket_family(SocketObject *self, sys_socket_t fd)
 {
-    int family = FAMILY_LOAD(self);
+    int family = compat_atomic_load_int_relaxed(&self->family);
     if (family != AF_UNSPEC) {
         return family;
     }
@@ -388,7 +380,7 @@ socket_family(SocketObject *self, sys_socket_t fd)
     family = sys_getsockname(fd, (struct sockaddr *)&name, &len) < 0 ? AF_UNSPEC
                                                                      : name.ss_family;
 #endif
-    FAMILY_STORE(self, family);
+    compat_atomic_store_int_relaxed(&self->family, family);
     return family;
 }
 
@@ -705,7 +697,6 @@ socket_set_no_inherit(SocketObject *self, PyObject *arg)
 
 /* ---------------------------------------------------------------- the type */
 
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
 
 static PyMethodDef socket_methods[] = {
     {"new_raw", FASTCALL_KW(socket_new_raw) | METH_CLASS,

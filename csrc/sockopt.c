@@ -142,7 +142,6 @@ done:
     return result;
 }
 
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
 
 PyMethodDef socket_sockopt_methods[] = {
     {"getsockopt", FASTCALL_KW(socket_getsockopt),
