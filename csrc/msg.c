@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-/* ---------------------------------------------------------------- the calls */
+/* ---------------------------------------------------------------- the message path */
 
 ptrdiff_t
 msg_recv_attempt(sys_socket_t fd, void *arg)
@@ -31,6 +31,8 @@ msg_send_attempt(sys_socket_t fd, void *arg)
     msg_call *c = arg;
     return sys_sendmsg(fd, &c->msg, c->flags);
 }
+
+/* ---------------------------------------------------------------- the methods */
 
 /* (first, [address,] *, flags=0): `total` is 2 or 3, flags always last. */
 static int
@@ -221,7 +223,8 @@ PyMethodDef socket_msg_methods[] = {
      "sendmsg($self, msg, *, flags=0)\n--\n\nReturns int: the bytes of a MsgHdr sent."},
     {"recvmsg", FASTCALL_KW(socket_recvmsg),
      "recvmsg($self, msg, *, flags=0)\n--\n\nReturns int: bytes received into a MsgHdrMut, "
-     "which then holds the address, flags and control messages. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC)."},
+     "which then holds the address, flags and control messages. Received descriptors are "
+     "close-on-exec (MSG_CMSG_CLOEXEC)."},
     {NULL, NULL, 0, NULL},
 };
 
