@@ -72,17 +72,20 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
 /* An acquire load: a volatile read is one on x86/x64 (the barrier stops the compiler
  * from moving later accesses above it); elsewhere a no-op compare-exchange is. */
 #  if defined(_M_IX86) || defined(_M_X64)
-#    define COMPAT_LOAD_ACQUIRE(type, p, cas)                                             \
-        type v = *(volatile type const *)(p);                                            \
-        _ReadWriteBarrier();                                                             \
-        return v
+#    define COMPAT_MSVC_VOLATILE_ACQUIRE 1
 #  else
-#    define COMPAT_LOAD_ACQUIRE(type, p, cas) return (type)(cas)
+#    define COMPAT_MSVC_VOLATILE_ACQUIRE 0
 #  endif
 static inline int
 compat_atomic_load_int(int *p)
 {
-    COMPAT_LOAD_ACQUIRE(int, p, _InterlockedCompareExchange((volatile long *)p, 0, 0));
+#  if COMPAT_MSVC_VOLATILE_ACQUIRE
+    int v = *(volatile int *)p;
+    _ReadWriteBarrier();
+    return v;
+#  else
+    return (int)_InterlockedCompareExchange((volatile long *)p, 0, 0);
+#  endif
 }
 static inline void
 compat_atomic_store_int(int *p, int v)
@@ -106,8 +109,13 @@ compat_atomic_cas_int(int *p, int *expected, int desired)
 static inline void *
 compat_atomic_load_ptr(void **p)
 {
-    COMPAT_LOAD_ACQUIRE(void *, p,
-                        _InterlockedCompareExchangePointer((void *volatile *)p, NULL, NULL));
+#  if COMPAT_MSVC_VOLATILE_ACQUIRE
+    void *v = *(void *volatile *)p;
+    _ReadWriteBarrier();
+    return v;
+#  else
+    return _InterlockedCompareExchangePointer((void *volatile *)p, NULL, NULL);
+#  endif
 }
 static inline void
 compat_atomic_store_ptr(void **p, void *v)
@@ -148,7 +156,7 @@ compat_atomic_cas_uintptr(uintptr_t *p, uintptr_t *expected, uintptr_t desired)
 {
     return compat_atomic_cas_ptr((void **)p, (void **)expected, (void *)desired);
 }
-#  undef COMPAT_LOAD_ACQUIRE
+#  undef COMPAT_MSVC_VOLATILE_ACQUIRE
 static inline int
 compat_atomic_load_int_relaxed(int *p)
 {

@@ -142,28 +142,6 @@ add_constants(PyObject *module)
 
 /* ---------------------------------------------------------------- types */
 
-/* Adds a NULL-terminated method table to a type under construction. The Socket type is
- * assembled from several files' tables this way so each file owns its methods. */
-static int
-add_methods(PyTypeObject *type, PyMethodDef *defs)
-{
-    PyObject *dict = type->tp_dict;
-    for (PyMethodDef *def = defs; def->ml_name != NULL; def++) {
-        PyObject *descr = (def->ml_flags & METH_CLASS) ? PyDescr_NewClassMethod(type, def)
-                                                       : PyDescr_NewMethod(type, def);
-        if (descr == NULL) {
-            return -1;
-        }
-        int rc = PyDict_SetItemString(dict, def->ml_name, descr);
-        Py_DECREF(descr);
-        if (rc < 0) {
-            return -1;
-        }
-    }
-    PyType_Modified(type);
-    return 0;
-}
-
 PyTypeObject *
 add_type(PyObject *module, PyType_Spec *spec)
 {
@@ -175,6 +153,85 @@ add_type(PyObject *module, PyType_Spec *spec)
     }
     return type;
 }
+
+static size_t
+methods_count(const PyMethodDef *defs)
+{
+    size_t n = 0;
+    while (defs[n].ml_name != NULL) {
+        n++;
+    }
+    return n;
+}
+
+/* A NULL-terminated table in PyMem: `own` followed by the n tables of `more`; NULL with
+ * MemoryError. */
+static PyMethodDef *
+methods_concat(const PyMethodDef *own, const PyMethodDef *const *more, size_t n)
+{
+    size_t total = methods_count(own);
+    for (size_t i = 0; i < n; i++) {
+        total += methods_count(more[i]);
+    }
+    PyMethodDef *all = PyMem_Calloc(total + 1, sizeof(PyMethodDef));  /* zeroed sentinel */
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    size_t at = methods_count(own);
+    memcpy(all, own, at * sizeof(PyMethodDef));
+    for (size_t i = 0; i < n; i++) {
+        size_t count = methods_count(more[i]);
+        memcpy(all + at, more[i], count * sizeof(PyMethodDef));
+        at += count;
+    }
+    return all;
+}
+
+/* The Socket type, whose methods several files contribute so that each file owns its
+ * methods: socket.c's own table (socket_spec's Py_tp_methods slot) and the others,
+ * concatenated into the one table the type is created with. That table must outlive the
+ * type, so the module state keeps it (the type holds the module) and module_free frees
+ * it. The spec and its slots are only read during the call. */
+static PyTypeObject *
+add_socket_type(PyObject *module, module_state *state)
+{
+    PyType_Slot slots[16];
+    size_t nslots = 0;
+    const PyMethodDef *own = NULL;
+    for (const PyType_Slot *slot = socket_spec.slots; slot->slot != 0; slot++) {
+        if (nslots == sizeof(slots) / sizeof(slots[0]) - 1) {
+            PyErr_SetString(PyExc_SystemError, "socket_spec has too many slots");
+            return NULL;
+        }
+        if (slot->slot == Py_tp_methods) {
+            own = slot->pfunc;
+        }
+        slots[nslots++] = *slot;
+    }
+    slots[nslots] = (PyType_Slot){0, NULL};
+    /* .ci/cross_catalog.py reads this list by its name. */
+    const PyMethodDef *const socket_tables[] = {
+        socket_io_methods, socket_option_methods, socket_multicast_methods,
+        socket_special_option_methods, socket_msg_methods, socket_batch_methods,
+        socket_offload_methods, socket_sockopt_methods,
+    };
+    assert(own != NULL);
+    state->socket_methods = methods_concat(own, socket_tables,
+                                           sizeof(socket_tables) / sizeof(socket_tables[0]));
+    if (state->socket_methods == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < nslots; i++) {
+        if (slots[i].slot == Py_tp_methods) {
+            slots[i].pfunc = state->socket_methods;
+        }
+    }
+    PyType_Spec spec = socket_spec;
+    spec.slots = slots;
+    return add_type(module, &spec);
+}
+
 
 /* _register_classes(socket_class, sockaddr_class): the Python layer's subclasses, which C
  * then uses for every Socket and SockAddr it creates (accept, recv_from, ...). */
@@ -195,6 +252,21 @@ register_classes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* _memoryview_in_place(obj): what compat_memoryview_buffer() reads from obj, as
+ * (address, nbytes, readonly), or None when it reads nothing; tests/test_compat.py holds
+ * it against what Python says about the same memory. */
+static PyObject *
+memoryview_in_place(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    const Py_buffer *view = compat_memoryview_buffer(obj);
+    if (view == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(NnO)", PyLong_FromVoidPtr(view->buf), view->len,
+                         view->readonly ? Py_True : Py_False);
+}
+
 static int
 module_exec(PyObject *module)
 {
@@ -205,21 +277,9 @@ module_exec(PyObject *module)
         return -1;
     }
     state->sys_ready = 1;
-    state->socket_type = add_type(module, &socket_spec);
+    state->socket_type = add_socket_type(module, state);
     if (state->socket_type == NULL) {
         return -1;
-    }
-    /* socket.c's own methods come with the spec; the other files' tables are added here. */
-    PyMethodDef *const socket_tables[] = {socket_io_methods, socket_option_methods,
-                                          socket_multicast_methods,
-                                          socket_special_option_methods,
-                                          socket_msg_methods,
-                                          socket_batch_methods, socket_offload_methods,
-                                          socket_sockopt_methods};
-    for (size_t i = 0; i < sizeof(socket_tables) / sizeof(socket_tables[0]); i++) {
-        if (add_methods(state->socket_type, socket_tables[i]) < 0) {
-            return -1;
-        }
     }
     state->sockaddr_type = add_type(module, &sockaddr_spec);
     if (state->sockaddr_type == NULL) {
@@ -248,6 +308,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->socket_class);
     Py_VISIT(state->sockaddr_class);
     Py_VISIT(state->batch_type);
+    Py_VISIT(state->ip_address_types);
     return msg_module_traverse(state, visit, arg);
 }
 
@@ -261,6 +322,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->sockaddr_class);
     msg_module_clear(state);
     Py_CLEAR(state->batch_type);
+    Py_CLEAR(state->ip_address_types);
     return 0;
 }
 
@@ -272,11 +334,15 @@ module_free(void *module)
     if (state->sys_ready) {
         sys_fini();
     }
+    PyMem_Free(state->socket_methods);
 }
 
 static PyMethodDef module_methods[] = {
     {"_register_classes", (PyCFunction)(void (*)(void))register_classes, METH_FASTCALL,
      "Internal: the public subclasses C uses for new Socket and SockAddr objects."},
+    {"_memoryview_in_place", memoryview_in_place, METH_O,
+     "Internal, for tests: (address, nbytes, readonly) of the buffer a memoryview's fast "
+     "path reads in place (csrc/compat.h), or None."},
     {NULL, NULL, 0, NULL},
 };
 

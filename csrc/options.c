@@ -86,12 +86,13 @@ uint_arg(const char *fname, const char *what, PyObject *obj, unsigned long long 
 }
 
 static int
-ip_arg(const char *fname, const char *what, PyObject *obj, int family, void *out)
+ip_arg(module_state *state, const char *fname, const char *what, PyObject *obj, int family,
+       void *out)
 {
     unsigned char raw[16];
     int got = 0;
     uint32_t scope_id = 0;
-    if (parse_host(obj, &got, raw, &scope_id) < 0) {
+    if (parse_host(state, obj, &got, raw, &scope_id) < 0) {
         return -1;
     }
     if (got != family) {
@@ -104,15 +105,17 @@ ip_arg(const char *fname, const char *what, PyObject *obj, int family, void *out
 }
 
 int
-ipv4_arg(const char *fname, const char *what, PyObject *obj, struct in_addr *out)
+ipv4_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
+         struct in_addr *out)
 {
-    return ip_arg(fname, what, obj, AF_INET, out);
+    return ip_arg(state, fname, what, obj, AF_INET, out);
 }
 
 int
-ipv6_arg(const char *fname, const char *what, PyObject *obj, struct in6_addr *out)
+ipv6_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
+         struct in6_addr *out)
 {
-    return ip_arg(fname, what, obj, AF_INET6, out);
+    return ip_arg(state, fname, what, obj, AF_INET6, out);
 }
 
 int
@@ -181,7 +184,8 @@ name_object(const option_value *v, sys_socklen_t len, int optional)
 }
 
 static PyObject *
-value_object(const option_row *row, const option_value *v, sys_socklen_t len)
+value_object(module_state *state, const option_row *row, const option_value *v,
+             sys_socklen_t len)
 {
     unsigned int u = (unsigned int)v->i;
     switch (row->shape) {
@@ -218,7 +222,7 @@ value_object(const option_row *row, const option_value *v, sys_socklen_t len)
         }
         return PyFloat_FromDouble((double)v->linger.l_linger);
     case SHAPE_IPV4:
-        return ip_address_object(AF_INET, &v->in4);
+        return ip_address_object(state, AF_INET, &v->in4);
     case SHAPE_BYTES:
     case SHAPE_OPTIONAL_BYTES:
         return name_object(v, len, row->shape == SHAPE_OPTIONAL_BYTES);
@@ -293,8 +297,8 @@ duration_units(const char *fname, PyObject *obj, int64_t unit_usec, unsigned lon
 
 /* Converts and validates a setter's argument before any system call. */
 static int
-value_from_object(const option_row *row, const char *fname, PyObject *obj, option_value *v,
-                  sys_socklen_t *len)
+value_from_object(module_state *state, const option_row *row, const char *fname, PyObject *obj,
+                  option_value *v, sys_socklen_t *len)
 {
     unsigned long long n = 0;
     *len = value_size(row->shape);
@@ -364,7 +368,7 @@ value_from_object(const option_row *row, const char *fname, PyObject *obj, optio
         return 0;
     }
     case SHAPE_IPV4:
-        return ipv4_arg(fname, "interface", obj, &v->in4);
+        return ipv4_arg(state, fname, "interface", obj, &v->in4);
     case SHAPE_OPTIONAL_BYTES:
         if (obj == Py_None) {
             *len = 0;
@@ -400,7 +404,7 @@ option_get(SocketObject *self, const option_row *row)
     if (option_getsockopt(self, row->level, row->optname, &v, &len) < 0) {
         return NULL;
     }
-    return value_object(row, &v, len);
+    return value_object(self->state, row, &v, len);
 }
 
 static PyObject *
@@ -429,7 +433,7 @@ option_set(SocketObject *self, const option_row *row, PyObject *obj)
     option_value v;
     sys_socklen_t len;
     memset(&v, 0, sizeof(v));
-    if (value_from_object(row, fname, obj, &v, &len) < 0
+    if (value_from_object(self->state, row, fname, obj, &v, &len) < 0
         || option_setsockopt(self, row->level, row->optname, &v, len) < 0) {
         return NULL;
     }

@@ -10,12 +10,16 @@
 /* ---- module state (no static mutable globals; see module.c) ---- */
 typedef struct {
     PyTypeObject *socket_type;    /* _pysock2.Socket, the C base type */
+    PyMethodDef *socket_methods;  /* its method table, which several files contribute */
     PyTypeObject *sockaddr_type;  /* _pysock2.SockAddr */
     /* The public classes that C hands out for new objects (pysock2.Socket, pysock2.SockAddr);
      * they default to the C types until the Python package registers its subclasses. */
     PyTypeObject *socket_class;
     PyTypeObject *sockaddr_class;
     int sys_ready;                /* sys_init() succeeded, so module free calls sys_fini() */
+    /* (ipaddress.IPv4Address, IPv6Address) once a host needed them (sockaddr.c); NULL
+     * until then. */
+    PyObject *ip_address_types;
     /* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ---- */
     PyTypeObject *msghdr_type;    /* _pysock2.MsgHdr */
     PyTypeObject *msghdrmut_type; /* _pysock2.MsgHdrMut */
@@ -49,9 +53,10 @@ PyObject *sockaddr_new(module_state *state, const struct sockaddr_storage *stora
 extern PyType_Spec sockaddr_spec;
 /* The 4 (AF_INET) or 16 (AF_INET6) bytes of a numeric host given as a str or an ipaddress
  * object; an IPv6 "%scope" suffix fills *scope_id. ValueError for a name. */
-int parse_host(PyObject *host, int *family, unsigned char raw[16], uint32_t *scope_id);
+int parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
+               uint32_t *scope_id);
 /* ipaddress.IPv4Address / IPv6Address of 4 or 16 raw bytes. */
-PyObject *ip_address_object(int family, const void *raw);
+PyObject *ip_address_object(module_state *state, int family, const void *raw);
 
 /* ---- Socket ---- */
 typedef struct {
@@ -76,7 +81,8 @@ typedef struct {
 } SocketObject;
 
 extern PyType_Spec socket_spec;
-/* Method tables contributed by other files, added to the Socket type at module init. */
+/* Method tables contributed by other files: module.c creates the Socket type with them
+ * and socket.c's own table as one. */
 extern PyMethodDef socket_io_methods[];
 extern PyMethodDef socket_option_methods[];
 extern PyMethodDef socket_multicast_methods[];       /* multicast.c */

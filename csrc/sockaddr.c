@@ -64,20 +64,47 @@ u32_from_object(PyObject *obj, const char *what, unsigned long max, uint32_t *ou
     return 0;
 }
 
+/* (ipaddress.IPv4Address, ipaddress.IPv6Address), borrowed from the module state, or NULL
+ * with the import's exception. Imported on first use, not at module init: `import pysock2`
+ * does not load ipaddress (tests/test_import_cost.py). Threads that race here each import
+ * (the module is then cached) and the first to store wins. */
+static PyObject *
+ip_address_types(module_state *state)
+{
+    PyObject *types = compat_atomic_load_ptr((void **)&state->ip_address_types);
+    if (types != NULL) {
+        return types;
+    }
+    PyObject *ipaddress = PyImport_ImportModule("ipaddress");
+    if (ipaddress == NULL) {
+        return NULL;
+    }
+    PyObject *v4 = PyObject_GetAttrString(ipaddress, "IPv4Address");
+    PyObject *v6 = v4 == NULL ? NULL : PyObject_GetAttrString(ipaddress, "IPv6Address");
+    Py_DECREF(ipaddress);
+    types = v6 == NULL ? NULL : PyTuple_Pack(2, v4, v6);
+    Py_XDECREF(v4);
+    Py_XDECREF(v6);
+    if (types == NULL) {
+        return NULL;
+    }
+    void *stored = NULL;
+    if (!compat_atomic_cas_ptr((void **)&state->ip_address_types, &stored, types)) {
+        Py_DECREF(types);
+        types = stored;
+    }
+    return types;
+}
+
 /* The 4 or 16 raw bytes of a numeric host: a str, or an ipaddress IPv4Address/IPv6Address.
  * For IPv6 text, an optional "%scope" (a number or an interface name) fills *scope_id. */
 int
-parse_host(PyObject *host, int *family, unsigned char raw[16], uint32_t *scope_id)
+parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
+           uint32_t *scope_id)
 {
     if (!PyUnicode_Check(host)) {
-        PyObject *ipaddress = PyImport_ImportModule("ipaddress");
-        if (ipaddress == NULL) {
-            return -1;
-        }
-        PyObject *base = PyObject_GetAttrString(ipaddress, "_BaseAddress");
-        Py_DECREF(ipaddress);
-        int is_ip = base == NULL ? -1 : PyObject_IsInstance(host, base);
-        Py_XDECREF(base);
+        PyObject *types = ip_address_types(state);
+        int is_ip = types == NULL ? -1 : PyObject_IsInstance(host, types);
         if (is_ip < 0) {
             return -1;
         }
@@ -91,7 +118,7 @@ parse_host(PyObject *host, int *family, unsigned char raw[16], uint32_t *scope_i
         if (text == NULL) {
             return -1;
         }
-        int rc = parse_host(text, family, raw, scope_id);
+        int rc = parse_host(state, text, family, raw, scope_id);
         Py_DECREF(text);
         return rc;
     }
@@ -140,7 +167,8 @@ not_numeric:
 }
 
 static int
-ip_from_tuple(PyObject *tuple, struct sockaddr_storage *storage, sys_socklen_t *len)
+ip_from_tuple(module_state *state, PyObject *tuple, struct sockaddr_storage *storage,
+              sys_socklen_t *len)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(tuple);
     if (n < 2 || n > 4) {
@@ -153,7 +181,7 @@ ip_from_tuple(PyObject *tuple, struct sockaddr_storage *storage, sys_socklen_t *
     unsigned char raw[16];
     uint32_t scope_id = 0, flowinfo = 0;
     uint16_t port;
-    if (parse_host(PyTuple_GET_ITEM(tuple, 0), &family, raw, &scope_id) < 0
+    if (parse_host(state, PyTuple_GET_ITEM(tuple, 0), &family, raw, &scope_id) < 0
         || port_from_object(PyTuple_GET_ITEM(tuple, 1), &port) < 0) {
         return -1;
     }
@@ -259,7 +287,7 @@ sockaddr_from_object(module_state *state, PyObject *obj, struct sockaddr_storage
         return 0;
     }
     if (PyTuple_Check(obj)) {
-        return ip_from_tuple(obj, storage, len);
+        return ip_from_tuple(state, obj, storage, len);
     }
     if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyObject_HasAttrString(obj, "__fspath__")) {
         return unix_from_object(obj, storage, len);
@@ -578,20 +606,18 @@ sockaddr_as_socket_ipv6(SockAddrObject *self, PyObject *unused)
 }
 
 PyObject *
-ip_address_object(int family, const void *raw)
+ip_address_object(module_state *state, int family, const void *raw)
 {
     int v4 = family == AF_INET;
+    PyObject *types = ip_address_types(state);
+    if (types == NULL) {
+        return NULL;
+    }
     PyObject *packed = PyBytes_FromStringAndSize((const char *)raw, v4 ? 4 : 16);
     if (packed == NULL) {
         return NULL;
     }
-    PyObject *ipaddress = PyImport_ImportModule("ipaddress");
-    PyObject *result = NULL;
-    if (ipaddress != NULL) {
-        result = PyObject_CallMethod(ipaddress, v4 ? "IPv4Address" : "IPv6Address", "O",
-                                     packed);
-        Py_DECREF(ipaddress);
-    }
+    PyObject *result = PyObject_CallOneArg(PyTuple_GET_ITEM(types, v4 ? 0 : 1), packed);
     Py_DECREF(packed);
     return result;
 }
@@ -600,11 +626,17 @@ static PyObject *
 sockaddr_ip(SockAddrObject *self, PyObject *unused)
 {
     (void)unused;
-    switch (FAMILY(self)) {
-    case AF_INET: return ip_address_object(AF_INET, &SIN(self)->sin_addr);
-    case AF_INET6: return ip_address_object(AF_INET6, &SIN6(self)->sin6_addr);
-    default: Py_RETURN_NONE;
+    int family = FAMILY(self);
+    if (family != AF_INET && family != AF_INET6) {
+        Py_RETURN_NONE;
     }
+    module_state *state = state_of_type(Py_TYPE(self));
+    if (state == NULL) {
+        return NULL;
+    }
+    return ip_address_object(state, family, family == AF_INET
+                                                ? (const void *)&SIN(self)->sin_addr
+                                                : (const void *)&SIN6(self)->sin6_addr);
 }
 
 static PyObject *

@@ -27,6 +27,12 @@ class TestIPv4:
     def test_from_ipaddress_object(self):
         assert SockAddr((ipaddress.IPv4Address("10.1.2.3"), 1)) == SockAddr(("10.1.2.3", 1))
 
+    def test_from_a_subclass_of_an_ipaddress_address(self):
+        class Address(ipaddress.IPv4Address):
+            pass
+
+        assert SockAddr((Address("10.1.2.3"), 1)) == SockAddr(("10.1.2.3", 1))
+
     def test_raw_bytes_are_what_the_stdlib_passes_to_the_kernel(self):
         addr = SockAddr(("192.0.2.7", 443))
         raw = bytes(addr)
@@ -201,6 +207,19 @@ class TestBadAddresses:
     def test_host_of_a_wrong_type(self):
         with pytest.raises(TypeError):
             SockAddr((b"127.0.0.1", 1))
+
+    def test_a_host_is_a_str_or_an_ipaddress_address_not_anything_that_prints_as_one(self):
+        class Host:
+            def __str__(self):
+                return "127.0.0.1"
+
+        for host in (Host(), ipaddress.IPv4Network("10.0.0.0/8")):
+            with pytest.raises(TypeError, match="str or an ipaddress address"):
+                SockAddr((host, 1))
+
+    def test_an_ipaddress_interface_is_an_address_with_a_prefix_which_is_not_numeric(self):
+        with pytest.raises(ValueError, match="numeric"):
+            SockAddr((ipaddress.IPv4Interface("10.1.2.3/8"), 1))
 
     def test_unknown_scope_name(self):
         with pytest.raises(ValueError, match="scope"):
