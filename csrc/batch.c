@@ -676,32 +676,19 @@ batch_arg(SocketObject *self, const char *fname, PyObject *obj)
     return (BatchObject *)obj;
 }
 
-/* (first, *, flags=0) */
-static int
-parse_first_and_flags(const char *fname, const char *first, PyObject *const *args,
-                      Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
-{
-    const char *const names[] = {first, "flags"};
-    PyObject *argv[2];
-    if (parse_flags_call(fname, args, nargs, kwnames, names, 1, 2, argv, flags) < 0) {
-        return -1;
-    }
-    *out = argv[0];
-    return 0;
-}
-
 /* recv_batch(batch, *, flags=0) -> int */
 static PyObject *
 socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames)
 {
-    PyObject *obj;
+    static const char *const names[] = {"batch", "flags"};
+    PyObject *argv[2];
     int flags;
-    if (parse_first_and_flags("recv_batch", "batch", args, nargs, kwnames, &obj, &flags) < 0
-        || batch_arg(self, "recv_batch", obj) == NULL) {
+    if (parse_flags_call("recv_batch", args, nargs, kwnames, names, 1, 2, argv, &flags) < 0
+        || batch_arg(self, "recv_batch", argv[0]) == NULL) {
         return NULL;
     }
-    ptrdiff_t got = batch_recv(self, obj, flags);
+    ptrdiff_t got = batch_recv(self, argv[0], flags);
     return got < 0 ? NULL : PyLong_FromSsize_t(got);
 }
 
