@@ -860,8 +860,12 @@ send_from_sequence(SocketObject *self, PyObject *seq, struct sockaddr_storage *t
             PyErr_SetString(PyExc_RuntimeError, "send_batch() sequence changed size");
             goto done;
         }
-        PyObject *item = PySequence_Fast_GET_ITEM(fast, pinned);
-        if (readable_buffer_arg("send_batch", item, &views[pinned]) < 0) {
+        /* Held while exporting: a __buffer__ (3.12+) that empties the list would otherwise
+         * free the item under CPython's getbuffer slot. */
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, pinned));
+        int rc = readable_buffer_arg("send_batch", item, &views[pinned]);
+        Py_DECREF(item);
+        if (rc < 0) {
             goto done;
         }
         sys_iovec_set(&iov[pinned], views[pinned].buf, (size_t)views[pinned].len);
