@@ -94,6 +94,13 @@ check_target() {
         log "$target: FAILED to compile: ${failed[*]}"
         return 1
     fi
+    # compat.h's MSVC branch, which no compiler here takes by itself (tests/c/compat_msvc.c):
+    # the x86/x64 loads, then those of the other architectures.
+    for arch in "" -DCOMPAT_CHECK_OTHER_ARCH; do
+        "$target-gcc" "${CFLAGS[@]}" -I"$HEADERS" -I"$ROOT/csrc" ${arch:+"$arch"} -fsyntax-only \
+            "$ROOT/tests/c/compat_msvc.c" \
+            || { log "$target: FAILED: compat.h's MSVC branch ($arch)"; return 1; }
+    done
     # The Python C API comes from python3X.dll: every Py*/_Py* name the objects leave
     # undefined becomes an export of a stand-in import library, so only what Windows' own
     # libraries must provide can stay unresolved. A call goes through __imp_NAME; a function
@@ -114,7 +121,7 @@ check_target() {
     "$target-dlltool" -d "$out/python.def" -l "$out/libpython.a" || return 1
     "$target-gcc" -shared -o "$out/_pysock2.pyd" "$out"/*.o -L"$out" -lpython "${WINLIBS[@]}" \
         || { log "$target: FAILED to link"; return 1; }
-    log "$target: ${#sources[@]} files compiled, _pysock2.pyd linked, no warnings"
+    log "$target: ${#sources[@]} files compiled, _pysock2.pyd linked, compat.h's MSVC branch checked, no warnings"
 }
 
 TMP="$(mktemp -d)"

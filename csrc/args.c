@@ -112,7 +112,7 @@ size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out)
 }
 
 int
-duration_arg(const char *fname, PyObject *obj, int64_t *usec)
+duration_arg(module_state *state, const char *fname, PyObject *obj, int64_t *usec)
 {
     double seconds;
     if (PyLong_Check(obj) || PyFloat_Check(obj)) {
@@ -120,7 +120,7 @@ duration_arg(const char *fname, PyObject *obj, int64_t *usec)
     }
     else {
         /* datetime.timedelta (or anything duck-typed like it); cold path. */
-        PyObject *total = PyObject_CallMethod(obj, "total_seconds", NULL);
+        PyObject *total = PyObject_CallMethodObjArgs(obj, state->str_total_seconds, NULL);
         if (total == NULL) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError,

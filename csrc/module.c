@@ -277,6 +277,10 @@ module_exec(PyObject *module)
         return -1;
     }
     state->sys_ready = 1;
+    state->str_total_seconds = PyUnicode_InternFromString("total_seconds");
+    if (state->str_total_seconds == NULL) {
+        return -1;
+    }
     state->socket_type = add_socket_type(module, state);
     if (state->socket_type == NULL) {
         return -1;
@@ -309,6 +313,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->sockaddr_class);
     Py_VISIT(state->batch_type);
     Py_VISIT(state->ip_address_types);
+    Py_VISIT(state->str_total_seconds);
     return msg_module_traverse(state, visit, arg);
 }
 
@@ -323,6 +328,7 @@ module_clear(PyObject *module)
     msg_module_clear(state);
     Py_CLEAR(state->batch_type);
     Py_CLEAR(state->ip_address_types);
+    Py_CLEAR(state->str_total_seconds);
     return 0;
 }
 

@@ -276,11 +276,11 @@ name_value(const char *fname, PyObject *obj, option_value *v, sys_socklen_t *len
 /* A duration in whole units of `unit_usec` microseconds, at most `max` units; rounds up so
  * that a tiny positive duration never becomes zero (which means "unset"). */
 static int
-duration_units(const char *fname, PyObject *obj, int64_t unit_usec, unsigned long long max,
-               int round_up, unsigned long long *out)
+duration_units(module_state *state, const char *fname, PyObject *obj, int64_t unit_usec,
+               unsigned long long max, int round_up, unsigned long long *out)
 {
     int64_t usec;
-    if (duration_arg(fname, obj, &usec) < 0) {
+    if (duration_arg(state, fname, obj, &usec) < 0) {
         return -1;
     }
     unsigned long long units = (unsigned long long)(usec / unit_usec);
@@ -344,7 +344,7 @@ value_from_object(module_state *state, const option_row *row, const char *fname,
         v->i = (int)(uint32_t)n;
         return 0;
     case SHAPE_MILLIS:
-        if (obj != Py_None && duration_units(fname, obj, 1000, UINT_MAX, 1, &n) < 0) {
+        if (obj != Py_None && duration_units(state, fname, obj, 1000, UINT_MAX, 1, &n) < 0) {
             return -1;
         }
         v->i = (int)(unsigned int)n;
@@ -352,7 +352,7 @@ value_from_object(module_state *state, const option_row *row, const char *fname,
     case SHAPE_LINGER: {
         /* l_linger is an int, or an unsigned short on Windows. */
         unsigned long long max = sizeof(v->linger.l_linger) == 2 ? USHRT_MAX : INT_MAX;
-        if (obj != Py_None && duration_units(fname, obj, 1000000, max, 0, &n) < 0) {
+        if (obj != Py_None && duration_units(state, fname, obj, 1000000, max, 0, &n) < 0) {
             return -1;
         }
         /* A fraction of a second would truncate to 0, which is not a short linger but an
@@ -414,7 +414,7 @@ option_set(SocketObject *self, const option_row *row, PyObject *obj)
     if (row->shape == SHAPE_TIMEOUT) {
         int64_t usec = 0;
         if (obj != Py_None) {
-            if (duration_arg(fname, obj, &usec) < 0) {
+            if (duration_arg(self->state, fname, obj, &usec) < 0) {
                 return NULL;
             }
             if (usec == 0) {

@@ -15,14 +15,14 @@
  * Unix, the fraction dropped as socket2 does), from one unit to what the kernel accepts.
  * Checked here, before any system call, so that the setting is never half-applied. */
 static int
-keepalive_ms(const char *what, PyObject *obj, int64_t *ms)
+keepalive_ms(module_state *state, const char *what, PyObject *obj, int64_t *ms)
 {
     int64_t usec;
     if (obj == NULL || obj == Py_None) {
         *ms = -1;
         return 0;
     }
-    if (duration_arg("set_tcp_keepalive", obj, &usec) < 0) {
+    if (duration_arg(state, "set_tcp_keepalive", obj, &usec) < 0) {
         return -1;
     }
     int64_t units = usec / ((int64_t)SYS_KEEPALIVE_UNIT_MS * 1000);
@@ -52,8 +52,8 @@ socket_set_tcp_keepalive(SocketObject *self, PyObject *const *args, Py_ssize_t n
     int64_t time_ms, interval_ms;
     unsigned long long retries = 0;
     if (parse_args("set_tcp_keepalive", args, nargs, kwnames, names, 0, 3, argv) < 0
-        || keepalive_ms("time", argv[0], &time_ms) < 0
-        || keepalive_ms("interval", argv[1], &interval_ms) < 0) {
+        || keepalive_ms(self->state, "time", argv[0], &time_ms) < 0
+        || keepalive_ms(self->state, "interval", argv[1], &interval_ms) < 0) {
         return NULL;
     }
     int have_retries = argv[2] != NULL && argv[2] != Py_None;

@@ -20,6 +20,9 @@ typedef struct {
     /* (ipaddress.IPv4Address, IPv6Address) once a host needed them (sockaddr.c); NULL
      * until then. */
     PyObject *ip_address_types;
+    /* The interned name "total_seconds" (args.c), made once: a name built per call would
+     * be kept alive by each slot of CPython's type attribute cache it lands in. */
+    PyObject *str_total_seconds;
     /* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ---- */
     PyTypeObject *msghdr_type;    /* _pysock2.MsgHdr */
     PyTypeObject *msghdrmut_type; /* _pysock2.MsgHdrMut */
@@ -255,7 +258,7 @@ int int_arg(const char *fname, const char *what, PyObject *obj, int *out);
 int size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out);
 /* A duration in seconds (float, int or datetime.timedelta), finite and >= 0, as
  * microseconds rounded up so that a tiny positive value never becomes zero. */
-int duration_arg(const char *fname, PyObject *obj, int64_t *usec);
+int duration_arg(module_state *state, const char *fname, PyObject *obj, int64_t *usec);
 /* Acquires a writable, C-contiguous buffer; a read-only or non-contiguous object is a
  * TypeError naming the method. */
 int buffer_error_is_wrong_kind(void);

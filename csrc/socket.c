@@ -466,7 +466,7 @@ socket_connect_timeout(SocketObject *self, PyObject *const *args, Py_ssize_t nar
     int64_t usec;
     if (parse_args("connect_timeout", args, nargs, kwnames, names, 2, 2, argv) < 0
         || socket_address_arg(self, "connect_timeout", argv[0], &storage, &len) < 0
-        || duration_arg("connect_timeout", argv[1], &usec) < 0
+        || duration_arg(self->state, "connect_timeout", argv[1], &usec) < 0
         || PySys_Audit("socket.connect", "OO", self, argv[0]) < 0) {
         return NULL;
     }
