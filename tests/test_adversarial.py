@@ -713,7 +713,6 @@ except RuntimeError as exc:
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ in Python is 3.12+")
-@owned_by("layers", "send_batch() of a list whose item's __buffer__ empties it: use after free")
 def test_send_batch_holds_each_item_while_exporting_its_buffer():
     child = subprocess.run([sys.executable, "-c", _EDITED_DURING_EXPORT], capture_output=True,
                            text=True, timeout=60, **child_python())
