@@ -53,6 +53,7 @@ typedef struct {
     PyObject *on_error;             /* protocol.error_received */
     PyObject *on_exception;         /* f(exc): a protocol callback raised (aio.py) */
     PyObject *on_backlog;           /* f(): the queue is left non-empty (aio.py) */
+    PyObject *on_fatal;             /* f(exc): the transport cannot go on (aio.py) */
     Py_ssize_t max_batches;         /* recv_batch calls per wakeup */
     Py_ssize_t batch_capacity;      /* a receive this full may have left more queued */
     int split_gro;                  /* cut coalesced (GRO) datagrams for datagram_received */
@@ -61,7 +62,13 @@ typedef struct {
     struct sockaddr_storage peer;
     int closed;                     /* close(): nothing is read or sent any more */
     int reading_stopped;            /* stop_reading(): a drain delivers nothing more */
+    int paused;                     /* pause(): nothing is delivered until resume() */
     int draining;                   /* inside read_ready: sendto only queues */
+    /* The last receive: slots [next, held) are still to be delivered, the first of them
+     * from byte next_offset on (a coalesced slot cut apart part-way); they wait there
+     * while the protocol has paused reading. */
+    Py_ssize_t held, next;
+    size_t next_offset;
     unsigned long owner;            /* the thread inside the engine, 0: none */
     int depth;
     queued_datagram *queue;         /* queue[head..tail) waits to be sent */
@@ -534,72 +541,135 @@ engine_flush(EngineObject *self, PyObject *unused)
 
 /* ---------------------------------------------------------------- receiving */
 
-/* Hands the datagrams of one recv_batch to the protocol. */
+/* Whether the protocol is to get more datagrams now. */
 static int
-deliver(EngineObject *self, Py_ssize_t count)
+delivering(EngineObject *self)
 {
-    if (self->on_batch != NULL) {
-        PyObject *r = call_slot(self->on_batch, &self->batch, 1);
-        if (r == NULL) {
-            return callback_failed(self);
+    return !self->closed && !self->reading_stopped && !self->paused;
+}
+
+/* The batch could not be received into (the protocol released it, or is using it in
+ * another call): the transport cannot go on; on_fatal closes it with that error. */
+static int
+receive_failed(EngineObject *self)
+{
+    PyObject *exc = error_take();
+    PyObject *r = call_slot(self->on_fatal, &exc, 1);
+    Py_DECREF(exc);
+    if (r == NULL) {
+        return callback_failed(self);
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Hands the whole batch to datagrams_received(batch). The batch is the transport's: once
+ * the call returns it holds nothing (count 0), so a protocol that kept it gets IndexError
+ * instead of the next receive's datagrams. */
+static int
+deliver_batch(EngineObject *self)
+{
+    int fresh = self->next == 0 && self->next_offset == 0;
+    self->next = self->held;
+    if (!fresh) {
+        return 0;  /* set_protocol() mid-batch: the rest went to the old protocol's way */
+    }
+    PyObject *r = call_slot(self->on_batch, &self->batch, 1);
+    if (r == NULL && callback_failed(self) < 0) {
+        return -1;
+    }
+    Py_XDECREF(r);
+    PyObject *zero = PyLong_FromLong(0);
+    int rc = zero == NULL ? -1 : PyObject_SetAttrString(self->batch, "count", zero);
+    Py_XDECREF(zero);
+    if (rc == 0) {  /* a released batch takes a count: ask */
+        PyObject *released = PyObject_GetAttrString(self->batch, "released");
+        rc = released == NULL ? -1 : PyObject_IsTrue(released);
+        Py_XDECREF(released);
+        if (rc > 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "datagrams_received() released the transport's DatagramBatch: "
+                            "nothing more can be received");
+            rc = -1;
         }
-        Py_DECREF(r);
+    }
+    /* The protocol released the batch, or lent it to a call still running. */
+    return rc < 0 ? receive_failed(self) : 0;
+}
+
+/* Hands the held datagrams to datagram_received, one call each (each segment of a
+ * coalesced slot its own), until they are all delivered or the protocol pauses or
+ * closes; what is left stays held for resume(). */
+static int
+deliver(EngineObject *self)
+{
+    if (self->next >= self->held) {
         return 0;
     }
+    if (self->on_batch != NULL) {
+        return deliver_batch(self);
+    }
     PyObject *call[3];
-    for (Py_ssize_t i = 0;
-         i < count && self->on_datagram != NULL && !self->closed && !self->reading_stopped;
-         i++) {
+    while (self->next < self->held && self->on_datagram != NULL && delivering(self)) {
+        Py_ssize_t i = self->next;
         size_t len;
         const char *data = batch_slot_data(self->batch, i, &len);
         size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
         if (segment == 0 || segment > len) {
             segment = len;
         }
-        PyObject *addr = batch_slot_sender(self->batch, i);
-        if (addr == NULL) {
+        size_t offset = self->next_offset;
+        size_t take = len - offset < segment ? len - offset : segment;
+        /* The slot is done before the call: the protocol may pause inside it. */
+        if (offset + take >= len) {
+            self->next++;
+            self->next_offset = 0;
+        }
+        else {
+            self->next_offset = offset + take;
+        }
+        call[1] = PyBytes_FromStringAndSize(data + offset, (Py_ssize_t)take);
+        if (call[1] == NULL) {
             return -1;
         }
-        call[2] = addr;
-        size_t offset = 0;
-        do {  /* once, or once per segment of a coalesced receive */
-            size_t take = len - offset < segment ? len - offset : segment;
-            call[1] = PyBytes_FromStringAndSize(data + offset, (Py_ssize_t)take);
-            if (call[1] == NULL) {
-                Py_DECREF(addr);
-                return -1;
-            }
-            PyObject *r = call_slot(self->on_datagram, call + 1,
-                                    2 | PY_VECTORCALL_ARGUMENTS_OFFSET);
+        call[2] = batch_slot_sender(self->batch, i);
+        if (call[2] == NULL) {
             Py_DECREF(call[1]);
-            if (r == NULL && callback_failed(self) < 0) {
-                Py_DECREF(addr);
-                return -1;
-            }
-            Py_XDECREF(r);
-            offset += take;
-        } while (offset < len && self->on_datagram != NULL && !self->closed
-                 && !self->reading_stopped);
-        Py_DECREF(addr);
+            return -1;
+        }
+        PyObject *r = call_slot(self->on_datagram, call + 1,
+                                2 | PY_VECTORCALL_ARGUMENTS_OFFSET);
+        Py_DECREF(call[1]);
+        Py_DECREF(call[2]);
+        if (r == NULL && callback_failed(self) < 0) {
+            return -1;
+        }
+        Py_XDECREF(r);
     }
     return 0;
 }
 
-/* read_ready(): the loop's reader callback. */
+/* read_ready(): the loop's reader callback: first what a pause left held, then fresh
+ * receives. */
 static PyObject *
 engine_read_ready(EngineObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->closed || self->reading_stopped) {
+    if (!delivering(self)) {
         Py_RETURN_NONE;
+    }
+    if (self->draining) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "read_ready() called from inside a protocol callback of its transport");
+        return NULL;
     }
     if (engine_enter(self) < 0) {
         return NULL;
     }
-    int rc = 0;
     self->draining++;
-    for (Py_ssize_t round = 0;
-         round < self->max_batches && !self->closed && !self->reading_stopped; round++) {
+    int rc = deliver(self);
+    for (Py_ssize_t round = 0; rc == 0 && round < self->max_batches && delivering(self)
+                               && self->next == self->held; round++) {
         ptrdiff_t got = batch_recv(self->sock, self->batch, 0);
         if (got < 0) {
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
@@ -608,12 +678,18 @@ engine_read_ready(EngineObject *self, PyObject *unused)
             else if (PyErr_ExceptionMatches(PyExc_OSError)) {
                 rc = report_os_error(self);  /* an ICMP error, as asyncio reports it */
             }
+            else if (PyErr_ExceptionMatches(PyExc_Exception)) {
+                rc = receive_failed(self);
+            }
             else {
                 rc = -1;
             }
             break;
         }
-        if ((rc = deliver(self, got)) < 0 || got < self->batch_capacity) {
+        self->held = got;
+        self->next = 0;
+        self->next_offset = 0;
+        if ((rc = deliver(self)) < 0 || got < self->batch_capacity) {
             break;  /* the queue is empty (or a callback let SystemExit out) */
         }
     }
@@ -639,19 +715,20 @@ engine_read_ready(EngineObject *self, PyObject *unused)
 /* ---------------------------------------------------------------- life cycle */
 
 /* _DatagramEngine(sock, batch, datagram_received, datagrams_received, error_received,
- *                 on_exception, on_backlog, *, max_batches, split_gro) */
+ *                 on_exception, on_backlog, on_fatal, *, max_batches, split_gro, gso) */
 static PyObject *
 engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"sock", "batch", "datagram_received", "datagrams_received",
-                             "error_received", "on_exception", "on_backlog", "max_batches",
-                             "split_gro", "gso", NULL};
-    PyObject *sock, *batch, *on_datagram, *on_batch, *on_error, *on_exception, *on_backlog;
+                             "error_received", "on_exception", "on_backlog", "on_fatal",
+                             "max_batches", "split_gro", "gso", NULL};
+    PyObject *sock, *batch, *on_datagram, *on_batch, *on_error, *on_exception, *on_backlog,
+        *on_fatal;
     Py_ssize_t max_batches = 4;
     int split_gro = 0, gso = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOO|$npp:_DatagramEngine", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOO|$npp:_DatagramEngine", kwlist,
                                      &sock, &batch, &on_datagram, &on_batch, &on_error,
-                                     &on_exception, &on_backlog, &max_batches, &split_gro,
+                                     &on_exception, &on_backlog, &on_fatal, &max_batches, &split_gro,
                                      &gso)) {
         return NULL;
     }
@@ -684,6 +761,7 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->on_error = on_error == Py_None ? NULL : Py_NewRef(on_error);
     self->on_exception = on_exception == Py_None ? NULL : Py_NewRef(on_exception);
     self->on_backlog = on_backlog == Py_None ? NULL : Py_NewRef(on_backlog);
+    self->on_fatal = on_fatal == Py_None ? NULL : Py_NewRef(on_fatal);
     self->max_batches = max_batches;
     self->split_gro = split_gro;
 #ifdef HAVE_GSO
@@ -730,6 +808,7 @@ engine_traverse(EngineObject *self, visitproc visit, void *arg)
     Py_VISIT(self->on_error);
     Py_VISIT(self->on_exception);
     Py_VISIT(self->on_backlog);
+    Py_VISIT(self->on_fatal);
     return 0;
 }
 
@@ -743,6 +822,7 @@ engine_drop_callbacks(EngineObject *self)
     Py_CLEAR(self->on_error);
     Py_CLEAR(self->on_exception);
     Py_CLEAR(self->on_backlog);
+    Py_CLEAR(self->on_fatal);
 }
 
 static int
@@ -794,7 +874,28 @@ engine_stop_reading(EngineObject *self, PyObject *unused)
 {
     (void)unused;
     self->reading_stopped = 1;
+    self->held = self->next = 0;
     Py_RETURN_NONE;
+}
+
+/* pause(): transport.pause_reading(): the drain stops after the datagram being delivered;
+ * the rest of the batch stays held. */
+static PyObject *
+engine_pause(EngineObject *self, PyObject *unused)
+{
+    (void)unused;
+    self->paused = 1;
+    Py_RETURN_NONE;
+}
+
+/* resume() -> bool: transport.resume_reading(); True when datagrams are held, for
+ * read_ready() to deliver before it receives more (the socket may not turn readable). */
+static PyObject *
+engine_resume(EngineObject *self, PyObject *unused)
+{
+    (void)unused;
+    self->paused = 0;
+    return PyBool_FromLong(self->next < self->held && !self->closed && !self->reading_stopped);
 }
 
 /* set_protocol(datagram_received, datagrams_received, error_received): the callbacks of
@@ -857,6 +958,10 @@ static PyMethodDef engine_methods[] = {
      "flush(): sends queued datagrams as far as the kernel takes them."},
     {"stop_reading", (PyCFunction)engine_stop_reading, METH_NOARGS,
      "stop_reading(): nothing more is read or delivered (close())."},
+    {"pause", (PyCFunction)engine_pause, METH_NOARGS,
+     "pause(): nothing more is delivered; the rest of the batch stays held."},
+    {"resume", (PyCFunction)engine_resume, METH_NOARGS,
+     "resume() -> bool: delivering again; True when datagrams are held for read_ready()."},
     {"set_protocol", (PyCFunction)(void (*)(void))engine_set_protocol, METH_FASTCALL,
      "set_protocol(datagram_received, datagrams_received, error_received)"},
     {"close", (PyCFunction)(void (*)(void))engine_close, METH_FASTCALL,

@@ -192,6 +192,7 @@ class _DatagramEngine:  # csrc/aio_transport.c: the C half of pysock2.aio's tran
         error_received: Callable[[Exception], object] | None,
         on_exception: Callable[[BaseException], object] | None,
         on_backlog: Callable[[], object] | None,
+        on_fatal: Callable[[BaseException], object] | None,
         *,
         max_batches: int = 4,
         split_gro: bool = False,
@@ -201,6 +202,8 @@ class _DatagramEngine:  # csrc/aio_transport.c: the C half of pysock2.aio's tran
     def read_ready(self) -> None: ...
     def flush(self) -> None: ...
     def stop_reading(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> bool: ...
     def set_protocol(
         self,
         datagram_received: Callable[[bytes, Any], object] | None,

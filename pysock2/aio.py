@@ -232,16 +232,18 @@ async def sock_accept(sock: Socket) -> tuple[Socket, SockAddr]:
 
 async def create_datagram_endpoint(
     protocol_factory: Callable[[], _P], *, sock: Socket, batch_size: int = 64,
-    max_batches: int = 4, gro: bool = False, gso: bool | None = None,
+    max_batches: int = 4, gro: bool | None = None, gso: bool | None = None,
 ) -> tuple[asyncio.DatagramTransport, _P]:
     """An asyncio.DatagramTransport over a non-blocking datagram Socket, and the protocol
     `protocol_factory()` made for it (connection_made() has run when this returns).
 
     batch_size: datagrams per recv_batch; max_batches: recv_batch calls per readable
     event at most (then other callbacks run); gro: receive with UDP GRO (Linux), cutting
-    coalesced datagrams apart for datagram_received; gso: send runs of same-size
-    datagrams to one address as one UDP GSO message (Linux; None: on where available, and
-    off for good if the path refuses it)."""
+    coalesced datagrams apart for datagram_received (None: on where available for a
+    protocol with datagram_received, off for one with datagrams_received, whose batch
+    slots would hold coalesced trains); gso: send runs of same-size datagrams to one
+    address as one UDP GSO message (Linux; None: on where available, and off for good if
+    the path refuses it)."""
     loop = _running_loop(sock, "create_datagram_endpoint")
     kind = sock.type()
     if kind not in (_pysock2.SOCK_DGRAM, getattr(_pysock2, "SOCK_RAW", None)):
@@ -250,15 +252,19 @@ async def create_datagram_endpoint(
         raise ValueError(f"batch_size must be 1-1024, not {batch_size}")
     if max_batches < 1:
         raise ValueError(f"max_batches must be at least 1, not {max_batches}")
-    if gro:
-        if not hasattr(sock, "set_udp_gro"):
-            raise ValueError("gro=True: UDP GRO is not available on this platform")
-        sock.set_udp_gro(True)
-    gso_available = hasattr(sock, "send_gso") and sock.local_addr().family in (
-        _pysock2.AF_INET, getattr(_pysock2, "AF_INET6", None))
+    inet = sock.local_addr().family in (_pysock2.AF_INET, getattr(_pysock2, "AF_INET6", None))
+    if gro and not hasattr(sock, "set_udp_gro"):
+        raise ValueError("gro=True: UDP GRO is not available on this platform")
+    gso_available = hasattr(sock, "send_gso") and inet
     if gso and not gso_available:
         raise ValueError("gso=True: UDP GSO is not available for this socket")
     protocol = protocol_factory()
+    if gro is None:
+        gro = (hasattr(sock, "set_udp_gro") and inet and kind == _pysock2.SOCK_DGRAM
+               and getattr(protocol, "datagrams_received", None) is None
+               and _try_gro(sock))
+    elif gro:
+        sock.set_udp_gro(True)
     waiter = loop.create_future()
     transport = _DatagramTransport(loop, sock, protocol, waiter, batch_size, max_batches, gro,
                                    gso_available if gso is None else gso)
@@ -299,8 +305,8 @@ class _DatagramTransport(asyncio.DatagramTransport):
         self._batch = DatagramBatch(slots, control_size=64 if gro else 0)
         self._engine = _pysock2._DatagramEngine(
             sock, self._batch, on_datagram, on_batch, getattr(protocol, "error_received", None),
-            self._callback_failed, self._on_backlog, max_batches=max_batches,
-            split_gro=gro and on_batch is None, gso=gso)
+            self._callback_failed, self._on_backlog, self._fatal_error,
+            max_batches=max_batches, split_gro=gro, gso=gso)
         self._sock: Socket | None = sock  # from here on the transport owns it
         # The hot path: transport.sendto is the engine's C method, no Python frame.
         self.sendto = self._engine.sendto  # type: ignore[method-assign]
@@ -389,12 +395,28 @@ class _DatagramTransport(asyncio.DatagramTransport):
         return self._reading
 
     def pause_reading(self) -> None:
+        """Stops delivering at once, even inside datagram_received: the rest of the batch
+        being delivered is kept, in order, for resume_reading()."""
         if self._reading:
             self._loop.remove_reader(self._fd)
             self._reading = False
+            self._engine.pause()
 
     def resume_reading(self) -> None:
+        if self._closing or self._reading:
+            return
         self._start_reading()
+        if self._engine.resume():  # datagrams held since the pause go first
+            self._loop.call_soon(self._engine.read_ready)
+
+    def _fatal_error(self, exc: BaseException) -> None:
+        """The transport cannot receive any more (the protocol released or took its
+        batch): the loop's exception handler hears of it and connection_lost(exc)
+        follows."""
+        self._loop.call_exception_handler({
+            "message": "Fatal error on a pysock2.aio transport", "exception": exc,
+            "transport": self, "protocol": self._protocol})
+        self._force_close(exc)  # type: ignore[arg-type]
 
     def _callback_failed(self, exc: BaseException) -> None:
         self._loop.call_exception_handler({
@@ -470,6 +492,16 @@ def _receivers(protocol: object) -> tuple[Callable[..., Any] | None, Callable[..
         raise TypeError(f"{type(protocol).__name__} defines neither datagram_received() nor "
                         "datagrams_received()")
     return on_datagram, None
+
+
+def _try_gro(sock: Socket) -> bool:
+    """Turns UDP GRO on where the socket takes it (not an ICMP datagram socket, not a
+    kernel without it)."""
+    try:
+        sock.set_udp_gro(True)  # type: ignore[attr-defined]
+    except OSError:
+        return False
+    return True
 
 
 def _set_result_unless_done(fut: asyncio.Future[None]) -> None:
