@@ -58,6 +58,7 @@ typedef struct {
     Py_ssize_t batch_capacity;      /* a receive this full may have left more queued */
     int split_gro;                  /* cut coalesced (GRO) datagrams for datagram_received */
     int connected;                  /* sendto(addr=None) goes to the peer */
+
     sys_socklen_t peerlen;
     struct sockaddr_storage peer;
     int closed;                     /* close(): nothing is read or sent any more */
@@ -618,33 +619,37 @@ deliver(EngineObject *self)
         if (segment == 0 || segment > len) {
             segment = len;
         }
-        size_t offset = self->next_offset;
-        size_t take = len - offset < segment ? len - offset : segment;
-        /* The slot is done before the call: the protocol may pause inside it. */
-        if (offset + take >= len) {
-            self->next++;
-            self->next_offset = 0;
-        }
-        else {
-            self->next_offset = offset + take;
-        }
-        call[1] = PyBytes_FromStringAndSize(data + offset, (Py_ssize_t)take);
-        if (call[1] == NULL) {
+        PyObject *addr = batch_slot_sender(self->batch, i);
+        if (addr == NULL) {
             return -1;
         }
-        call[2] = batch_slot_sender(self->batch, i);
-        if (call[2] == NULL) {
+        call[2] = addr;
+        do {  /* once, or once per segment of a coalesced receive */
+            size_t offset = self->next_offset;
+            size_t take = len - offset < segment ? len - offset : segment;
+            /* Moved on before the call: the protocol may pause inside it. */
+            if (offset + take >= len) {
+                self->next++;
+                self->next_offset = 0;
+            }
+            else {
+                self->next_offset = offset + take;
+            }
+            call[1] = PyBytes_FromStringAndSize(data + offset, (Py_ssize_t)take);
+            if (call[1] == NULL) {
+                Py_DECREF(addr);
+                return -1;
+            }
+            PyObject *r = call_slot(self->on_datagram, call + 1,
+                                    2 | PY_VECTORCALL_ARGUMENTS_OFFSET);
             Py_DECREF(call[1]);
-            return -1;
-        }
-        PyObject *r = call_slot(self->on_datagram, call + 1,
-                                2 | PY_VECTORCALL_ARGUMENTS_OFFSET);
-        Py_DECREF(call[1]);
-        Py_DECREF(call[2]);
-        if (r == NULL && callback_failed(self) < 0) {
-            return -1;
-        }
-        Py_XDECREF(r);
+            if (r == NULL && callback_failed(self) < 0) {
+                Py_DECREF(addr);
+                return -1;
+            }
+            Py_XDECREF(r);
+        } while (self->next == i && self->on_datagram != NULL && delivering(self));
+        Py_DECREF(addr);
     }
     return 0;
 }
