@@ -58,7 +58,6 @@ typedef struct {
     Py_ssize_t batch_capacity;      /* a receive this full may have left more queued */
     int split_gro;                  /* cut coalesced (GRO) datagrams for datagram_received */
     int connected;                  /* sendto(addr=None) goes to the peer */
-
     sys_socklen_t peerlen;
     struct sockaddr_storage peer;
     int closed;                     /* close(): nothing is read or sent any more */
@@ -663,12 +662,13 @@ engine_read_ready(EngineObject *self, PyObject *unused)
     if (!delivering(self)) {
         Py_RETURN_NONE;
     }
-    if (self->draining) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "read_ready() called from inside a protocol callback of its transport");
+    if (engine_enter(self) < 0) {
         return NULL;
     }
-    if (engine_enter(self) < 0) {
+    if (self->draining) {  /* the batch being delivered would be received over */
+        engine_leave(self);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "read_ready() called from inside a protocol callback of its transport");
         return NULL;
     }
     self->draining++;
@@ -733,8 +733,8 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     int split_gro = 0, gso = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOO|$npp:_DatagramEngine", kwlist,
                                      &sock, &batch, &on_datagram, &on_batch, &on_error,
-                                     &on_exception, &on_backlog, &on_fatal, &max_batches, &split_gro,
-                                     &gso)) {
+                                     &on_exception, &on_backlog, &on_fatal, &max_batches,
+                                     &split_gro, &gso)) {
         return NULL;
     }
     module_state *state = state_of_type(cls);
@@ -880,6 +880,7 @@ engine_stop_reading(EngineObject *self, PyObject *unused)
     (void)unused;
     self->reading_stopped = 1;
     self->held = self->next = 0;
+    self->next_offset = 0;
     Py_RETURN_NONE;
 }
 

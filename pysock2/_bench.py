@@ -815,10 +815,11 @@ def format_table(report: dict[str, Any]) -> str:
     out.append(f"{'import (ms, fresh interpreter)':<34}"
                f"{_number(imp['import_only_ms'].get('socket'), 1):>10}"
                f"{_number(imp['import_only_ms'].get('pysock2'), 1):>10}{'':>10}")
-    out += ["", f"{'target':<30}{'value':>9}  {'wanted':<9} verdict"]
+    width = max(map(len, report["targets"])) + 2
+    out += ["", f"{'target':<{width}}{'value':>9}  {'wanted':<9} verdict"]
     for key, target in report["targets"].items():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
-        out.append(f"{key:<30}{_number(target.get('value'), 3):>9}  "
+        out.append(f"{key:<{width}}{_number(target.get('value'), 3):>9}  "
                    f"{target.get('target', ''):<9} {verdict}")
     if m.get("c_reference") and "not found" in str(m["c_reference"]):
         out.append(f"\n(C columns: {m['c_reference']})")
