@@ -56,6 +56,7 @@ typedef struct {
     PyObject *on_fatal;             /* f(exc): the transport cannot go on (aio.py) */
     Py_ssize_t max_batches;         /* recv_batch calls per wakeup */
     Py_ssize_t batch_capacity;      /* a receive this full may have left more queued */
+    Py_ssize_t slot_size;           /* bytes per batch slot: a datagram this long may be cut */
     int split_gro;                  /* cut coalesced (GRO) datagrams for datagram_received */
     int connected;                  /* sendto(addr=None) goes to the peer */
     sys_socklen_t peerlen;
@@ -597,6 +598,42 @@ deliver_batch(EngineObject *self)
     return rc < 0 ? receive_failed(self) : 0;
 }
 
+/* Whether slot i holds a datagram the kernel cut to fit (MSG_TRUNC): 1, 0, or -1 with an
+ * exception. Asked only of full slots, through the batch's flags(). */
+static int
+slot_truncated(EngineObject *self, Py_ssize_t i)
+{
+#ifdef MSG_TRUNC
+    PyObject *flags = PyObject_CallMethod(self->batch, "flags", "n", i);
+    long value = flags == NULL ? -1 : PyLong_AsLong(flags);
+    Py_XDECREF(flags);
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return (value & MSG_TRUNC) != 0;
+#else
+    (void)self;
+    (void)i;
+    return 0;
+#endif
+}
+
+/* A datagram larger than a slot is dropped, never delivered cut short: error_received
+ * hears of it (asyncio would hand over the first 256 KiB as if they were all). */
+static int
+report_truncated(EngineObject *self)
+{
+    PyObject *exc = PyObject_CallFunction(
+        PyExc_OSError, "is", EMSGSIZE,
+        "a datagram larger than the transport's receive slot was dropped");
+    if (exc == NULL) {
+        return -1;
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return report_os_error(self);
+}
+
 /* Hands the held datagrams to datagram_received, one call each (each segment of a
  * coalesced slot its own), until they are all delivered or the protocol pauses or
  * closes; what is left stays held for resume(). */
@@ -617,6 +654,17 @@ deliver(EngineObject *self)
         size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
         if (segment == 0 || segment > len) {
             segment = len;
+        }
+        if ((Py_ssize_t)len == self->slot_size) {
+            int cut = slot_truncated(self, i);
+            if (cut != 0) {
+                self->next++;
+                self->next_offset = 0;
+                if (cut < 0 || report_truncated(self) < 0) {
+                    return -1;
+                }
+                continue;
+            }
         }
         PyObject *addr = batch_slot_sender(self->batch, i);
         if (addr == NULL) {
@@ -781,6 +829,16 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return NULL;
     }
+    PyObject *slot = PyObject_CallMethod(batch, "buffer", "i", 0);
+    Py_buffer view;
+    if (slot == NULL || PyObject_GetBuffer(slot, &view, PyBUF_SIMPLE) < 0) {
+        Py_XDECREF(slot);
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->slot_size = view.len;  /* the transport's slots are all one size */
+    PyBuffer_Release(&view);
+    Py_DECREF(slot);
     /* The peer of a connected socket (sendto(addr=None) goes there); OSError: none. */
     PyObject *peer = PyObject_CallMethod(sock, "peer_addr", NULL);
     if (peer == NULL) {

@@ -14,7 +14,8 @@ import pytest
 from pysock2 import DatagramBatch, Socket
 
 from test_aio import LOOPS, Runner, run, udp, until  # noqa: F401  (run: the loop fixture)
-from test_aio_transport import Recorder, endpoint, pair_for_transport  # noqa: F401
+from test_aio_transport import (  # noqa: F401  (fixtures)
+    Recorder, endpoint, needs_unix, pair_for_transport, unix_pair)
 
 needs_offload = pytest.mark.skipif(not hasattr(Socket, "send_gso"),
                                    reason="UDP GSO/GRO is Linux-only")
@@ -239,6 +240,30 @@ def test_the_largest_datagram_arrives_whole(run, pair_for_transport):
         assert await until(lambda: len(protocol.datagrams) == 2)
         assert [d for d, _ in protocol.datagrams] == [largest, b"after"]
         assert await aio_recv(client) == largest
+        transport.close()
+        await protocol.lost
+
+    run(main())
+
+
+@needs_unix
+def test_a_datagram_larger_than_a_slot_is_dropped_and_reported(run, unix_pair):
+    """A Unix datagram can outgrow the 64 KiB receive slot: it is never delivered cut
+    short; error_received gets EMSGSIZE and the next datagram comes as usual."""
+    import errno
+
+    ours, peer = unix_pair
+    peer.set_send_buffer_size(1 << 20)
+
+    async def main():
+        transport, protocol = await endpoint(ours)
+        peer.send(b"x" * 100_000)
+        peer.send(b"y" * 65536)  # exactly a slot: whole, so delivered
+        peer.send(b"after")
+        assert await until(lambda: len(protocol.datagrams) == 2)
+        assert [d for d, _ in protocol.datagrams] == [b"y" * 65536, b"after"]
+        assert [e.errno for e in protocol.errors] == [errno.EMSGSIZE]
+        assert "receive slot" in str(protocol.errors[0])
         transport.close()
         await protocol.lost
 
