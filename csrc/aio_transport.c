@@ -25,6 +25,7 @@
 #  define HAVE_GSO 1
 #  define GSO_MAX_SEGMENTS 64     /* UDP_MAX_SEGMENTS of older kernels */
 #  define GSO_MAX_SEGMENT 1452    /* an IPv6 payload within a 1500-byte MTU */
+#  define GSO_MAX_PAYLOAD 65507   /* a GSO message is one IPv4 datagram's payload at most */
 typedef union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
@@ -79,6 +80,7 @@ typedef struct {
     sys_iovec iov[SEND_CHUNK];      /* one per datagram; a GSO message takes a run */
     Py_ssize_t per_msg[SEND_CHUNK]; /* datagrams in each message */
     int gso;                        /* coalesce runs with UDP_SEGMENT */
+    Py_ssize_t singles;             /* the first queued go one by one: their GSO message failed */
 #ifdef HAVE_GSO
     gso_control controls[SEND_CHUNK];
 #endif
@@ -182,6 +184,7 @@ queue_pop(EngineObject *self, Py_ssize_t n)
         self->head++;
         Py_DECREF(q->data);
     }
+    self->singles = self->singles > n ? self->singles - n : 0;
     if (self->head == self->tail) {
         self->head = self->tail = 0;
     }
@@ -279,13 +282,16 @@ gso_run(EngineObject *self, const queued_datagram *first, Py_ssize_t n)
         return 1;
     }
     Py_ssize_t k = 1;
+    size_t total = size;
     while (k < n && k < GSO_MAX_SEGMENTS) {
         const queued_datagram *q = first + k;
         size_t next = datagram_size(q);
         if (q->addrlen != first->addrlen || next == 0 || next > size
+            || total + next > GSO_MAX_PAYLOAD
             || memcmp(&q->addr, &first->addr, (size_t)first->addrlen) != 0) {
             break;
         }
+        total += next;
         k++;
         if (next < size) {
             break;  /* only the last segment may be shorter */
@@ -312,7 +318,7 @@ build_messages(EngineObject *self)
     Py_ssize_t msgs = 0;
     for (Py_ssize_t i = 0; i < n; msgs++) {
         const queued_datagram *q = &queue[i];
-        Py_ssize_t k = gso_run(self, q, n - i);
+        Py_ssize_t k = i < self->singles ? 1 : gso_run(self, q, n - i);
         for (Py_ssize_t j = 0; j < k; j++) {
             sys_iovec_set(&self->iov[i + j], PyBytes_AS_STRING(queue[i + j].data),
                           datagram_size(&queue[i + j]));
@@ -340,7 +346,6 @@ build_messages(EngineObject *self)
     return msgs;
 }
 
-#ifdef HAVE_GSO
 /* The errno of the OSError in flight (0 if it has none). */
 static int
 raised_errno(void)
@@ -353,7 +358,6 @@ raised_errno(void)
     restore_exception(exc);
     return err;
 }
-#endif
 
 /* Sends queued datagrams until the queue is empty or the kernel would block; a datagram
  * the kernel refuses (an OSError) is dropped and reported to error_received, as asyncio
@@ -379,16 +383,18 @@ queue_flush(EngineObject *self)
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;  /* a signal handler raised */
         }
-#ifdef HAVE_GSO
         if (self->per_msg[0] > 1) {
+            /* The error is the coalesced message's, not one datagram's: its datagrams
+             * go again one by one (each then gets its own verdict); a path that refuses
+             * GSO itself has it off from now on. */
             int err = raised_errno();
+            PyErr_Clear();
             if (err == EINVAL || err == EIO || err == EOPNOTSUPP) {
-                PyErr_Clear();  /* this path refuses GSO: send one by one from now on */
                 self->gso = 0;
-                continue;
             }
+            self->singles = self->per_msg[0];
+            continue;
         }
-#endif
         queue_pop(self, 1);  /* the datagram the error belongs to, as asyncio drops it */
         if (report_os_error(self) < 0) {
             return -1;
@@ -421,7 +427,7 @@ destination(EngineObject *self, PyObject *addr, queued_datagram *q)
         q->addrlen = 0;
         return 0;
     }
-    if (sockaddr_from_object(self->sock->state, addr, &q->addr, &q->addrlen) < 0) {
+    if (socket_address_arg(self->sock, "sendto", addr, &q->addr, &q->addrlen) < 0) {
         return -1;
     }
     if (self->connected) {
@@ -541,6 +547,19 @@ engine_flush(EngineObject *self, PyObject *unused)
 }
 
 /* ---------------------------------------------------------------- receiving */
+
+/* Whether a receive's errno says the descriptor is no socket any more (closed or
+ * detached under the transport): no datagram's error, and it would recur on every
+ * readable event; the transport ends with it. */
+static int
+socket_gone(int err)
+{
+#ifdef _WIN32
+    return err == WSAEBADF || err == WSAENOTSOCK || err == EBADF;
+#else
+    return err == EBADF || err == ENOTSOCK;
+#endif
+}
 
 /* Whether the protocol is to get more datagrams now. */
 static int
@@ -728,7 +747,7 @@ engine_read_ready(EngineObject *self, PyObject *unused)
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
                 PyErr_Clear();
             }
-            else if (PyErr_ExceptionMatches(PyExc_OSError)) {
+            else if (PyErr_ExceptionMatches(PyExc_OSError) && !socket_gone(raised_errno())) {
                 rc = report_os_error(self);  /* an ICMP error, as asyncio reports it */
             }
             else if (PyErr_ExceptionMatches(PyExc_Exception)) {

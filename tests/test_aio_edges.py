@@ -248,20 +248,24 @@ def test_the_largest_datagram_arrives_whole(run, pair_for_transport):
 
 @needs_unix
 def test_a_datagram_larger_than_a_slot_is_dropped_and_reported(run, unix_pair):
-    """A Unix datagram can outgrow the 64 KiB receive slot: it is never delivered cut
-    short; error_received gets EMSGSIZE and the next datagram comes as usual."""
+    """A Unix datagram may be larger than a UDP one: it gets asyncio's 256 KiB, and one
+    larger still is never delivered cut short; error_received gets EMSGSIZE and the next
+    datagram comes as usual."""
     import errno
 
     ours, peer = unix_pair
-    peer.set_send_buffer_size(1 << 20)
+    peer.set_send_buffer_size(1 << 21)
+    ours.set_recv_buffer_size(1 << 21)
 
     async def main():
         transport, protocol = await endpoint(ours)
-        peer.send(b"x" * 100_000)
-        peer.send(b"y" * 65536)  # exactly a slot: whole, so delivered
+        peer.send(b"w" * 100_000)
+        peer.send(b"x" * 300_000)
+        peer.send(b"y" * 262_144)  # exactly a slot: whole, so delivered
         peer.send(b"after")
-        assert await until(lambda: len(protocol.datagrams) == 2)
-        assert [d for d, _ in protocol.datagrams] == [b"y" * 65536, b"after"]
+        assert await until(lambda: len(protocol.datagrams) == 3)
+        assert [d for d, _ in protocol.datagrams] == [b"w" * 100_000, b"y" * 262_144,
+                                                      b"after"]
         assert [e.errno for e in protocol.errors] == [errno.EMSGSIZE]
         assert "receive slot" in str(protocol.errors[0])
         transport.close()
