@@ -583,17 +583,94 @@ receive_failed(EngineObject *self)
     return 0;
 }
 
+/* set_protocol() to a datagrams_received protocol in the middle of a batch: the datagrams
+ * not yet delivered go to it in a batch of their own (copied: the rare path), each
+ * coalesced one cut apart as datagram_received would have had it. */
+static int
+deliver_rest_as_batch(EngineObject *self)
+{
+    PyObject *buffers = PyList_New(0), *senders = PyList_New(0), *rest = NULL;
+    int rc = -1;
+    if (buffers == NULL || senders == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = self->next; i < self->held; i++) {
+        size_t len;
+        const char *data = batch_slot_data(self->batch, i, &len);
+        size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
+        if (segment == 0 || segment > len) {
+            segment = len;
+        }
+        PyObject *addr = batch_slot_sender(self->batch, i);
+        if (addr == NULL) {
+            goto done;
+        }
+        size_t offset = i == self->next ? self->next_offset : 0;
+        do {
+            size_t take = len - offset < segment ? len - offset : segment;
+            PyObject *piece = PyByteArray_FromStringAndSize(data + offset, (Py_ssize_t)take);
+            int failed = piece == NULL || PyList_Append(buffers, piece) < 0
+                         || PyList_Append(senders, addr) < 0;
+            Py_XDECREF(piece);
+            if (failed) {
+                Py_DECREF(addr);
+                goto done;
+            }
+            offset += take;
+        } while (offset < len);
+        Py_DECREF(addr);
+    }
+    self->next = self->held;
+    self->next_offset = 0;
+    Py_ssize_t n = PyList_GET_SIZE(buffers);
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    rest = PyObject_CallOneArg((PyObject *)Py_TYPE(self->batch), buffers);
+    if (rest == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *r = PyObject_CallMethod(rest, "set", "nnO", j,
+                                          PyByteArray_GET_SIZE(PyList_GET_ITEM(buffers, j)),
+                                          PyList_GET_ITEM(senders, j));
+        if (r == NULL) {
+            goto done;
+        }
+        Py_DECREF(r);
+    }
+    PyObject *count = PyLong_FromSsize_t(n);
+    if (count == NULL || PyObject_SetAttrString(rest, "count", count) < 0) {
+        Py_XDECREF(count);
+        goto done;
+    }
+    Py_DECREF(count);
+    PyObject *r = call_slot(self->on_batch, &rest, 1);
+    rc = r == NULL ? callback_failed(self) : 0;
+    Py_XDECREF(r);
+    if (rc == 0) {
+        r = PyObject_CallMethod(rest, "release", NULL);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+done:
+    Py_XDECREF(rest);
+    Py_XDECREF(buffers);
+    Py_XDECREF(senders);
+    return rc;
+}
+
 /* Hands the whole batch to datagrams_received(batch). The batch is the transport's: once
  * the call returns it holds nothing (count 0), so a protocol that kept it gets IndexError
  * instead of the next receive's datagrams. */
 static int
 deliver_batch(EngineObject *self)
 {
-    int fresh = self->next == 0 && self->next_offset == 0;
-    self->next = self->held;
-    if (!fresh) {
-        return 0;  /* set_protocol() mid-batch: the rest went to the old protocol's way */
+    if (self->next > 0 || self->next_offset > 0) {
+        return deliver_rest_as_batch(self);
     }
+    self->next = self->held;
     PyObject *r = call_slot(self->on_batch, &self->batch, 1);
     if (r == NULL && callback_failed(self) < 0) {
         return -1;
@@ -716,6 +793,9 @@ deliver(EngineObject *self)
             Py_XDECREF(r);
         } while (self->next == i && self->on_datagram != NULL && delivering(self));
         Py_DECREF(addr);
+    }
+    if (self->on_batch != NULL && self->next < self->held && delivering(self)) {
+        return deliver_batch(self);  /* set_protocol() to a batch protocol meanwhile */
     }
     return 0;
 }

@@ -11,7 +11,7 @@ import warnings
 
 import pytest
 
-from pysock2 import DatagramBatch, Socket
+from pysock2 import DatagramBatch, Domain, Socket, Type, aio
 
 from test_aio import LOOPS, Runner, run, udp, until  # noqa: F401  (run: the loop fixture)
 from test_aio_transport import (  # noqa: F401  (fixtures)
@@ -222,8 +222,6 @@ def test_the_engine_refuses_to_be_reentered(run, pair_for_transport):
 
 
 async def aio_recv(sock: Socket) -> bytes:
-    from pysock2 import aio
-
     return await aio.sock_recv(sock, 65536)
 
 
@@ -424,3 +422,220 @@ def test_a_forgotten_transport_closes_its_socket(kind):
     assert sock.closed
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+# ---------------------------------------------------------------- closing, offloads, owners
+
+
+def test_close_right_after_a_reply_ends_in_connection_lost(run, pair_for_transport):
+    """The reply is queued by the drain when close() runs: it goes out, then the transport
+    finishes closing."""
+    server, client = pair_for_transport
+
+    class ReplyAndClose(Recorder):
+        def datagram_received(self, data, addr):
+            self.transport.sendto(data, addr)
+            self.transport.close()
+
+    async def main():
+        transport, protocol = await endpoint(server, ReplyAndClose())
+        client.send(b"last words")
+        assert await aio_recv(client) == b"last words"
+        assert await protocol.lost is None
+        assert server.closed
+
+    run(main())
+
+
+@needs_unix
+def test_abort_after_a_close_that_waited_for_its_queue_does_nothing(run, unix_pair):
+    ours, peer = unix_pair
+
+    async def main():
+        transport, protocol = await endpoint(ours)
+        while transport.get_write_buffer_size() == 0:  # the peer's queue is full
+            transport.sendto(b"queued")
+        transport.close()
+        while not protocol.lost.done():
+            try:
+                peer.recv(64)
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+        transport.abort()
+        assert protocol.events.count(("lost", None)) == 1
+
+    run(main())
+
+
+@needs_offload
+@pytest.mark.parametrize("size", [1024, 1400, 1452])
+def test_gso_messages_stay_within_the_largest_udp_payload(run, pair_for_transport, size):
+    """64 replies of up to 1,452 bytes would be 93 KB as one GSO message: the runs are cut
+    at 65,507 bytes, every reply arrives and none is reported."""
+    server, client = pair_for_transport
+    client.set_recv_buffer_size(1 << 21)
+
+    async def main():
+        transport, protocol = await endpoint(server, Recorder(echo=True), batch_size=64)
+        sent = [bytes([i]) * size for i in range(64)]
+        client.send_batch(sent)
+        assert [await aio_recv(client) for _ in sent] == sent
+        assert protocol.errors == []
+        transport.close()
+        await protocol.lost
+
+    run(main())
+
+
+@needs_unix
+def test_the_offloads_are_for_udp_sockets_only(run, unix_pair):
+    ours, _ = unix_pair
+
+    async def main():
+        for option in ("gro", "gso"):
+            with pytest.raises(ValueError, match=f"{option}=True: .* not available"):
+                await endpoint(ours, **{option: True})
+        transport, protocol = await endpoint(ours)  # the defaults: neither, no error
+        assert not transport._engine.gso
+        transport.close()
+        await protocol.lost
+
+    run(main())
+
+
+def test_endpoint_arguments_are_checked_before_the_protocol_is_made(run):
+    made = []
+
+    async def main():
+        sock = udp()
+        for bad in ({"max_batches": 1.5}, {"batch_size": "64"}, {"gro": 1}):
+            with pytest.raises(TypeError):
+                await aio.create_datagram_endpoint(lambda: made.append(1), sock=sock, **bad)
+        assert made == [] and not (hasattr(sock, "udp_gro") and sock.udp_gro())
+        sock.close()
+
+    run(main())
+
+
+def test_a_unix_path_on_an_ip_transport_is_a_type_error(run, pair_for_transport):
+    server, _ = pair_for_transport
+
+    async def main():
+        transport, protocol = await endpoint(server)
+        with pytest.raises(TypeError, match="AF_INET socket takes a"):
+            transport.sendto(b"x", "127.0.0.1:9")
+        await asyncio.sleep(0.01)
+        assert protocol.errors == []
+        transport.close()
+        await protocol.lost
+
+    run(main())
+
+
+def test_a_socket_detached_under_the_transport_ends_it(run, pair_for_transport):
+    """into_stdlib() of the transport's socket leaves it nothing to receive with: the
+    transport ends with that error (once), not an error_received per loop iteration."""
+    server, client = pair_for_transport
+
+    async def main():
+        transport, protocol = await endpoint(server)
+        stdlib = transport.get_extra_info("socket").into_stdlib()
+        client.send(b"readable")
+        exc = await protocol.lost
+        assert isinstance(exc, OSError) and protocol.errors == []
+        assert run.errors.pop()["exception"] is exc
+        stdlib.close()
+
+    run(main())
+
+
+def test_a_coroutine_may_not_use_a_transports_socket(run, pair_for_transport):
+    server, client = pair_for_transport
+
+    async def main():
+        transport, protocol = await endpoint(server)
+        with pytest.raises(RuntimeError, match="is used by transport"):
+            await aio.sock_recv(server, 64)
+        with pytest.raises(RuntimeError, match="is used by transport"):
+            await aio.create_datagram_endpoint(Recorder, sock=server)
+        client.send(b"still the transport's")
+        assert await until(lambda: protocol.datagrams)
+        transport.close()
+        await protocol.lost
+
+    run(main())
+
+
+def test_cancelling_one_of_two_waiters_leaves_the_other_waiting(run, pair_for_transport):
+    server, client = pair_for_transport
+
+    async def main():
+        first = asyncio.ensure_future(aio.sock_recv(server, 64))
+        second = asyncio.ensure_future(aio.sock_recv(server, 64))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        assert run.registered(server) == {"reader"}  # still there, for the second
+        client.send(b"for the second")
+        assert await asyncio.wait_for(second, 1) == b"for the second"
+        assert run.registered(server) == set()
+
+    run(main())
+
+
+@needs_unix
+def test_sock_connect_waits_for_room_in_a_full_unix_backlog(run, tmp_path):
+    path = str(tmp_path / "listener")
+    listener = Socket(Domain.UNIX, Type.STREAM)
+    listener.bind(path)
+    listener.listen(0)
+    queued = Socket(Domain.UNIX, Type.STREAM)
+    queued.connect(path)  # the backlog's one place
+    client = Socket(Domain.UNIX, Type.STREAM)
+    client.set_nonblocking(True)
+
+    async def main():
+        connecting = asyncio.ensure_future(aio.sock_connect(client, path))
+        await asyncio.sleep(0.03)
+        assert not connecting.done() and run.registered(client) == set()  # no busy wait
+        listener.accept()[0].close()  # room for one more
+        await asyncio.wait_for(connecting, 1)
+        assert client.peer_addr().as_pathname() == os.fsencode(path)
+
+    try:
+        run(main())
+    finally:
+        for sock in (client, queued, listener):
+            sock.close()
+
+
+@pytest.mark.parametrize("gro", [False, True] if hasattr(Socket, "send_gso") else [False])
+def test_set_protocol_mid_batch_to_a_batch_protocol_hands_it_the_rest(
+        run, pair_for_transport, gro):
+    """The datagrams already received and not yet delivered go to the new protocol, in a
+    batch of their own, in order, each datagram of a coalesced train in its own slot."""
+    server, client = pair_for_transport
+
+    class HandsOver(Recorder):
+        def datagram_received(self, data, addr):
+            super().datagram_received(data, addr)
+            self.transport.set_protocol(self.successor)
+
+    async def main():
+        first = HandsOver()
+        first.successor = successor = BatchProtocol(
+            lambda protocol, batch: protocol.datagrams.extend(
+                (bytes(batch.data(i)), batch.address(i)) for i in range(batch.count)))
+        transport, _ = await endpoint(server, first, gro=gro)
+        if gro:
+            client.send_gso(b"".join(numbered(6)), 3)
+        else:
+            client.send_batch(numbered(6))
+        assert await until(lambda: len(successor.datagrams) == 5)
+        assert [d for d, _ in first.datagrams] == numbered(1)
+        assert [d for d, _ in successor.datagrams] == numbered(6)[1:]
+        assert {a for _, a in successor.datagrams} == {client.local_addr()}
+        transport.close()
+        await successor.lost
+
+    run(main())
