@@ -595,7 +595,7 @@ ECHO_SERVERS = {
 }
 
 
-def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
+def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict[str, Any] | None:
     """Target 6: a UDP echo server (64 B, a closed-loop C load generator keeping
     ECHO_WINDOW in flight) in asyncio's DatagramProtocol, uvloop's, pysock2.aio's
     transport (on both loops) and pysock2's blocking recv_batch/send_batch loop: server
@@ -655,7 +655,7 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
     return result
 
 
-def bench_import(p: dict[str, int]) -> dict:
+def bench_import(p: dict[str, int]) -> dict[str, Any]:
     """Target 5: a fresh interpreter importing pysock2 vs socket (wall time, and
     -X importtime's cumulative microseconds of the top-level module)."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

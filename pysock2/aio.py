@@ -277,12 +277,12 @@ async def create_datagram_endpoint(
     address as one UDP GSO message (Linux; None: on where available, and off for good if
     the path refuses it)."""
     loop = _running_loop(sock, "create_datagram_endpoint")
-    for name, value in (("batch_size", batch_size), ("max_batches", max_batches)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    for name, value in (("gro", gro), ("gso", gso)):
-        if value is not None and not isinstance(value, bool):
-            raise TypeError(f"{name} must be True, False or None, not {type(value).__name__}")
+    for name, number in (("batch_size", batch_size), ("max_batches", max_batches)):
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise TypeError(f"{name} must be an int, not {type(number).__name__}")
+    for name, switch in (("gro", gro), ("gso", gso)):
+        if switch is not None and not isinstance(switch, bool):
+            raise TypeError(f"{name} must be True, False or None, not {type(switch).__name__}")
     kind = sock.type()
     if kind not in (_pysock2.SOCK_DGRAM, getattr(_pysock2, "SOCK_RAW", None)):
         raise ValueError(f"create_datagram_endpoint() takes a datagram socket, not {kind!r}")
@@ -301,7 +301,7 @@ async def create_datagram_endpoint(
         gro = (udp and getattr(protocol, "datagrams_received", None) is None
                and _try_gro(sock))
     elif gro:
-        sock.set_udp_gro(True)  # type: ignore[attr-defined]
+        sock.set_udp_gro(True)  # type: ignore[attr-defined, unused-ignore]
     waiter = loop.create_future()
     slot = _SLOT if sock.local_addr().family != getattr(_pysock2, "AF_UNIX", None) else _UNIX_SLOT
     transport = _DatagramTransport(loop, sock, protocol, waiter, batch_size, max_batches, gro,
@@ -471,7 +471,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:  # type: ignore[override]
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         on_datagram, on_batch = _receivers(protocol)
         self._engine.set_protocol(on_datagram, on_batch,
                                   getattr(protocol, "error_received", None))
@@ -556,7 +556,7 @@ def _try_gro(sock: Socket) -> bool:
     """Turns UDP GRO on where the socket takes it (not an ICMP datagram socket, not a
     kernel without it)."""
     try:
-        sock.set_udp_gro(True)  # type: ignore[attr-defined]
+        sock.set_udp_gro(True)  # type: ignore[attr-defined, unused-ignore]
     except OSError:
         return False
     return True
