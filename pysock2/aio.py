@@ -453,9 +453,9 @@ class _DatagramTransport(asyncio.DatagramTransport):
             self._loop.call_soon(self._engine.read_ready)
 
     def _fatal_error(self, exc: BaseException) -> None:
-        """The transport cannot receive any more (the protocol released or took its
-        batch): the loop's exception handler hears of it and connection_lost(exc)
-        follows."""
+        """The transport cannot receive any more (the protocol released its batch, or the
+        socket was closed or detached under it): the loop's exception handler hears of
+        it and connection_lost(exc) follows."""
         self._loop.call_exception_handler({
             "message": "Fatal error on a pysock2.aio transport", "exception": exc,
             "transport": self, "protocol": self._protocol})
