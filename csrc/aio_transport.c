@@ -59,6 +59,7 @@ typedef struct {
     Py_ssize_t batch_capacity;      /* a receive this full may have left more queued */
     Py_ssize_t slot_size;           /* bytes per batch slot: a datagram this long may be cut */
     int split_gro;                  /* cut coalesced (GRO) datagrams for datagram_received */
+    int cut_batches;                /* and for datagrams_received (GRO was not asked for) */
     int connected;                  /* sendto(addr=None) goes to the peer */
     sys_socklen_t peerlen;
     struct sockaddr_storage peer;
@@ -599,7 +600,7 @@ deliver_rest_as_batch(EngineObject *self)
         const char *data = batch_slot_data(self->batch, i, &len);
         size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
         if (segment == 0 || segment > len) {
-            segment = len;
+            segment = len;  /* (a lost segment size: handed over whole, as received) */
         }
         PyObject *addr = batch_slot_sender(self->batch, i);
         if (addr == NULL) {
@@ -661,13 +662,31 @@ done:
     return rc;
 }
 
+/* Whether the batch holds a coalesced train that a datagrams_received protocol must not
+ * see whole: GRO is on for a datagram_received protocol the transport started with. */
+static int
+holds_trains(EngineObject *self)
+{
+    if (!self->cut_batches) {
+        return 0;
+    }
+    for (Py_ssize_t i = self->next; i < self->held; i++) {
+        size_t len;
+        (void)batch_slot_data(self->batch, i, &len);
+        if (batch_slot_segment(self->batch, i) != len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Hands the whole batch to datagrams_received(batch). The batch is the transport's: once
  * the call returns it holds nothing (count 0), so a protocol that kept it gets IndexError
  * instead of the next receive's datagrams. */
 static int
 deliver_batch(EngineObject *self)
 {
-    if (self->next > 0 || self->next_offset > 0) {
+    if (self->next > 0 || self->next_offset > 0 || holds_trains(self)) {
         return deliver_rest_as_batch(self);
     }
     self->next = self->held;
@@ -717,11 +736,9 @@ slot_truncated(EngineObject *self, Py_ssize_t i)
 /* A datagram larger than a slot is dropped, never delivered cut short: error_received
  * hears of it (asyncio would hand over the first 256 KiB as if they were all). */
 static int
-report_truncated(EngineObject *self)
+report_dropped(EngineObject *self, const char *why)
 {
-    PyObject *exc = PyObject_CallFunction(
-        PyExc_OSError, "is", EMSGSIZE,
-        "a datagram larger than the transport's receive slot was dropped");
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", EMSGSIZE, why);
     if (exc == NULL) {
         return -1;
     }
@@ -748,7 +765,7 @@ deliver(EngineObject *self)
         size_t len;
         const char *data = batch_slot_data(self->batch, i, &len);
         size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
-        if (segment == 0 || segment > len) {
+        if (segment > len) {
             segment = len;
         }
         if ((Py_ssize_t)len == self->slot_size) {
@@ -756,11 +773,22 @@ deliver(EngineObject *self)
             if (cut != 0) {
                 self->next++;
                 self->next_offset = 0;
-                if (cut < 0 || report_truncated(self) < 0) {
+                if (cut < 0
+                    || report_dropped(self, "a datagram larger than the transport's "
+                                            "receive slot was dropped") < 0) {
                     return -1;
                 }
                 continue;
             }
+        }
+        if (segment == 0 && len > 0) {  /* GRO's segment size lost with the control room */
+            self->next++;
+            self->next_offset = 0;
+            if (report_dropped(self, "a coalesced receive whose segment size did not fit "
+                                     "the control buffer was dropped") < 0) {
+                return -1;
+            }
+            continue;
         }
         PyObject *addr = batch_slot_sender(self->batch, i);
         if (addr == NULL) {
@@ -867,21 +895,22 @@ engine_read_ready(EngineObject *self, PyObject *unused)
 /* ---------------------------------------------------------------- life cycle */
 
 /* _DatagramEngine(sock, batch, datagram_received, datagrams_received, error_received,
- *                 on_exception, on_backlog, on_fatal, *, max_batches, split_gro, gso) */
+ *                 on_exception, on_backlog, on_fatal, *, max_batches, split_gro,
+ *                 cut_batches, gso) */
 static PyObject *
 engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"sock", "batch", "datagram_received", "datagrams_received",
                              "error_received", "on_exception", "on_backlog", "on_fatal",
-                             "max_batches", "split_gro", "gso", NULL};
+                             "max_batches", "split_gro", "cut_batches", "gso", NULL};
     PyObject *sock, *batch, *on_datagram, *on_batch, *on_error, *on_exception, *on_backlog,
         *on_fatal;
     Py_ssize_t max_batches = 4;
-    int split_gro = 0, gso = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOO|$npp:_DatagramEngine", kwlist,
+    int split_gro = 0, cut_batches = 0, gso = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOO|$nppp:_DatagramEngine", kwlist,
                                      &sock, &batch, &on_datagram, &on_batch, &on_error,
                                      &on_exception, &on_backlog, &on_fatal, &max_batches,
-                                     &split_gro, &gso)) {
+                                     &split_gro, &cut_batches, &gso)) {
         return NULL;
     }
     module_state *state = state_of_type(cls);
@@ -916,6 +945,7 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->on_fatal = on_fatal == Py_None ? NULL : Py_NewRef(on_fatal);
     self->max_batches = max_batches;
     self->split_gro = split_gro;
+    self->cut_batches = split_gro && cut_batches;
 #ifdef HAVE_GSO
     self->gso = gso;
 #else

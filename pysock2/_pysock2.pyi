@@ -196,6 +196,7 @@ class _DatagramEngine:  # csrc/aio_transport.c: the C half of pysock2.aio's tran
         *,
         max_batches: int = 4,
         split_gro: bool = False,
+        cut_batches: bool = False,
         gso: bool = False,
     ) -> Self: ...
     def sendto(self, data: _Buffer, addr: _AddressLike | None = None) -> None: ...

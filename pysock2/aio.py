@@ -296,7 +296,12 @@ async def create_datagram_endpoint(
     gso_available = udp and hasattr(sock, "send_gso")
     if gso and not gso_available:
         raise ValueError("gso=True: UDP GSO is not available for this socket")
+    fd = sock.fileno()
+    if (id(loop), fd, True) in _WAITERS or (id(loop), fd, False) in _WAITERS:
+        raise RuntimeError(f"create_datagram_endpoint(): a coroutine is waiting on file "
+                           f"descriptor {fd}")
     protocol = protocol_factory()
+    gro_auto = gro is None
     if gro is None:
         gro = (udp and getattr(protocol, "datagrams_received", None) is None
                and _try_gro(sock))
@@ -305,7 +310,7 @@ async def create_datagram_endpoint(
     waiter = loop.create_future()
     slot = _SLOT if sock.local_addr().family != getattr(_pysock2, "AF_UNIX", None) else _UNIX_SLOT
     transport = _DatagramTransport(loop, sock, protocol, waiter, batch_size, max_batches, gro,
-                                   gso_available if gso is None else gso, slot)
+                                   gro_auto, gso_available if gso is None else gso, slot)
     try:
         await waiter
     except BaseException:
@@ -320,7 +325,8 @@ class _DatagramTransport(asyncio.DatagramTransport):
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: Socket,
                  protocol: asyncio.BaseProtocol, waiter: asyncio.Future[None],
-                 batch_size: int, max_batches: int, gro: bool, gso: bool, slot: int) -> None:
+                 batch_size: int, max_batches: int, gro: bool, gro_auto: bool, gso: bool,
+                 slot: int) -> None:
         on_datagram, on_batch = _receivers(protocol)  # first: a TypeError leaves nothing
         try:
             peer: SockAddr | None = sock.peer_addr()
@@ -332,7 +338,8 @@ class _DatagramTransport(asyncio.DatagramTransport):
         self._protocol = protocol
         self._closing = False
         self._conn_lost = 0
-        self._reading = False
+        self._paused = False
+        self._reader_added = False
         self._writing = False
         self._protocol_paused = False
         self._high_water = 64 * 1024
@@ -340,11 +347,13 @@ class _DatagramTransport(asyncio.DatagramTransport):
         self._memory = mmap.mmap(-1, batch_size * slot)  # pages are touched only as used
         with memoryview(self._memory) as whole:
             slots = [whole[i * slot:(i + 1) * slot] for i in range(batch_size)]
-        self._batch = DatagramBatch(slots, control_size=64 if gro else 0)
+        # Control room for UDP_GRO behind whatever else the socket was set to report
+        # (SCM_TIMESTAMPING alone takes 64 bytes and comes first).
+        self._batch = DatagramBatch(slots, control_size=256 if gro else 0)
         self._engine = _pysock2._DatagramEngine(
             sock, self._batch, on_datagram, on_batch, getattr(protocol, "error_received", None),
             self._callback_failed, self._on_backlog, self._fatal_error,
-            max_batches=max_batches, split_gro=gro, gso=gso)
+            max_batches=max_batches, split_gro=gro, cut_batches=gro_auto, gso=gso)
         self._key = (id(loop), self._fd)
         self._sock: Socket | None = sock  # from here on the transport owns it
         _TRANSPORTS[self._key] = self
@@ -430,24 +439,32 @@ class _DatagramTransport(asyncio.DatagramTransport):
     # ---- reading -------------------------------------------------------------------------
 
     def _start_reading(self) -> None:
-        if not self._closing and not self._reading:
+        if not self._closing and not self._paused and not self._reader_added:
             self._loop.add_reader(self._fd, self._engine.read_ready)
-            self._reading = True
+            self._reader_added = True
+
+    def _remove_reader(self) -> None:
+        if self._reader_added:
+            self._loop.remove_reader(self._fd)
+            self._reader_added = False
 
     def is_reading(self) -> bool:
-        return self._reading
+        """True from the start, as asyncio's (connection_made may pause it already)."""
+        return not self._paused and not self._closing
 
     def pause_reading(self) -> None:
         """Stops delivering at once, even inside datagram_received: the rest of the batch
         being delivered is kept, in order, for resume_reading()."""
-        if self._reading:
-            self._loop.remove_reader(self._fd)
-            self._reading = False
-            self._engine.pause()
+        if self._closing or self._paused:
+            return
+        self._paused = True
+        self._engine.pause()
+        self._remove_reader()
 
     def resume_reading(self) -> None:
-        if self._closing or self._reading:
+        if self._closing or not self._paused:
             return
+        self._paused = False
         self._start_reading()
         if self._engine.resume():  # datagrams held since the pause go first
             self._loop.call_soon(self._engine.read_ready)
@@ -485,7 +502,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
         if self._closing:
             return
         self._closing = True
-        self.pause_reading()
+        self._remove_reader()
         self._engine.stop_reading()
         if not self._engine.queued:
             self._conn_lost += 1
@@ -507,7 +524,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
             self._writing = False
         if not self._closing:
             self._closing = True
-            self.pause_reading()
+            self._remove_reader()
             self._engine.stop_reading()
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc)

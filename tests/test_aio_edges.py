@@ -639,3 +639,93 @@ def test_set_protocol_mid_batch_to_a_batch_protocol_hands_it_the_rest(
         await successor.lost
 
     run(main())
+
+
+def test_pause_reading_in_connection_made_holds(run, pair_for_transport):
+    """The transport reads from the start, as asyncio's: connection_made may pause it."""
+    server, client = pair_for_transport
+
+    class PausesAtOnce(Recorder):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self.reading_at_start = transport.is_reading()
+            transport.pause_reading()
+
+    async def main():
+        transport, protocol = await endpoint(server, PausesAtOnce())
+        client.send(b"held")
+        await asyncio.sleep(0.03)
+        assert protocol.reading_at_start and protocol.datagrams == []
+        assert not transport.is_reading()
+        transport.resume_reading()
+        assert await until(lambda: protocol.datagrams)
+        transport.close()
+        assert not transport.is_reading()
+        await protocol.lost
+
+    run(main())
+
+
+@needs_offload
+def test_a_batch_protocol_set_later_gets_single_datagrams(run, pair_for_transport):
+    """GRO went on by default for the first protocol; a datagrams_received protocol set
+    later still gets one datagram per slot (the transport cuts the trains apart; GRO
+    stays on, as the kernel tells a train's segment size only to a GRO socket)."""
+    server, client = pair_for_transport
+
+    def record(protocol, batch):
+        protocol.datagrams += [(bytes(batch.data(i)), None) for i in range(batch.count)]
+
+    async def main():
+        transport, first = await endpoint(server)
+        assert server.udp_gro()
+        transport.pause_reading()
+        client.send_gso(b"a" * 300, 100)  # queued as one coalesced train
+        successor = BatchProtocol(record)
+        transport.set_protocol(successor)
+        transport.resume_reading()
+        client.send_gso(b"b" * 200, 100)
+        assert await until(lambda: len(successor.datagrams) == 5)
+        assert [d for d, _ in successor.datagrams] == [b"a" * 100] * 3 + [b"b" * 100] * 2
+        transport.close()
+        await successor.lost
+
+    run(main())
+
+
+def test_no_endpoint_while_a_coroutine_waits_on_the_socket(run, pair_for_transport):
+    server, client = pair_for_transport
+
+    async def main():
+        waiting = asyncio.ensure_future(aio.sock_recv(server, 64))
+        await asyncio.sleep(0.01)
+        with pytest.raises(RuntimeError, match="a coroutine is waiting"):
+            await endpoint(server)
+        client.send(b"for the coroutine")
+        assert await asyncio.wait_for(waiting, 1) == b"for the coroutine"
+
+    run(main())
+
+
+@needs_offload
+def test_gro_cuts_trains_apart_with_receive_timestamps_on(run, pair_for_transport):
+    """SCM_TIMESTAMPING comes before UDP_GRO in the control messages: the transport leaves
+    room for both."""
+    server, client = pair_for_transport
+    if not hasattr(server, "set_timestamping"):
+        pytest.skip("no SO_TIMESTAMPING")
+    from pysock2 import _pysock2
+
+    server.set_timestamping(_pysock2.SOF_TIMESTAMPING_RX_SOFTWARE
+                            | _pysock2.SOF_TIMESTAMPING_SOFTWARE)
+
+    async def main():
+        transport, protocol = await endpoint(server)
+        client.send_gso(b"t" * 300, 100)
+        assert await until(lambda: len(protocol.datagrams) == 3)
+        assert [d for d, _ in protocol.datagrams] == [b"t" * 100] * 3
+        assert protocol.errors == []
+        transport.close()
+        await protocol.lost
+
+    run(main())
