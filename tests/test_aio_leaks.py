@@ -198,3 +198,35 @@ def test_coroutines(loop):
         batch.release()
         a.close()
         b.close()
+
+
+class HandsOver(Echo):
+    """Hands the rest of each batch to a batch protocol, which hands it back."""
+
+    def datagram_received(self, data, addr):
+        self.transport.set_protocol(Takes(self))
+
+
+class Takes(Echo):
+    calls = wrong = 0  # wrong: batches that were not the three datagrams left
+
+    def __init__(self, first):
+        self.first = first
+
+    def datagrams_received(self, batch):
+        Takes.calls += 1
+        Takes.wrong += [bytes(batch.data(i)) for i in range(batch.count)] != [b"2", b"3", b"4"]
+        self.first.transport.set_protocol(self.first)
+
+
+@pytest.mark.parametrize("endpoint", [HandsOver], indirect=True)
+def test_set_protocol_mid_batch_hands_over_a_copy(endpoint):
+    transport, client = endpoint
+    HandsOver.transport = transport
+
+    def hand_over():
+        client.send_batch([b"1", b"2", b"3", b"4"])
+        transport._engine.read_ready()  # 1 to HandsOver, 2-4 to Takes in a batch of its own
+
+    assert_flat(hand_over, None)
+    assert Takes.calls > 1000 and Takes.wrong == 0
