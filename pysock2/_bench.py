@@ -1,7 +1,7 @@
 """Side-by-side benchmarks: pysock2 vs the stdlib ``socket`` module vs C loops.
 
-``python -m pysock2 bench`` runs the short profile (~15 s); ``python bench/run.py`` runs the
-full one (~75 s). Both print a table (``--json``: the whole report as one JSON document;
+``python -m pysock2 bench`` runs the short profile (~9 s); ``python bench/run.py`` runs the
+full one (~50 s). Both print a table (``--json``: the whole report as one JSON document;
 ``--check``: exit 1 when a target is missed); docs/performance.md explains them.
 
 Method: every workload runs on one loopback socket pair shared by the three
@@ -841,9 +841,9 @@ def main(argv: list[str] | None = None, default_profile: str = "quick",
         description="pysock2 vs the stdlib socket module vs C loops: a table of the figures "
                     "and of every performance target (docs/performance.md).")
     parser.add_argument("--full", action="store_const", const="full", dest="profile",
-                        default=default_profile, help="the full run (~75 s)")
+                        default=default_profile, help="the full run (~50 s)")
     parser.add_argument("--quick", action="store_const", const="quick", dest="profile",
-                        help="the short run (~15 s)")
+                        help="the short run (~9 s)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
     parser.add_argument("--json", action="store_true",
                         help="print the whole report as one JSON document instead")
