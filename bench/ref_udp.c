@@ -153,29 +153,69 @@ ref_gso(int a, int b, long iters, int segments, int size)
 #endif
 
 #ifdef __linux__
-/* The C echo server of the asyncio echo workload: recvmmsg (MSG_WAITFORONE, as
- * recv_batch) into `batch` slots, then each datagram back to its sender, with one
- * sendmmsg, or with `gso` as one UDP_SEGMENT message per run of equal-size datagrams to
- * one sender (what pysock2.aio's transport does). Stops at an empty datagram (the load
+#  ifndef UDP_GRO
+#    define UDP_GRO 104
+#  endif
+enum { ECHO_PLAIN, ECHO_GSO, ECHO_GRO };
+#  define ECHO_MAX_BATCH 64  /* slots of BUF_SIZE: room for a coalesced train each */
+
+/* Arms `c` as a UDP_SEGMENT control message of `size`-byte segments. */
+static void
+set_segment(struct cmsghdr *c, unsigned int size)
+{
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t seg = (uint16_t)size;
+    memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+}
+
+/* The GRO segment size of a received message, or its length when it holds one datagram. */
+static unsigned int
+gro_size(const struct msghdr *m, unsigned int len)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int size;
+            memcpy(&size, CMSG_DATA(c), sizeof(size));
+            return size > 0 && (unsigned int)size < len ? (unsigned int)size : len;
+        }
+    }
+    return len;
+}
+
+/* The C echo servers of the asyncio echo workload: recvmmsg (MSG_WAITFORONE, as
+ * recv_batch) into `batch` slots, then each datagram back to its sender with one
+ * sendmmsg. ECHO_PLAIN: a message per datagram; ECHO_GSO: one UDP_SEGMENT message per run
+ * of equal-size datagrams to one sender (what pysock2.aio's transport does); ECHO_GRO:
+ * UDP_GRO on receive (a slot may hold a coalesced train) and each slot back as one
+ * UDP_SEGMENT message of its segment size. Stops at an empty datagram (the load
  * generator's stop signal); returns the number of datagrams echoed, or < 0 on error. */
 long long
-ref_echo(int fd, int batch, int gso)
+ref_echo(int fd, int batch, int mode)
 {
-    static struct mmsghdr rx[MAX_BATCH], tx[MAX_BATCH];
-    static struct iovec rx_iov[MAX_BATCH];
-    static struct sockaddr_storage senders[MAX_BATCH];
-    static char slots[MAX_BATCH][2048];
+    static struct mmsghdr rx[ECHO_MAX_BATCH], tx[ECHO_MAX_BATCH];
+    static struct iovec rx_iov[ECHO_MAX_BATCH];
+    static struct sockaddr_storage senders[ECHO_MAX_BATCH];
+    static char slots[ECHO_MAX_BATCH][BUF_SIZE];
+    static union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } gro[ECHO_MAX_BATCH];
     static union {
         char buf[CMSG_SPACE(sizeof(uint16_t))];
         struct cmsghdr align;
-    } controls[MAX_BATCH];
-    if (batch < 1 || batch > MAX_BATCH) {
+    } controls[ECHO_MAX_BATCH];
+    if (batch < 1 || batch > ECHO_MAX_BATCH || mode < ECHO_PLAIN || mode > ECHO_GRO) {
         return -3;
+    }
+    int on = 1;
+    if (mode == ECHO_GRO && setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) < 0) {
+        return -4;
     }
     memset(rx, 0, sizeof(rx));
     for (int i = 0; i < batch; i++) {
         rx_iov[i].iov_base = slots[i];
-        rx_iov[i].iov_len = sizeof(slots[i]);
         rx[i].msg_hdr.msg_iov = &rx_iov[i];
         rx[i].msg_hdr.msg_iovlen = 1;
         rx[i].msg_hdr.msg_name = &senders[i];
@@ -183,7 +223,10 @@ ref_echo(int fd, int batch, int gso)
     long long echoed = 0;
     for (;;) {
         for (int i = 0; i < batch; i++) {
+            rx_iov[i].iov_len = mode == ECHO_GRO ? BUF_SIZE : 2048;
             rx[i].msg_hdr.msg_namelen = sizeof(senders[i]);
+            rx[i].msg_hdr.msg_control = mode == ECHO_GRO ? gro[i].buf : NULL;
+            rx[i].msg_hdr.msg_controllen = mode == ECHO_GRO ? sizeof(gro[i].buf) : 0;
         }
         int got = recvmmsg(fd, rx, (unsigned int)batch, MSG_WAITFORONE, NULL);
         if (got <= 0) {
@@ -195,10 +238,18 @@ ref_echo(int fd, int batch, int gso)
         for (int i = 0; i < n;) {
             int k = 1;
             unsigned int size = rx[i].msg_len;
-            while (gso && i + k < n && k < 64 && rx[i + k].msg_len == size
-                   && rx[i + k].msg_hdr.msg_namelen == rx[i].msg_hdr.msg_namelen
-                   && memcmp(&senders[i + k], &senders[i], rx[i].msg_hdr.msg_namelen) == 0) {
-                k++;
+            unsigned int segment = size;
+            if (mode == ECHO_GRO) {
+                segment = gro_size(&rx[i].msg_hdr, size);
+                echoed += (size + segment - 1) / segment;
+            }
+            else {
+                while (mode == ECHO_GSO && i + k < n && k < 64 && rx[i + k].msg_len == size
+                       && rx[i + k].msg_hdr.msg_namelen == rx[i].msg_hdr.msg_namelen
+                       && memcmp(&senders[i + k], &senders[i], rx[i].msg_hdr.msg_namelen) == 0) {
+                    k++;
+                }
+                echoed += k;
             }
             memset(&tx[msgs], 0, sizeof(tx[msgs]));
             tx[msgs].msg_hdr.msg_name = &senders[i];
@@ -208,14 +259,8 @@ ref_echo(int fd, int batch, int gso)
             for (int j = 0; j < k; j++) {
                 rx_iov[i + j].iov_len = size;
             }
-            if (k > 1) {
-                struct cmsghdr *c = &controls[msgs].align;
-                memset(&controls[msgs], 0, sizeof(controls[msgs]));
-                c->cmsg_level = SOL_UDP;
-                c->cmsg_type = UDP_SEGMENT;
-                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-                uint16_t seg = (uint16_t)size;
-                memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+            if (k > 1 || segment < size) {
+                set_segment(&controls[msgs].align, segment);
                 tx[msgs].msg_hdr.msg_control = controls[msgs].buf;
                 tx[msgs].msg_hdr.msg_controllen = sizeof(controls[msgs].buf);
             }
@@ -229,10 +274,6 @@ ref_echo(int fd, int batch, int gso)
             }
             sent += k;
         }
-        for (int i = 0; i < n; i++) {
-            rx_iov[i].iov_len = sizeof(slots[i]);
-        }
-        echoed += n;
         if (stop) {
             return echoed;
         }

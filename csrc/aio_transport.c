@@ -25,6 +25,7 @@
 #  define HAVE_GSO 1
 #  define GSO_MAX_SEGMENTS 64     /* UDP_MAX_SEGMENTS of older kernels */
 #  define GSO_MAX_SEGMENT 1452    /* an IPv6 payload within a 1500-byte MTU */
+#  define GSO_MAX_PAYLOAD 65507   /* a GSO message is one IPv4 datagram's payload at most */
 typedef union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
@@ -53,15 +54,24 @@ typedef struct {
     PyObject *on_error;             /* protocol.error_received */
     PyObject *on_exception;         /* f(exc): a protocol callback raised (aio.py) */
     PyObject *on_backlog;           /* f(): the queue is left non-empty (aio.py) */
+    PyObject *on_fatal;             /* f(exc): the transport cannot go on (aio.py) */
     Py_ssize_t max_batches;         /* recv_batch calls per wakeup */
     Py_ssize_t batch_capacity;      /* a receive this full may have left more queued */
+    Py_ssize_t slot_size;           /* bytes per batch slot: a datagram this long may be cut */
     int split_gro;                  /* cut coalesced (GRO) datagrams for datagram_received */
+    int cut_batches;                /* and for datagrams_received (GRO was not asked for) */
     int connected;                  /* sendto(addr=None) goes to the peer */
     sys_socklen_t peerlen;
     struct sockaddr_storage peer;
     int closed;                     /* close(): nothing is read or sent any more */
     int reading_stopped;            /* stop_reading(): a drain delivers nothing more */
+    int paused;                     /* pause(): nothing is delivered until resume() */
     int draining;                   /* inside read_ready: sendto only queues */
+    /* The last receive: slots [next, held) are still to be delivered, the first of them
+     * from byte next_offset on (a coalesced slot cut apart part-way); they wait there
+     * while the protocol has paused reading. */
+    Py_ssize_t held, next;
+    size_t next_offset;
     unsigned long owner;            /* the thread inside the engine, 0: none */
     int depth;
     queued_datagram *queue;         /* queue[head..tail) waits to be sent */
@@ -71,6 +81,7 @@ typedef struct {
     sys_iovec iov[SEND_CHUNK];      /* one per datagram; a GSO message takes a run */
     Py_ssize_t per_msg[SEND_CHUNK]; /* datagrams in each message */
     int gso;                        /* coalesce runs with UDP_SEGMENT */
+    Py_ssize_t singles;             /* the first queued go one by one: their GSO message failed */
 #ifdef HAVE_GSO
     gso_control controls[SEND_CHUNK];
 #endif
@@ -174,6 +185,7 @@ queue_pop(EngineObject *self, Py_ssize_t n)
         self->head++;
         Py_DECREF(q->data);
     }
+    self->singles = self->singles > n ? self->singles - n : 0;
     if (self->head == self->tail) {
         self->head = self->tail = 0;
     }
@@ -271,13 +283,16 @@ gso_run(EngineObject *self, const queued_datagram *first, Py_ssize_t n)
         return 1;
     }
     Py_ssize_t k = 1;
+    size_t total = size;
     while (k < n && k < GSO_MAX_SEGMENTS) {
         const queued_datagram *q = first + k;
         size_t next = datagram_size(q);
         if (q->addrlen != first->addrlen || next == 0 || next > size
+            || total + next > GSO_MAX_PAYLOAD
             || memcmp(&q->addr, &first->addr, (size_t)first->addrlen) != 0) {
             break;
         }
+        total += next;
         k++;
         if (next < size) {
             break;  /* only the last segment may be shorter */
@@ -304,7 +319,7 @@ build_messages(EngineObject *self)
     Py_ssize_t msgs = 0;
     for (Py_ssize_t i = 0; i < n; msgs++) {
         const queued_datagram *q = &queue[i];
-        Py_ssize_t k = gso_run(self, q, n - i);
+        Py_ssize_t k = i < self->singles ? 1 : gso_run(self, q, n - i);
         for (Py_ssize_t j = 0; j < k; j++) {
             sys_iovec_set(&self->iov[i + j], PyBytes_AS_STRING(queue[i + j].data),
                           datagram_size(&queue[i + j]));
@@ -332,7 +347,6 @@ build_messages(EngineObject *self)
     return msgs;
 }
 
-#ifdef HAVE_GSO
 /* The errno of the OSError in flight (0 if it has none). */
 static int
 raised_errno(void)
@@ -345,7 +359,6 @@ raised_errno(void)
     restore_exception(exc);
     return err;
 }
-#endif
 
 /* Sends queued datagrams until the queue is empty or the kernel would block; a datagram
  * the kernel refuses (an OSError) is dropped and reported to error_received, as asyncio
@@ -371,16 +384,18 @@ queue_flush(EngineObject *self)
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;  /* a signal handler raised */
         }
-#ifdef HAVE_GSO
         if (self->per_msg[0] > 1) {
+            /* The error is the coalesced message's, not one datagram's: its datagrams
+             * go again one by one (each then gets its own verdict); a path that refuses
+             * GSO itself has it off from now on. */
             int err = raised_errno();
+            PyErr_Clear();
             if (err == EINVAL || err == EIO || err == EOPNOTSUPP) {
-                PyErr_Clear();  /* this path refuses GSO: send one by one from now on */
                 self->gso = 0;
-                continue;
             }
+            self->singles = self->per_msg[0];
+            continue;
         }
-#endif
         queue_pop(self, 1);  /* the datagram the error belongs to, as asyncio drops it */
         if (report_os_error(self) < 0) {
             return -1;
@@ -413,7 +428,7 @@ destination(EngineObject *self, PyObject *addr, queued_datagram *q)
         q->addrlen = 0;
         return 0;
     }
-    if (sockaddr_from_object(self->sock->state, addr, &q->addr, &q->addrlen) < 0) {
+    if (socket_address_arg(self->sock, "sendto", addr, &q->addr, &q->addrlen) < 0) {
         return -1;
     }
     if (self->connected) {
@@ -534,36 +549,263 @@ engine_flush(EngineObject *self, PyObject *unused)
 
 /* ---------------------------------------------------------------- receiving */
 
-/* Hands the datagrams of one recv_batch to the protocol. */
+/* Whether a receive's errno says the descriptor is no socket any more (closed or
+ * detached under the transport): no datagram's error, and it would recur on every
+ * readable event; the transport ends with it. */
 static int
-deliver(EngineObject *self, Py_ssize_t count)
+socket_gone(int err)
 {
-    if (self->on_batch != NULL) {
-        PyObject *r = call_slot(self->on_batch, &self->batch, 1);
-        if (r == NULL) {
-            return callback_failed(self);
-        }
-        Py_DECREF(r);
-        return 0;
+#ifdef _WIN32
+    return err == WSAEBADF || err == WSAENOTSOCK || err == EBADF;
+#else
+    return err == EBADF || err == ENOTSOCK;
+#endif
+}
+
+/* Whether the protocol is to get more datagrams now. */
+static int
+delivering(EngineObject *self)
+{
+    return !self->closed && !self->reading_stopped && !self->paused;
+}
+
+/* The batch could not be received into (the protocol released it, or is using it in
+ * another call): the transport cannot go on; on_fatal closes it with that error. */
+static int
+receive_failed(EngineObject *self)
+{
+    PyObject *exc = error_take();
+    PyObject *r = call_slot(self->on_fatal, &exc, 1);
+    Py_DECREF(exc);
+    if (r == NULL) {
+        return callback_failed(self);
     }
-    PyObject *call[3];
-    for (Py_ssize_t i = 0;
-         i < count && self->on_datagram != NULL && !self->closed && !self->reading_stopped;
-         i++) {
+    Py_DECREF(r);
+    return 0;
+}
+
+/* set_protocol() to a datagrams_received protocol in the middle of a batch: the datagrams
+ * not yet delivered go to it in a batch of their own (copied: the rare path), each
+ * coalesced one cut apart as datagram_received would have had it. */
+static int
+deliver_rest_as_batch(EngineObject *self)
+{
+    PyObject *buffers = PyList_New(0), *senders = PyList_New(0), *rest = NULL;
+    int rc = -1;
+    if (buffers == NULL || senders == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = self->next; i < self->held; i++) {
         size_t len;
         const char *data = batch_slot_data(self->batch, i, &len);
         size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
         if (segment == 0 || segment > len) {
+            segment = len;  /* (a lost segment size: handed over whole, as received) */
+        }
+        PyObject *addr = batch_slot_sender(self->batch, i);
+        if (addr == NULL) {
+            goto done;
+        }
+        size_t offset = i == self->next ? self->next_offset : 0;
+        do {
+            size_t take = len - offset < segment ? len - offset : segment;
+            PyObject *piece = PyByteArray_FromStringAndSize(data + offset, (Py_ssize_t)take);
+            int failed = piece == NULL || PyList_Append(buffers, piece) < 0
+                         || PyList_Append(senders, addr) < 0;
+            Py_XDECREF(piece);
+            if (failed) {
+                Py_DECREF(addr);
+                goto done;
+            }
+            offset += take;
+        } while (offset < len);
+        Py_DECREF(addr);
+    }
+    self->next = self->held;
+    self->next_offset = 0;
+    Py_ssize_t n = PyList_GET_SIZE(buffers);
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    rest = PyObject_CallOneArg((PyObject *)Py_TYPE(self->batch), buffers);
+    if (rest == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *r = PyObject_CallMethod(rest, "set", "nnO", j,
+                                          PyByteArray_GET_SIZE(PyList_GET_ITEM(buffers, j)),
+                                          PyList_GET_ITEM(senders, j));
+        if (r == NULL) {
+            goto done;
+        }
+        Py_DECREF(r);
+    }
+    PyObject *count = PyLong_FromSsize_t(n);
+    if (count == NULL || PyObject_SetAttrString(rest, "count", count) < 0) {
+        Py_XDECREF(count);
+        goto done;
+    }
+    Py_DECREF(count);
+    PyObject *r = call_slot(self->on_batch, &rest, 1);
+    rc = r == NULL ? callback_failed(self) : 0;
+    Py_XDECREF(r);
+    if (rc == 0) {
+        r = PyObject_CallMethod(rest, "release", NULL);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+done:
+    Py_XDECREF(rest);
+    Py_XDECREF(buffers);
+    Py_XDECREF(senders);
+    return rc;
+}
+
+/* Whether the batch holds a coalesced train that a datagrams_received protocol must not
+ * see whole: GRO is on for a datagram_received protocol the transport started with. */
+static int
+holds_trains(EngineObject *self)
+{
+    if (!self->cut_batches) {
+        return 0;
+    }
+    for (Py_ssize_t i = self->next; i < self->held; i++) {
+        size_t len;
+        (void)batch_slot_data(self->batch, i, &len);
+        if (batch_slot_segment(self->batch, i) != len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Hands the whole batch to datagrams_received(batch). The batch is the transport's: once
+ * the call returns it holds nothing (count 0), so a protocol that kept it gets IndexError
+ * instead of the next receive's datagrams. */
+static int
+deliver_batch(EngineObject *self)
+{
+    if (self->next > 0 || self->next_offset > 0 || holds_trains(self)) {
+        return deliver_rest_as_batch(self);
+    }
+    self->next = self->held;
+    PyObject *r = call_slot(self->on_batch, &self->batch, 1);
+    if (r == NULL && callback_failed(self) < 0) {
+        return -1;
+    }
+    Py_XDECREF(r);
+    PyObject *zero = PyLong_FromLong(0);
+    int rc = zero == NULL ? -1 : PyObject_SetAttrString(self->batch, "count", zero);
+    Py_XDECREF(zero);
+    if (rc == 0) {  /* a released batch takes a count: ask */
+        PyObject *released = PyObject_GetAttrString(self->batch, "released");
+        rc = released == NULL ? -1 : PyObject_IsTrue(released);
+        Py_XDECREF(released);
+        if (rc > 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "datagrams_received() released the transport's DatagramBatch: "
+                            "nothing more can be received");
+            rc = -1;
+        }
+    }
+    /* The protocol released the batch, or lent it to a call still running. */
+    return rc < 0 ? receive_failed(self) : 0;
+}
+
+/* Whether slot i holds a datagram the kernel cut to fit (MSG_TRUNC): 1, 0, or -1 with an
+ * exception. Asked only of full slots, through the batch's flags(). */
+static int
+slot_truncated(EngineObject *self, Py_ssize_t i)
+{
+#ifdef MSG_TRUNC
+    PyObject *flags = PyObject_CallMethod(self->batch, "flags", "n", i);
+    long value = flags == NULL ? -1 : PyLong_AsLong(flags);
+    Py_XDECREF(flags);
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return (value & MSG_TRUNC) != 0;
+#else
+    (void)self;
+    (void)i;
+    return 0;
+#endif
+}
+
+/* A datagram larger than a slot is dropped, never delivered cut short: error_received
+ * hears of it (asyncio would hand over the first 256 KiB as if they were all). */
+static int
+report_dropped(EngineObject *self, const char *why)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", EMSGSIZE, why);
+    if (exc == NULL) {
+        return -1;
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return report_os_error(self);
+}
+
+/* Hands the held datagrams to datagram_received, one call each (each segment of a
+ * coalesced slot its own), until they are all delivered or the protocol pauses or
+ * closes; what is left stays held for resume(). */
+static int
+deliver(EngineObject *self)
+{
+    if (self->next >= self->held) {
+        return 0;
+    }
+    if (self->on_batch != NULL) {
+        return deliver_batch(self);
+    }
+    PyObject *call[3];
+    while (self->next < self->held && self->on_datagram != NULL && delivering(self)) {
+        Py_ssize_t i = self->next;
+        size_t len;
+        const char *data = batch_slot_data(self->batch, i, &len);
+        size_t segment = self->split_gro ? batch_slot_segment(self->batch, i) : len;
+        if (segment > len) {
             segment = len;
+        }
+        if ((Py_ssize_t)len == self->slot_size) {
+            int cut = slot_truncated(self, i);
+            if (cut != 0) {
+                self->next++;
+                self->next_offset = 0;
+                if (cut < 0
+                    || report_dropped(self, "a datagram larger than the transport's "
+                                            "receive slot was dropped") < 0) {
+                    return -1;
+                }
+                continue;
+            }
+        }
+        if (segment == 0 && len > 0) {  /* GRO's segment size lost with the control room */
+            self->next++;
+            self->next_offset = 0;
+            if (report_dropped(self, "a coalesced receive whose segment size did not fit "
+                                     "the control buffer was dropped") < 0) {
+                return -1;
+            }
+            continue;
         }
         PyObject *addr = batch_slot_sender(self->batch, i);
         if (addr == NULL) {
             return -1;
         }
         call[2] = addr;
-        size_t offset = 0;
         do {  /* once, or once per segment of a coalesced receive */
+            size_t offset = self->next_offset;
             size_t take = len - offset < segment ? len - offset : segment;
+            /* Moved on before the call: the protocol may pause inside it. */
+            if (offset + take >= len) {
+                self->next++;
+                self->next_offset = 0;
+            }
+            else {
+                self->next_offset = offset + take;
+            }
             call[1] = PyBytes_FromStringAndSize(data + offset, (Py_ssize_t)take);
             if (call[1] == NULL) {
                 Py_DECREF(addr);
@@ -577,43 +819,57 @@ deliver(EngineObject *self, Py_ssize_t count)
                 return -1;
             }
             Py_XDECREF(r);
-            offset += take;
-        } while (offset < len && self->on_datagram != NULL && !self->closed
-                 && !self->reading_stopped);
+        } while (self->next == i && self->on_datagram != NULL && delivering(self));
         Py_DECREF(addr);
+    }
+    if (self->on_batch != NULL && self->next < self->held && delivering(self)) {
+        return deliver_batch(self);  /* set_protocol() to a batch protocol meanwhile */
     }
     return 0;
 }
 
-/* read_ready(): the loop's reader callback. */
+/* read_ready(): the loop's reader callback: first what a pause left held, then fresh
+ * receives. */
 static PyObject *
 engine_read_ready(EngineObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->closed || self->reading_stopped) {
+    if (!delivering(self)) {
         Py_RETURN_NONE;
     }
     if (engine_enter(self) < 0) {
         return NULL;
     }
-    int rc = 0;
+    if (self->draining) {  /* the batch being delivered would be received over */
+        engine_leave(self);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "read_ready() called from inside a protocol callback of its transport");
+        return NULL;
+    }
     self->draining++;
-    for (Py_ssize_t round = 0;
-         round < self->max_batches && !self->closed && !self->reading_stopped; round++) {
+    int rc = deliver(self);
+    for (Py_ssize_t round = 0; rc == 0 && round < self->max_batches && delivering(self)
+                               && self->next == self->held; round++) {
         ptrdiff_t got = batch_recv(self->sock, self->batch, 0);
         if (got < 0) {
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
                 PyErr_Clear();
             }
-            else if (PyErr_ExceptionMatches(PyExc_OSError)) {
+            else if (PyErr_ExceptionMatches(PyExc_OSError) && !socket_gone(raised_errno())) {
                 rc = report_os_error(self);  /* an ICMP error, as asyncio reports it */
+            }
+            else if (PyErr_ExceptionMatches(PyExc_Exception)) {
+                rc = receive_failed(self);
             }
             else {
                 rc = -1;
             }
             break;
         }
-        if ((rc = deliver(self, got)) < 0 || got < self->batch_capacity) {
+        self->held = got;
+        self->next = 0;
+        self->next_offset = 0;
+        if ((rc = deliver(self)) < 0 || got < self->batch_capacity) {
             break;  /* the queue is empty (or a callback let SystemExit out) */
         }
     }
@@ -639,20 +895,22 @@ engine_read_ready(EngineObject *self, PyObject *unused)
 /* ---------------------------------------------------------------- life cycle */
 
 /* _DatagramEngine(sock, batch, datagram_received, datagrams_received, error_received,
- *                 on_exception, on_backlog, *, max_batches, split_gro) */
+ *                 on_exception, on_backlog, on_fatal, *, max_batches, split_gro,
+ *                 cut_batches, gso) */
 static PyObject *
 engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"sock", "batch", "datagram_received", "datagrams_received",
-                             "error_received", "on_exception", "on_backlog", "max_batches",
-                             "split_gro", "gso", NULL};
-    PyObject *sock, *batch, *on_datagram, *on_batch, *on_error, *on_exception, *on_backlog;
+                             "error_received", "on_exception", "on_backlog", "on_fatal",
+                             "max_batches", "split_gro", "cut_batches", "gso", NULL};
+    PyObject *sock, *batch, *on_datagram, *on_batch, *on_error, *on_exception, *on_backlog,
+        *on_fatal;
     Py_ssize_t max_batches = 4;
-    int split_gro = 0, gso = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOO|$npp:_DatagramEngine", kwlist,
+    int split_gro = 0, cut_batches = 0, gso = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOO|$nppp:_DatagramEngine", kwlist,
                                      &sock, &batch, &on_datagram, &on_batch, &on_error,
-                                     &on_exception, &on_backlog, &max_batches, &split_gro,
-                                     &gso)) {
+                                     &on_exception, &on_backlog, &on_fatal, &max_batches,
+                                     &split_gro, &cut_batches, &gso)) {
         return NULL;
     }
     module_state *state = state_of_type(cls);
@@ -684,8 +942,10 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->on_error = on_error == Py_None ? NULL : Py_NewRef(on_error);
     self->on_exception = on_exception == Py_None ? NULL : Py_NewRef(on_exception);
     self->on_backlog = on_backlog == Py_None ? NULL : Py_NewRef(on_backlog);
+    self->on_fatal = on_fatal == Py_None ? NULL : Py_NewRef(on_fatal);
     self->max_batches = max_batches;
     self->split_gro = split_gro;
+    self->cut_batches = split_gro && cut_batches;
 #ifdef HAVE_GSO
     self->gso = gso;
 #else
@@ -698,6 +958,16 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return NULL;
     }
+    PyObject *slot = PyObject_CallMethod(batch, "buffer", "i", 0);
+    Py_buffer view;
+    if (slot == NULL || PyObject_GetBuffer(slot, &view, PyBUF_SIMPLE) < 0) {
+        Py_XDECREF(slot);
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->slot_size = view.len;  /* the transport's slots are all one size */
+    PyBuffer_Release(&view);
+    Py_DECREF(slot);
     /* The peer of a connected socket (sendto(addr=None) goes there); OSError: none. */
     PyObject *peer = PyObject_CallMethod(sock, "peer_addr", NULL);
     if (peer == NULL) {
@@ -730,6 +1000,7 @@ engine_traverse(EngineObject *self, visitproc visit, void *arg)
     Py_VISIT(self->on_error);
     Py_VISIT(self->on_exception);
     Py_VISIT(self->on_backlog);
+    Py_VISIT(self->on_fatal);
     return 0;
 }
 
@@ -743,6 +1014,7 @@ engine_drop_callbacks(EngineObject *self)
     Py_CLEAR(self->on_error);
     Py_CLEAR(self->on_exception);
     Py_CLEAR(self->on_backlog);
+    Py_CLEAR(self->on_fatal);
 }
 
 static int
@@ -794,7 +1066,29 @@ engine_stop_reading(EngineObject *self, PyObject *unused)
 {
     (void)unused;
     self->reading_stopped = 1;
+    self->held = self->next = 0;
+    self->next_offset = 0;
     Py_RETURN_NONE;
+}
+
+/* pause(): transport.pause_reading(): the drain stops after the datagram being delivered;
+ * the rest of the batch stays held. */
+static PyObject *
+engine_pause(EngineObject *self, PyObject *unused)
+{
+    (void)unused;
+    self->paused = 1;
+    Py_RETURN_NONE;
+}
+
+/* resume() -> bool: transport.resume_reading(); True when datagrams are held, for
+ * read_ready() to deliver before it receives more (the socket may not turn readable). */
+static PyObject *
+engine_resume(EngineObject *self, PyObject *unused)
+{
+    (void)unused;
+    self->paused = 0;
+    return PyBool_FromLong(self->next < self->held && !self->closed && !self->reading_stopped);
 }
 
 /* set_protocol(datagram_received, datagrams_received, error_received): the callbacks of
@@ -857,6 +1151,10 @@ static PyMethodDef engine_methods[] = {
      "flush(): sends queued datagrams as far as the kernel takes them."},
     {"stop_reading", (PyCFunction)engine_stop_reading, METH_NOARGS,
      "stop_reading(): nothing more is read or delivered (close())."},
+    {"pause", (PyCFunction)engine_pause, METH_NOARGS,
+     "pause(): nothing more is delivered; the rest of the batch stays held."},
+    {"resume", (PyCFunction)engine_resume, METH_NOARGS,
+     "resume() -> bool: delivering again; True when datagrams are held for read_ready()."},
     {"set_protocol", (PyCFunction)(void (*)(void))engine_set_protocol, METH_FASTCALL,
      "set_protocol(datagram_received, datagrams_received, error_received)"},
     {"close", (PyCFunction)(void (*)(void))engine_close, METH_FASTCALL,

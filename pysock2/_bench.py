@@ -64,6 +64,9 @@ TARGETS = {
     "echo_aio_vs_asyncio": (">=", 10.0),
     "echo_aio_vs_uvloop": (">=", 2.0),
     "echo_aio_vs_blocking_batch": (">=", 0.85),
+    "echo_gso_sender_aio_vs_asyncio": (">=", 10.0),
+    "echo_gso_sender_aio_vs_uvloop": (">=", 2.0),
+    "echo_gso_sender_aio_vs_blocking_batch": (">=", 0.85),
 }
 
 perf_ns = time.perf_counter_ns
@@ -472,7 +475,7 @@ def _echo_socket(kind: str) -> Any:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     sock.bind(("127.0.0.1", 0))
-    if kind in ("blocking", "c", "c_gso"):
+    if kind == "blocking" or kind in C_ECHO:
         return Socket.from_stdlib(sock)
     sock.setblocking(False)
     if kind in ("asyncio", "uvloop"):
@@ -482,13 +485,23 @@ def _echo_socket(kind: str) -> Any:
     return ours
 
 
+# The pysock2.aio echo servers: kind -> create_datagram_endpoint options. aio: the
+# defaults (GRO on receive and GSO on send where available); aio_no_gso: neither offload.
+AIO_ECHO: dict[str, dict[str, bool]] = {
+    "aio": {}, "aio_no_gro": {"gro": False}, "aio_no_gso": {"gro": False, "gso": False},
+    "aio_uvloop": {}}
+C_ECHO = {"c": 0, "c_gso": 1, "c_gro": 2}  # ref_echo's modes (bench/ref_udp.c)
+# The two senders of bench/udp_load.c: a message per datagram, or UDP_SEGMENT trains.
+ECHO_SENDERS = {"per_datagram": [], "gso_sender": ["gso"]}
+
+
 async def _serve_async(loop: Any, kind: str, sock: Any, done_fd: int) -> None:
     """Echoes until the load generator writes its result (done_fd turns readable)."""
-    if kind.startswith("aio"):
+    if kind in AIO_ECHO:
         from . import aio
 
         transport, _ = await aio.create_datagram_endpoint(
-            _EchoProtocol, sock=sock, gso=kind != "aio_no_gso")  # type: ignore[type-var]
+            _EchoProtocol, sock=sock, **AIO_ECHO[kind])  # type: ignore[type-var]
     else:
         transport, _ = await loop.create_datagram_endpoint(_EchoProtocol, sock=sock)
     done = loop.create_future()
@@ -521,25 +534,26 @@ def _serve_blocking(sock: Socket, batch: DatagramBatch) -> None:
         send_batch(batch)
 
 
-def echo_round(ref: Reference, kind: str, loop: Any, batch: DatagramBatch, count: int,
-               lost: dict[str, int]) -> float | None:
+def echo_round(ref: Reference, kind: str, sender: str, loop: Any, batch: DatagramBatch,
+               count: int, lost: dict[str, int]) -> float | None:
     """Server CPU ns per datagram for one run of the load generator against `kind`."""
-    c_server = kind in ("c", "c_gso")
-    if ((loop is None and kind != "blocking" and not c_server) or ref.udp_load is None
-            or (c_server and getattr(ref.lib, "ref_echo", None) is None)):
+    c_mode = C_ECHO.get(kind)
+    if ((loop is None and kind != "blocking" and c_mode is None) or ref.udp_load is None
+            or (c_mode is not None and getattr(ref.lib, "ref_echo", None) is None)):
         return None
     sock = _echo_socket(kind)
     port = sock.getsockname()[1] if kind in ("asyncio", "uvloop") else sock.local_addr().port()
     proc = subprocess.Popen([ref.udp_load, "127.0.0.1", str(port), str(count),
-                             str(ECHO_WINDOW), str(SMALL)], stdout=subprocess.PIPE)
+                             str(ECHO_WINDOW), str(SMALL), *ECHO_SENDERS[sender]],
+                            stdout=subprocess.PIPE)
     assert proc.stdout is not None
     try:
         start = time.thread_time_ns()
         if kind == "blocking":
             _serve_blocking(sock, batch)
-        elif c_server:
-            if ref.lib.ref_echo(sock.fileno(), batch.capacity, kind == "c_gso") < 0:
-                raise RuntimeError("the C echo server failed")
+        elif c_mode is not None:
+            if ref.lib.ref_echo(sock.fileno(), batch.capacity, c_mode) < 0:
+                raise RuntimeError(f"the C echo server {kind} failed")
         else:
             loop.run_until_complete(_serve_async(loop, kind, sock, proc.stdout.fileno()))
         cpu = time.thread_time_ns() - start
@@ -548,16 +562,53 @@ def echo_round(ref: Reference, kind: str, loop: Any, batch: DatagramBatch, count
         proc.wait()
         proc.stdout.close()
         sock.close()  # the transports closed theirs already
-    lost[kind] = lost.get(kind, 0) + missing
+    key = f"{sender}:{kind}"
+    lost[key] = lost.get(key, 0) + missing
     return cpu / max(echoed, 1)
 
 
-def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
+# Capacity ratios of each workload, X_vs_Y = cpu(Y) / cpu(X); in each, the first three
+# are the targets.
+ECHO_RATIOS: dict[str, dict[str, tuple[str, str]]] = {
+    "per_datagram": {
+        "aio_vs_asyncio": ("asyncio", "aio"),
+        "aio_vs_uvloop": ("uvloop", "aio"),
+        "aio_vs_blocking_batch": ("blocking", "aio"),
+        "aio_uvloop_vs_uvloop": ("uvloop", "aio_uvloop"),
+        "aio_vs_aio_no_gro": ("aio_no_gro", "aio"),
+        "c_vs_asyncio": ("asyncio", "c"),
+        "c_gso_vs_asyncio": ("asyncio", "c_gso"),
+        "aio_vs_c_gso": ("c_gso", "aio"),
+        "aio_no_gso_vs_blocking_batch": ("blocking", "aio_no_gso"),
+        "aio_no_gso_vs_c": ("c", "aio_no_gso"),
+    },
+    "gso_sender": {
+        "aio_vs_asyncio": ("asyncio", "aio"),
+        "aio_vs_uvloop": ("uvloop", "aio"),
+        "aio_vs_blocking_batch": ("blocking", "aio"),
+        "aio_no_gro_vs_asyncio": ("asyncio", "aio_no_gro"),
+        "aio_vs_aio_no_gro": ("aio_no_gro", "aio"),
+        "c_gso_vs_asyncio": ("asyncio", "c_gso"),
+        "c_gro_vs_asyncio": ("asyncio", "c_gro"),
+        "aio_vs_c_gro": ("c_gro", "aio"),
+    },
+}
+ECHO_SERVERS = {
+    "per_datagram": ["asyncio", "uvloop", "blocking", "c", "c_gso", "aio", "aio_no_gro",
+                     "aio_no_gso", "aio_uvloop"],
+    "gso_sender": ["asyncio", "uvloop", "blocking", "c", "c_gso", "c_gro", "aio",
+                   "aio_no_gro"],
+}
+
+
+def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict[str, Any] | None:
     """Target 6: a UDP echo server (64 B, a closed-loop C load generator keeping
     ECHO_WINDOW in flight) in asyncio's DatagramProtocol, uvloop's, pysock2.aio's
     transport (on both loops) and pysock2's blocking recv_batch/send_batch loop: server
-    CPU ns per datagram (time.thread_time). C echo servers (bench/ref_udp.c, sendmmsg
-    per datagram and GSO per run) give the floor."""
+    CPU ns per datagram (time.thread_time). C echo servers (bench/ref_udp.c) give the
+    floor. Two workloads, their rounds interleaved together: the generator sending each
+    datagram as its own message (the top-level figures), and sending UDP_SEGMENT trains
+    ("gso_sender"), which a UDP_GRO receiver takes as one coalesced receive per train."""
     if ref.udp_load is None or not hasattr(Socket, "recv_batch") or sys.platform != "linux":
         return None
     import asyncio
@@ -567,16 +618,19 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
         import uvloop
     except ImportError:
         uvloop = None
-    loops = {"asyncio": asyncio.new_event_loop(), "aio": asyncio.new_event_loop(),
-             "aio_no_gso": asyncio.new_event_loop(),
-             "uvloop": uvloop.new_event_loop() if uvloop else None,
-             "aio_uvloop": uvloop.new_event_loop() if uvloop else None, "blocking": None,
-             "c": None, "c_gso": None}
+
+    def new_loop(kind: str) -> Any:
+        if kind in ("uvloop", "aio_uvloop"):
+            return uvloop.new_event_loop() if uvloop else None
+        return asyncio.new_event_loop() if kind == "asyncio" or kind in AIO_ECHO else None
+
+    loops = {kind: new_loop(kind) for kind in {k for ks in ECHO_SERVERS.values() for k in ks}}
     batch = DatagramBatch.allocate(64, 2048)
     count = p.get("echo_count", 2000)  # profiles set it; a bare dict (tests) runs short
     lost: dict[str, int] = {}
-    runners = {kind: (lambda kind=kind: echo_round(ref, kind, loops[kind], batch, count, lost))
-               for kind in loops}
+    runners = {f"{sender}:{kind}": (lambda kind=kind, sender=sender: echo_round(
+                   ref, kind, sender, loops[kind], batch, count, lost))
+               for sender, kinds in ECHO_SERVERS.items() for kind in kinds}
     try:
         samples = interleave(p.get("echo_rounds", 5), runners)
     finally:
@@ -584,36 +638,30 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict | None:
         for loop in loops.values():
             if loop is not None:
                 loop.close()
-    # Capacity is the inverse of CPU per datagram: X_vs_Y = cpu(Y) / cpu(X).
-    result = summarise(samples, {"aio_vs_asyncio": ("asyncio", "aio"),
-                                 "aio_vs_uvloop": ("uvloop", "aio"),
-                                 "aio_vs_blocking_batch": ("blocking", "aio"),
-                                 "aio_uvloop_vs_uvloop": ("uvloop", "aio_uvloop"),
-                                 "c_vs_asyncio": ("asyncio", "c"),
-                                 "c_gso_vs_asyncio": ("asyncio", "c_gso"),
-                                 "aio_vs_c_gso": ("c_gso", "aio"),
-                                 "aio_no_gso_vs_blocking_batch": ("blocking", "aio_no_gso"),
-                                 "aio_no_gso_vs_c": ("c", "aio_no_gso")})
-    result["ranges"] = {
-        key: [round(min(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3),
-              round(max(samples[b][i] / samples[a][i] for i in range(len(samples[a]))), 3)]
-        for key, (b, a) in [("aio_vs_asyncio", ("asyncio", "aio")),
-                            ("aio_vs_uvloop", ("uvloop", "aio")),
-                            ("aio_vs_blocking_batch", ("blocking", "aio")),
-                            ("aio_vs_c_gso", ("c_gso", "aio")),
-                            ("aio_no_gso_vs_blocking_batch", ("blocking", "aio_no_gso")),
-                            ("c_gso_vs_asyncio", ("asyncio", "c_gso"))]
-        if None not in samples[a] and None not in samples[b]}
-    result["lost"] = lost
+    workloads = {}
+    for sender, ratios in ECHO_RATIOS.items():
+        mine = {kind: samples[f"{sender}:{kind}"] for kind in ECHO_SERVERS[sender]}
+        result = summarise(mine, ratios)
+        result["ranges"] = {
+            key: [round(min(y / x for x, y in zip(mine[a], mine[b])), 3),
+                  round(max(y / x for x, y in zip(mine[a], mine[b])), 3)]
+            for key, (b, a) in ratios.items() if None not in mine[a] + mine[b]}
+        result["lost"] = {kind: lost.get(f"{sender}:{kind}", 0) for kind in mine}
+        workloads[sender] = result
+    result = workloads["per_datagram"]
+    result["gso_sender"] = workloads["gso_sender"]
     result["uvloop"] = getattr(uvloop, "__version__", None)
     result["what"] = (f"server CPU ns per {SMALL}-byte datagram echoed (thread_time), "
-                      f"{count} datagrams per run, {ECHO_WINDOW} in flight (bench/udp_load.c); "
-                      "ratios are capacities (the other's CPU / pysock2.aio's); aio uses "
-                      "UDP GSO where available, aio_no_gso not; c/c_gso: C servers")
+                      f"{count} datagrams per run, {ECHO_WINDOW} in flight (bench/udp_load.c) "
+                      "sending a message per datagram (top level) or UDP_SEGMENT trains "
+                      "(gso_sender); ratios are capacities (the other's CPU / pysock2.aio's); "
+                      "aio: create_datagram_endpoint's defaults (GRO, GSO), aio_no_gro: "
+                      "gro=False, aio_no_gso: neither; c/c_gso/c_gro: C servers "
+                      "(bench/ref_udp.c)")
     return result
 
 
-def bench_import(p: dict[str, int]) -> dict:
+def bench_import(p: dict[str, int]) -> dict[str, Any]:
     """Target 5: a fresh interpreter importing pysock2 vs socket (wall time, and
     -X importtime's cumulative microseconds of the top-level module)."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -708,14 +756,19 @@ def check_targets(report: dict[str, Any]) -> dict[str, Any]:
     values["echo_aio_vs_asyncio"] = echo.get("aio_vs_asyncio")
     values["echo_aio_vs_uvloop"] = echo.get("aio_vs_uvloop")
     values["echo_aio_vs_blocking_batch"] = echo.get("aio_vs_blocking_batch")
+    trains = (report.get("aio_echo") or {}).get("gso_sender", {}).get("ratios", {})
+    for name in ("asyncio", "uvloop", "blocking_batch"):
+        values[f"echo_gso_sender_aio_vs_{name}"] = trains.get(f"aio_vs_{name}")
     out: dict[str, Any] = {}
     for key, (op, limit) in TARGETS.items():
         value = values[key]
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         out[key] = {"value": value, "target": f"{op} {limit}", "met": met}
     out["zero_allocation"] = {"met": all(report["alloc"]["targets"].values())}
-    lost = (report.get("aio_echo") or {}).get("lost")
-    out["echo_no_datagram_lost"] = {"met": None if lost is None else not any(lost.values())}
+    echo_report = report.get("aio_echo") or {}
+    lost = [echo_report.get("lost"), echo_report.get("gso_sender", {}).get("lost")]
+    out["echo_no_datagram_lost"] = {
+        "met": None if lost[0] is None else not any(n for d in lost if d for n in d.values())}
     return out
 
 
@@ -770,10 +823,11 @@ def format_table(report: dict[str, Any]) -> str:
     out.append(f"{'import (ms, fresh interpreter)':<34}"
                f"{_number(imp['import_only_ms'].get('socket'), 1):>10}"
                f"{_number(imp['import_only_ms'].get('pysock2'), 1):>10}{'':>10}")
-    out += ["", f"{'target':<30}{'value':>9}  {'wanted':<9} verdict"]
+    width = max(map(len, report["targets"])) + 2
+    out += ["", f"{'target':<{width}}{'value':>9}  {'wanted':<9} verdict"]
     for key, target in report["targets"].items():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
-        out.append(f"{key:<30}{_number(target.get('value'), 3):>9}  "
+        out.append(f"{key:<{width}}{_number(target.get('value'), 3):>9}  "
                    f"{target.get('target', ''):<9} {verdict}")
     if m.get("c_reference") and "not found" in str(m["c_reference"]):
         out.append(f"\n(C columns: {m['c_reference']})")

@@ -13,8 +13,10 @@ readable socket is drained with ``recv_batch``, and what the protocol sends from
 from __future__ import annotations
 
 import asyncio
+import errno
 import mmap
 import warnings
+import weakref
 
 from . import _pysock2
 from ._batch import DatagramBatch
@@ -46,6 +48,13 @@ __all__ = [
 
 _RETRY = (BlockingIOError, InterruptedError)
 _SLOT = 65536  # bytes per receive slot: any UDP datagram, or a GRO receive, fits
+_UNIX_SLOT = 256 * 1024  # an AF_UNIX datagram can be larger: asyncio's max_size
+# The transports' sockets, by (id(loop), fd): a coroutine may not use one (as asyncio).
+_TRANSPORTS: weakref.WeakValueDictionary[tuple[int, int], _DatagramTransport] = (
+    weakref.WeakValueDictionary())
+# Waiters for readiness, by (id(loop), fd, readable): one reader or writer per key
+# wakes them all, removed with the last waiter.
+_WAITERS: dict[tuple[int, int, bool], list[asyncio.Future[None]]] = {}
 
 
 # ---------------------------------------------------------------- checks
@@ -62,6 +71,10 @@ def _running_loop(sock: object, fname: str) -> asyncio.AbstractEventLoop:
     if nonblocking is not None and not nonblocking():
         raise ValueError(f"{fname}(): the socket must be non-blocking "
                          "(call sock.set_nonblocking(True) first)")
+    transport = _TRANSPORTS.get((id(loop), sock.fileno()))
+    if transport is not None:
+        raise RuntimeError(f"{fname}(): file descriptor {sock.fileno()} is used by "
+                           f"transport {transport!r}")
     if _is_proactor(loop):
         raise RuntimeError(
             f"{fname}(): pysock2.aio needs an event loop with add_reader()/add_writer(); "
@@ -79,26 +92,36 @@ def _is_proactor(loop: asyncio.AbstractEventLoop) -> bool:
 # ---------------------------------------------------------------- waiting
 
 
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+def _wake_all(key: tuple[int, int, bool]) -> None:
+    for fut in _WAITERS.get(key, ()):
+        if not fut.done():
+            fut.set_result(None)
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, readable: bool) -> None:
-    """Returns once `fd` is readable (writable); the callback is removed on every path."""
+    """Returns once `fd` is readable (writable). Waiters on one descriptor share one
+    reader (writer), removed when the last of them leaves, on every path: cancelling one
+    waiter leaves the others waiting."""
+    key = (id(loop), fd, readable)
+    waiters = _WAITERS.get(key)
+    if waiters is None:
+        waiters = _WAITERS[key] = []
+        if readable:
+            loop.add_reader(fd, _wake_all, key)
+        else:
+            loop.add_writer(fd, _wake_all, key)
     fut = loop.create_future()
-    if readable:
-        loop.add_reader(fd, _wake, fut)
-        try:
-            await fut
-        finally:
-            loop.remove_reader(fd)
-    else:
-        loop.add_writer(fd, _wake, fut)
-        try:
-            await fut
-        finally:
-            loop.remove_writer(fd)
+    waiters.append(fut)
+    try:
+        await fut
+    finally:
+        waiters.remove(fut)
+        if not waiters and _WAITERS.get(key) is waiters:
+            del _WAITERS[key]
+            if readable:
+                loop.remove_reader(fd)
+            else:
+                loop.remove_writer(fd)
 
 
 async def _retry(loop: asyncio.AbstractEventLoop, sock: Socket, readable: bool,
@@ -194,11 +217,20 @@ async def sock_connect(sock: Socket, address: _AddressLike) -> None:
     """Connects to `address` (a SockAddr or a numeric (host, port) tuple; resolve names
     first, e.g. with loop.getaddrinfo)."""
     loop = _running_loop(sock, "sock_connect")
-    try:
-        sock.connect(address)
-        return
-    except _RETRY:
-        pass
+    delay = 0.001
+    while True:
+        try:
+            sock.connect(address)
+            return
+        except InterruptedError:
+            continue
+        except BlockingIOError as exc:
+            if exc.errno != errno.EAGAIN:
+                break  # in progress: wait for the outcome below
+        # EAGAIN (an AF_UNIX listener's backlog is full): nothing signals room, and the
+        # unconnected socket is always writable; try again after a growing pause.
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
     fd = sock.fileno()
     while True:
         await _ready(loop, fd, False)
@@ -232,17 +264,25 @@ async def sock_accept(sock: Socket) -> tuple[Socket, SockAddr]:
 
 async def create_datagram_endpoint(
     protocol_factory: Callable[[], _P], *, sock: Socket, batch_size: int = 64,
-    max_batches: int = 4, gro: bool = False, gso: bool | None = None,
+    max_batches: int = 4, gro: bool | None = None, gso: bool | None = None,
 ) -> tuple[asyncio.DatagramTransport, _P]:
     """An asyncio.DatagramTransport over a non-blocking datagram Socket, and the protocol
     `protocol_factory()` made for it (connection_made() has run when this returns).
 
     batch_size: datagrams per recv_batch; max_batches: recv_batch calls per readable
     event at most (then other callbacks run); gro: receive with UDP GRO (Linux), cutting
-    coalesced datagrams apart for datagram_received; gso: send runs of same-size
-    datagrams to one address as one UDP GSO message (Linux; None: on where available, and
-    off for good if the path refuses it)."""
+    coalesced datagrams apart for datagram_received (None: on where available for a
+    protocol with datagram_received, off for one with datagrams_received, whose batch
+    slots would hold coalesced trains); gso: send runs of same-size datagrams to one
+    address as one UDP GSO message (Linux; None: on where available, and off for good if
+    the path refuses it)."""
     loop = _running_loop(sock, "create_datagram_endpoint")
+    for name, number in (("batch_size", batch_size), ("max_batches", max_batches)):
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise TypeError(f"{name} must be an int, not {type(number).__name__}")
+    for name, switch in (("gro", gro), ("gso", gso)):
+        if switch is not None and not isinstance(switch, bool):
+            raise TypeError(f"{name} must be True, False or None, not {type(switch).__name__}")
     kind = sock.type()
     if kind not in (_pysock2.SOCK_DGRAM, getattr(_pysock2, "SOCK_RAW", None)):
         raise ValueError(f"create_datagram_endpoint() takes a datagram socket, not {kind!r}")
@@ -250,18 +290,27 @@ async def create_datagram_endpoint(
         raise ValueError(f"batch_size must be 1-1024, not {batch_size}")
     if max_batches < 1:
         raise ValueError(f"max_batches must be at least 1, not {max_batches}")
-    if gro:
-        if not hasattr(sock, "set_udp_gro"):
-            raise ValueError("gro=True: UDP GRO is not available on this platform")
-        sock.set_udp_gro(True)
-    gso_available = hasattr(sock, "send_gso") and sock.local_addr().family in (
-        _pysock2.AF_INET, getattr(_pysock2, "AF_INET6", None))
+    udp = _is_udp(sock)  # the offloads are UDP's: raw and ICMP sockets ignore UDP_SEGMENT
+    if gro and not (udp and hasattr(sock, "set_udp_gro")):
+        raise ValueError("gro=True: UDP GRO is not available for this socket")
+    gso_available = udp and hasattr(sock, "send_gso")
     if gso and not gso_available:
         raise ValueError("gso=True: UDP GSO is not available for this socket")
+    fd = sock.fileno()
+    if (id(loop), fd, True) in _WAITERS or (id(loop), fd, False) in _WAITERS:
+        raise RuntimeError(f"create_datagram_endpoint(): a coroutine is waiting on file "
+                           f"descriptor {fd}")
     protocol = protocol_factory()
+    gro_auto = gro is None
+    if gro is None:
+        gro = (udp and getattr(protocol, "datagrams_received", None) is None
+               and _try_gro(sock))
+    elif gro:
+        sock.set_udp_gro(True)  # type: ignore[attr-defined, unused-ignore]
     waiter = loop.create_future()
+    slot = _SLOT if sock.local_addr().family != getattr(_pysock2, "AF_UNIX", None) else _UNIX_SLOT
     transport = _DatagramTransport(loop, sock, protocol, waiter, batch_size, max_batches, gro,
-                                   gso_available if gso is None else gso)
+                                   gro_auto, gso_available if gso is None else gso, slot)
     try:
         await waiter
     except BaseException:
@@ -276,7 +325,8 @@ class _DatagramTransport(asyncio.DatagramTransport):
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: Socket,
                  protocol: asyncio.BaseProtocol, waiter: asyncio.Future[None],
-                 batch_size: int, max_batches: int, gro: bool, gso: bool) -> None:
+                 batch_size: int, max_batches: int, gro: bool, gro_auto: bool, gso: bool,
+                 slot: int) -> None:
         on_datagram, on_batch = _receivers(protocol)  # first: a TypeError leaves nothing
         try:
             peer: SockAddr | None = sock.peer_addr()
@@ -288,20 +338,25 @@ class _DatagramTransport(asyncio.DatagramTransport):
         self._protocol = protocol
         self._closing = False
         self._conn_lost = 0
-        self._reading = False
+        self._paused = False
+        self._reader_added = False
         self._writing = False
         self._protocol_paused = False
         self._high_water = 64 * 1024
         self._low_water = 16 * 1024
-        self._memory = mmap.mmap(-1, batch_size * _SLOT)  # pages are touched only as used
+        self._memory = mmap.mmap(-1, batch_size * slot)  # pages are touched only as used
         with memoryview(self._memory) as whole:
-            slots = [whole[i * _SLOT:(i + 1) * _SLOT] for i in range(batch_size)]
-        self._batch = DatagramBatch(slots, control_size=64 if gro else 0)
+            slots = [whole[i * slot:(i + 1) * slot] for i in range(batch_size)]
+        # Control room for UDP_GRO behind whatever else the socket was set to report
+        # (SCM_TIMESTAMPING alone takes 64 bytes and comes first).
+        self._batch = DatagramBatch(slots, control_size=256 if gro else 0)
         self._engine = _pysock2._DatagramEngine(
             sock, self._batch, on_datagram, on_batch, getattr(protocol, "error_received", None),
-            self._callback_failed, self._on_backlog, max_batches=max_batches,
-            split_gro=gro and on_batch is None, gso=gso)
+            self._callback_failed, self._on_backlog, self._fatal_error,
+            max_batches=max_batches, split_gro=gro, cut_batches=gro_auto, gso=gso)
+        self._key = (id(loop), self._fd)
         self._sock: Socket | None = sock  # from here on the transport owns it
+        _TRANSPORTS[self._key] = self
         # The hot path: transport.sendto is the engine's C method, no Python frame.
         self.sendto = self._engine.sendto  # type: ignore[method-assign]
         loop.call_soon(protocol.connection_made, self)
@@ -315,6 +370,8 @@ class _DatagramTransport(asyncio.DatagramTransport):
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if getattr(self, "_sock", None) is not None:  # set once __init__ completed
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            if _TRANSPORTS.get(self._key) is self:
+                del _TRANSPORTS[self._key]
             self._engine.close(True)
             self._batch.release()
             self._sock.close()  # type: ignore[union-attr]
@@ -355,7 +412,8 @@ class _DatagramTransport(asyncio.DatagramTransport):
         if not self._engine.queued and self._writing:
             self._loop.remove_writer(self._fd)
             self._writing = False
-            if self._closing:
+            if self._closing and not self._conn_lost:
+                self._conn_lost += 1
                 self._call_connection_lost(None)
 
     def _maybe_pause_protocol(self) -> None:
@@ -381,20 +439,44 @@ class _DatagramTransport(asyncio.DatagramTransport):
     # ---- reading -------------------------------------------------------------------------
 
     def _start_reading(self) -> None:
-        if not self._closing and not self._reading:
+        if not self._closing and not self._paused and not self._reader_added:
             self._loop.add_reader(self._fd, self._engine.read_ready)
-            self._reading = True
+            self._reader_added = True
+
+    def _remove_reader(self) -> None:
+        if self._reader_added:
+            self._loop.remove_reader(self._fd)
+            self._reader_added = False
 
     def is_reading(self) -> bool:
-        return self._reading
+        """True from the start, as asyncio's (connection_made may pause it already)."""
+        return not self._paused and not self._closing
 
     def pause_reading(self) -> None:
-        if self._reading:
-            self._loop.remove_reader(self._fd)
-            self._reading = False
+        """Stops delivering at once, even inside datagram_received: the rest of the batch
+        being delivered is kept, in order, for resume_reading()."""
+        if self._closing or self._paused:
+            return
+        self._paused = True
+        self._engine.pause()
+        self._remove_reader()
 
     def resume_reading(self) -> None:
+        if self._closing or not self._paused:
+            return
+        self._paused = False
         self._start_reading()
+        if self._engine.resume():  # datagrams held since the pause go first
+            self._loop.call_soon(self._engine.read_ready)
+
+    def _fatal_error(self, exc: BaseException) -> None:
+        """The transport cannot receive any more (the protocol released its batch, or the
+        socket was closed or detached under it): the loop's exception handler hears of
+        it and connection_lost(exc) follows."""
+        self._loop.call_exception_handler({
+            "message": "Fatal error on a pysock2.aio transport", "exception": exc,
+            "transport": self, "protocol": self._protocol})
+        self._force_close(exc)  # type: ignore[arg-type]
 
     def _callback_failed(self, exc: BaseException) -> None:
         self._loop.call_exception_handler({
@@ -406,7 +488,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:  # type: ignore[override]
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         on_datagram, on_batch = _receivers(protocol)
         self._engine.set_protocol(on_datagram, on_batch,
                                   getattr(protocol, "error_received", None))
@@ -420,18 +502,21 @@ class _DatagramTransport(asyncio.DatagramTransport):
         if self._closing:
             return
         self._closing = True
-        self.pause_reading()
+        self._remove_reader()
         self._engine.stop_reading()
         if not self._engine.queued:
             self._conn_lost += 1
             self._loop.call_soon(self._call_connection_lost, None)
+        elif not self._writing:  # queued by a drain still running: its flush may empty it
+            self._loop.add_writer(self._fd, self._write_ready)
+            self._writing = True
 
     def abort(self) -> None:
         """Closes at once, dropping what is queued."""
         self._force_close(None)
 
     def _force_close(self, exc: Exception | None) -> None:
-        if self._conn_lost:
+        if self._conn_lost or self._sock is None:
             return
         self._engine.close(True)
         if self._writing:
@@ -439,7 +524,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
             self._writing = False
         if not self._closing:
             self._closing = True
-            self.pause_reading()
+            self._remove_reader()
             self._engine.stop_reading()
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc)
@@ -452,6 +537,8 @@ class _DatagramTransport(asyncio.DatagramTransport):
         finally:
             self._engine.close(True)
             self._batch.release()
+            if _TRANSPORTS.get(self._key) is self:
+                del _TRANSPORTS[self._key]
             self._sock.close()
             self._sock = None
             # As asyncio's transports: no cycle through the protocol outlives the transport.
@@ -470,6 +557,26 @@ def _receivers(protocol: object) -> tuple[Callable[..., Any] | None, Callable[..
         raise TypeError(f"{type(protocol).__name__} defines neither datagram_received() nor "
                         "datagrams_received()")
     return on_datagram, None
+
+
+def _is_udp(sock: Socket) -> bool:
+    """Whether `sock` is a UDP socket (IPv4 or IPv6)."""
+    if sock.local_addr().family not in (_pysock2.AF_INET, getattr(_pysock2, "AF_INET6", None)):
+        return False
+    if sock.type() != _pysock2.SOCK_DGRAM:
+        return False
+    protocol = getattr(sock, "protocol", None)  # SO_PROTOCOL: Linux and Windows
+    return protocol is None or protocol() == _pysock2.IPPROTO_UDP
+
+
+def _try_gro(sock: Socket) -> bool:
+    """Turns UDP GRO on where the socket takes it (not an ICMP datagram socket, not a
+    kernel without it)."""
+    try:
+        sock.set_udp_gro(True)  # type: ignore[attr-defined, unused-ignore]
+    except OSError:
+        return False
+    return True
 
 
 def _set_result_unless_done(fut: asyncio.Future[None]) -> None:

@@ -82,6 +82,60 @@ def test_echo_through_the_c_paths(endpoint):
     assert_flat(echo, None)
 
 
+class Pauses(Echo):
+    def datagram_received(self, data, addr):
+        super().datagram_received(data, addr)
+        if data == b"pause":
+            self.transport.pause_reading()
+
+
+@pytest.mark.parametrize("endpoint", [Pauses], indirect=True)
+def test_pause_inside_a_batch_and_resume(endpoint, loop):
+    transport, client = endpoint
+    engine = transport._engine
+    buf = bytearray(256)
+    datagrams = [b"1", b"pause", b"2", b"3"]
+    offload = hasattr(client, "send_gso")
+
+    def paused_echo():
+        client.send_batch(datagrams)
+        engine.read_ready()  # delivers up to b"pause", holds the rest
+        transport.resume_reading()  # read_ready() delivers the held ones, soon:
+        loop.run_until_complete(asyncio.sleep(0))
+        if offload:  # a coalesced train, paused part-way (GRO is on by default)
+            client.send_gso(b"pausexxxxxyy", 5)  # b"pause", b"xxxxx", b"yy"
+            engine.read_ready()
+            transport.resume_reading()
+            loop.run_until_complete(asyncio.sleep(0))
+        for _ in range(len(datagrams) + 3 * offload):
+            client.recv_into(buf)
+
+    assert_flat(paused_echo, None)
+
+
+class Releases(Echo):
+    def datagrams_received(self, batch):
+        batch.release()
+
+
+def test_a_protocol_releasing_the_batch(loop):
+    client = nonblocking_udp()
+
+    async def cycle():
+        transport, _ = await aio.create_datagram_endpoint(Releases, sock=nonblocking_udp())
+        client.send_to(b"x", transport.get_extra_info("sockname"))
+        transport._engine.read_ready()  # the fatal error: closed with it
+        assert transport.is_closing()
+        await asyncio.sleep(0)
+
+    try:
+        for _ in range(200):
+            loop.run_until_complete(cycle())
+        assert_flat(lambda: loop.run_until_complete(cycle()), None)
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("endpoint", [Faulty], indirect=True)
 def test_a_raising_protocol(endpoint):
     transport, client = endpoint
@@ -144,3 +198,35 @@ def test_coroutines(loop):
         batch.release()
         a.close()
         b.close()
+
+
+class HandsOver(Echo):
+    """Hands the rest of each batch to a batch protocol, which hands it back."""
+
+    def datagram_received(self, data, addr):
+        self.transport.set_protocol(Takes(self))
+
+
+class Takes(Echo):
+    calls = wrong = 0  # wrong: batches that were not the three datagrams left
+
+    def __init__(self, first):
+        self.first = first
+
+    def datagrams_received(self, batch):
+        Takes.calls += 1
+        Takes.wrong += [bytes(batch.data(i)) for i in range(batch.count)] != [b"2", b"3", b"4"]
+        self.first.transport.set_protocol(self.first)
+
+
+@pytest.mark.parametrize("endpoint", [HandsOver], indirect=True)
+def test_set_protocol_mid_batch_hands_over_a_copy(endpoint):
+    transport, client = endpoint
+    HandsOver.transport = transport
+
+    def hand_over():
+        client.send_batch([b"1", b"2", b"3", b"4"])
+        transport._engine.read_ready()  # 1 to HandsOver, 2-4 to Takes in a batch of its own
+
+    assert_flat(hand_over, None)
+    assert Takes.calls > 1000 and Takes.wrong == 0
