@@ -294,3 +294,40 @@ def full_tcp_listener():
         yield listener, listener.local_addr()
         for sock in clients:
             sock.close()
+
+
+# ---- asyncio (tests/aio_support.py has the loops and the Runner) ----
+
+from aio_support import LOOPS, Runner, udp  # noqa: E402
+
+
+@pytest.fixture(params=LOOPS)
+def run(request):
+    """A Runner on each loop (asyncio, uvloop); at the end nothing went to the loop's
+    exception handler and no reader or writer is left registered."""
+    runner = Runner(request.param)
+    yield runner
+    runner.close()
+    assert runner.errors == [], runner.errors
+    assert runner.loop.watched == set(), "readers or writers left registered"
+
+
+@pytest.fixture
+def pair_for_transport():
+    """A non-blocking UDP server socket (for the transport) and a client connected to it."""
+    server, client = udp(), udp()
+    client.connect(server.local_addr())
+    yield server, client
+    client.close()
+    server.close()
+
+
+@pytest.fixture
+def unix_pair():
+    """A connected AF_UNIX datagram pair whose sender blocks when the peer does not read."""
+    ours, peer = Socket.pair(Domain.UNIX, Type.DGRAM)
+    ours.set_nonblocking(True)
+    peer.set_nonblocking(True)
+    yield ours, peer
+    ours.close()
+    peer.close()

@@ -1,9 +1,7 @@
 """What a hostile peer, a careless protocol or an unlucky schedule must not break.
 
 Each test is a break found by attacking pysock2 (session 4), written as the behaviour
-expected of it. Tests marked ``xfail(strict=True)`` document a break in code another helper
-owns, with its reproducer in /work/findings.md: when the fix lands the test passes, strict
-xfail turns that into a failure, and the mark goes.
+expected of it; each failed on the code it was found in.
 """
 from __future__ import annotations
 
@@ -17,19 +15,10 @@ import tempfile
 
 import pytest
 from conftest import child_python, open_fds
-from test_aio import LOOPS, Runner, udp, until
+from aio_support import LOOPS, Runner, needs_unix, udp, until
 
 from pysock2 import DatagramBatch, Domain, MsgHdr, Socket, Type, aio, cmsg
 from pysock2 import Protocol as IpProtocol
-
-needs_unix = pytest.mark.skipif(sys.platform == "win32", reason="AF_UNIX datagram pairs")
-
-
-def owned_by(helper: str, finding: str, where: bool = True):
-    """The break is in `helper`'s files (on platforms where `where` holds); `finding` names
-    its entry in /work/findings.md."""
-    return pytest.mark.xfail(where, strict=True, reason=f"{helper}: {finding} (findings.md)")
-
 
 @pytest.fixture(params=LOOPS)
 def run(request):
@@ -88,7 +77,6 @@ async def settle(transport) -> None:
 # ---------------------------------------------------------------- the datagram transport
 
 
-@owned_by("aio", "close() right after sendto() inside datagram_received")
 def test_close_right_after_a_reply_still_ends_in_connection_lost(run, peers):
     server, client = peers
 
@@ -111,7 +99,6 @@ def test_close_right_after_a_reply_still_ends_in_connection_lost(run, peers):
 
 
 @needs_unix
-@owned_by("aio", "abort() after a close() that waited for its queue")
 def test_abort_after_the_queue_drained_and_the_transport_closed_is_a_no_op(run):
     """abort() on a closed transport does nothing, as asyncio's, also when close() had to
     wait for queued datagrams (AF_UNIX: the sender waits while the peer does not read)."""
@@ -139,7 +126,6 @@ def test_abort_after_the_queue_drained_and_the_transport_closed_is_a_no_op(run):
         ours.close()
 
 
-@owned_by("aio", "pause_reading() inside datagram_received does not pause")
 def test_pause_reading_inside_datagram_received_holds_back_the_rest(run, peers):
     server, client = peers
 
@@ -163,7 +149,6 @@ def test_pause_reading_inside_datagram_received_holds_back_the_rest(run, peers):
     run(main())
 
 
-@owned_by("aio", "pause_reading() in connection_made is ignored")
 def test_pause_reading_in_connection_made_is_kept(run, peers):
     """As asyncio's transports: the transport reads from the start (is_reading() is True
     in connection_made), and a protocol may start paused."""
@@ -190,7 +175,6 @@ def test_pause_reading_in_connection_made_is_kept(run, peers):
     run(main())
 
 
-@owned_by("aio", "set_protocol() inside datagram_received loses the rest of the batch")
 def test_set_protocol_mid_batch_hands_the_rest_to_the_new_protocol(run, peers):
     """From a per-datagram protocol to a batch protocol, in the middle of a batch: the
     datagrams already read belong to the new protocol, none is dropped."""
@@ -216,8 +200,6 @@ def test_set_protocol_mid_batch_hands_the_rest_to_the_new_protocol(run, peers):
     run(main())
 
 
-@owned_by("aio", "GSO runs over 64 KiB: an echo server drops replies with EMSGSIZE",
-          where=hasattr(Socket, "send_gso"))
 def test_an_echo_of_64_full_size_datagrams_loses_none(run, peers):
     """64 replies of 1,400 bytes queued in one drain: whether or not they leave as GSO
     messages, every one arrives and nothing goes to error_received."""
@@ -269,8 +251,6 @@ def _raw_icmp() -> Socket:
 
 
 @needs_unix
-@owned_by("aio", "GSO on a SOCK_RAW transport glues packets together",
-          where=hasattr(Socket, "send_gso"))
 def test_a_raw_transport_sends_each_packet_as_it_was_given(run):
     """create_datagram_endpoint takes SOCK_RAW; UDP GSO is UDP's: four ICMP echo requests
     queued in one drain must leave as four packets, not one packet of four payloads."""
@@ -329,8 +309,6 @@ def test_a_batch_protocol_set_later_gets_single_datagrams_too(run, peers):
 
 
 @pytest.mark.skipif(not hasattr(Socket, "send_gso"), reason="UDP GSO/GRO is Linux-only")
-@owned_by("aio", "GRO trains glued together when SO_TIMESTAMPING fills the control room",
-          where=hasattr(Socket, "send_gso"))
 def test_gro_cuts_trains_apart_also_with_receive_timestamps_on(run, peers):
     """SO_TIMESTAMPING puts 64 bytes of control data before UDP_GRO's segment size: the
     transport must still learn the size (or drop the train), never deliver three
@@ -350,7 +328,6 @@ def test_gro_cuts_trains_apart_also_with_receive_timestamps_on(run, peers):
     assert run(main()) in ([100, 100, 100], [])
 
 
-@owned_by("aio", "datagrams_received(batch) that calls batch.release()")
 def test_a_protocol_that_releases_the_batch_ends_the_transport_once(run, peers):
     server, client = peers
 
@@ -375,7 +352,6 @@ def test_a_protocol_that_releases_the_batch_ends_the_transport_once(run, peers):
     run(main())
 
 
-@owned_by("aio", "transport.sendto(b\"x\", \"some/path\") on an AF_INET transport")
 def test_sendto_a_unix_path_on_an_ip_transport_is_refused_before_the_kernel(run, peers):
     server, _ = peers
 
@@ -394,7 +370,6 @@ def test_sendto_a_unix_path_on_an_ip_transport_is_refused_before_the_kernel(run,
 
 
 
-@owned_by("aio", "the transport's socket detached under it (into_stdlib): error_received storm")
 def test_detaching_the_transports_socket_causes_no_error_storm(run, peers):
     """asyncio hands out a TransportSocket that cannot be detached or closed; here the
     socket may refuse, or the transport may end, but it must not report EBADF to
@@ -446,7 +421,6 @@ def test_a_cancelled_receive_consumes_nothing_whenever_it_is_cancelled(run, peer
     run(main())
 
 
-@owned_by("aio", "cancelling one of two waiters on one socket strands the other")
 def test_cancelling_one_waiter_leaves_the_other_waiting(run, peers):
     server, client = peers
 
@@ -467,7 +441,6 @@ def test_cancelling_one_waiter_leaves_the_other_waiting(run, peers):
     run(main())
 
 
-@owned_by("aio", "sock_recv(...) on the socket a transport owns")
 def test_a_coroutine_cannot_take_the_transports_socket(run, peers):
     server, client = peers
 
@@ -489,7 +462,6 @@ def test_a_coroutine_cannot_take_the_transports_socket(run, peers):
 
 
 
-@owned_by("aio", "a transport made while a coroutine waits on its socket goes deaf")
 def test_a_transport_made_while_a_receive_waits_keeps_receiving(run, peers):
     """asyncio's transport takes the descriptor over from a pending loop.sock_recv (whose
     cancellation then leaves the transport's reader alone); refusing the endpoint while a
@@ -591,7 +563,6 @@ def test_descriptors_a_peer_pushes_through_aio_never_stay_open(run, path):
 
 
 @needs_unix
-@owned_by("aio", "an AF_UNIX datagram over 64 KiB is cut silently")
 def test_a_large_unix_datagram_is_never_cut_short_silently(run):
     """AF_UNIX datagrams may be larger than any UDP one (up to the send buffer). asyncio's
     transport delivers them whole up to 256 KiB; a transport with smaller slots may drop
@@ -620,7 +591,6 @@ def test_a_large_unix_datagram_is_never_cut_short_silently(run):
 
 
 @needs_unix
-@owned_by("aio", "sock_connect() to an AF_UNIX listener whose backlog is full")
 def test_sock_connect_waits_for_room_in_a_full_unix_backlog(run):
     """EAGAIN from an AF_UNIX connect means "no room", not "in progress" (issue 10): the
     coroutine must wait for room without spinning, then connect for real."""

@@ -13,9 +13,7 @@ import pytest
 
 from pysock2 import DatagramBatch, Domain, Socket, Type, aio
 
-from test_aio import LOOPS, Runner, run, udp, until  # noqa: F401  (run: the loop fixture)
-from test_aio_transport import (  # noqa: F401  (fixtures)
-    Recorder, endpoint, needs_unix, pair_for_transport, unix_pair)
+from aio_support import LOOPS, Recorder, Runner, endpoint, needs_unix, udp, until  # noqa: F401
 
 needs_offload = pytest.mark.skipif(not hasattr(Socket, "send_gso"),
                                    reason="UDP GSO/GRO is Linux-only")

@@ -12,49 +12,7 @@ import pytest
 
 from pysock2 import DatagramBatch, Domain, SockAddr, Socket, Type, aio
 
-from test_aio import LOOPS, Runner, run, udp, until  # noqa: F401  (run: the loop fixture)
-
-needs_unix = pytest.mark.skipif(sys.platform == "win32", reason="AF_UNIX datagram pairs")
-
-
-class Recorder(asyncio.DatagramProtocol):
-    """Records every callback; echoes when told to."""
-
-    def __init__(self, echo: bool = False) -> None:
-        self.echo = echo
-        self.events: list[tuple] = []
-        self.datagrams: list[tuple[bytes, SockAddr]] = []
-        self.errors: list[Exception] = []
-        self.lost = asyncio.get_event_loop().create_future()
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.events.append(("made",))
-
-    def datagram_received(self, data, addr):
-        self.datagrams.append((data, addr))
-        if self.echo:
-            self.transport.sendto(data, addr)
-
-    def error_received(self, exc):
-        self.errors.append(exc)
-
-    def pause_writing(self):
-        self.events.append(("pause",))
-
-    def resume_writing(self):
-        self.events.append(("resume",))
-
-    def connection_lost(self, exc):
-        self.events.append(("lost", exc))
-        if not self.lost.done():
-            self.lost.set_result(exc)
-
-
-async def endpoint(sock: Socket, protocol=None, **kwargs):
-    return await aio.create_datagram_endpoint(lambda: protocol or Recorder(), sock=sock,
-                                              **kwargs)
-
+from aio_support import LOOPS, Recorder, Runner, endpoint, needs_unix, udp, until  # noqa: F401
 
 def test_flood_echo_loses_nothing(run):
     async def main():
@@ -94,15 +52,6 @@ def test_datagram_received_gets_bytes_and_the_sender(run, pair_for_transport):
         await protocol.lost
 
     run(main())
-
-
-@pytest.fixture
-def pair_for_transport():
-    server, client = udp(), udp()
-    client.connect(server.local_addr())
-    yield server, client
-    client.close()
-    server.close()
 
 
 def test_sendto_addresses(run, pair_for_transport):
@@ -219,17 +168,6 @@ def test_abort_drops_the_queue(run, unix_pair):
         assert transport.get_write_buffer_size() == 0
 
     run(main())
-
-
-@pytest.fixture
-def unix_pair():
-    """A connected AF_UNIX datagram pair whose sender blocks when the peer does not read."""
-    ours, peer = Socket.pair(Domain.UNIX, Type.DGRAM)
-    ours.set_nonblocking(True)
-    peer.set_nonblocking(True)
-    yield ours, peer
-    ours.close()
-    peer.close()
 
 
 @needs_unix
