@@ -93,9 +93,6 @@ def udp(connect_to: SockAddr | None = None) -> Socket:
     return sock
 
 
-needs_unix = pytest.mark.skipif(sys.platform == "win32", reason="AF_UNIX datagram pairs")
-
-
 class Recorder(asyncio.DatagramProtocol):
     """Records every callback; echoes when told to."""
 

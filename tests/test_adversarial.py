@@ -14,8 +14,8 @@ import sys
 import tempfile
 
 import pytest
-from conftest import child_python, open_fds
-from aio_support import LOOPS, Runner, needs_unix, udp, until
+from conftest import child_python, needs_unix, open_fds
+from aio_support import LOOPS, Runner, udp, until
 
 from pysock2 import DatagramBatch, Domain, MsgHdr, Socket, Type, aio, cmsg
 from pysock2 import Protocol as IpProtocol

@@ -13,7 +13,8 @@ import pytest
 
 from pysock2 import DatagramBatch, Domain, Socket, Type, aio
 
-from aio_support import LOOPS, Recorder, Runner, endpoint, needs_unix, udp, until  # noqa: F401
+from aio_support import LOOPS, Recorder, Runner, endpoint, udp, until  # noqa: F401
+from conftest import needs_unix
 
 needs_offload = pytest.mark.skipif(not hasattr(Socket, "send_gso"),
                                    reason="UDP GSO/GRO is Linux-only")

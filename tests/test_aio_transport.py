@@ -12,7 +12,8 @@ import pytest
 
 from pysock2 import DatagramBatch, Domain, SockAddr, Socket, Type, aio
 
-from aio_support import LOOPS, Recorder, Runner, endpoint, needs_unix, udp, until  # noqa: F401
+from aio_support import LOOPS, Recorder, Runner, endpoint, udp, until  # noqa: F401
+from conftest import needs_unix
 
 def test_flood_echo_loses_nothing(run):
     async def main():
