@@ -72,7 +72,7 @@ typedef struct {
      * while the protocol has paused reading. */
     Py_ssize_t held, next;
     size_t next_offset;
-    unsigned long owner;            /* the thread inside the engine, 0: none */
+    uintptr_t owner;                /* the thread inside the engine, 0: none */
     int depth;
     queued_datagram *queue;         /* queue[head..tail) waits to be sent */
     Py_ssize_t head, tail, capacity;
@@ -104,18 +104,9 @@ restore_exception(PyObject *exc)
 static int
 engine_enter(EngineObject *self)
 {
-    unsigned long me = PyThread_get_thread_ident();
-    unsigned long zero = 0;
-#if defined(_MSC_VER)
-    unsigned long was = (unsigned long)InterlockedCompareExchange(
-        (volatile LONG *)&self->owner, (LONG)me, 0);
-    int taken = was == 0;
-    zero = was;
-#else
-    int taken = __atomic_compare_exchange_n(&self->owner, &zero, me, 0, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED);
-#endif
-    if (!taken && zero != me) {
+    uintptr_t me = (uintptr_t)PyThread_get_thread_ident();
+    uintptr_t owner = 0;
+    if (!compat_atomic_cas_uintptr(&self->owner, &owner, me) && owner != me) {
         PyErr_SetString(PyExc_RuntimeError,
                         "a pysock2.aio transport is used from a thread other than its event "
                         "loop's (use loop.call_soon_threadsafe)");
@@ -129,11 +120,7 @@ static void
 engine_leave(EngineObject *self)
 {
     if (--self->depth == 0) {
-#if defined(_MSC_VER)
-        InterlockedExchange((volatile LONG *)&self->owner, 0);
-#else
-        __atomic_store_n(&self->owner, 0UL, __ATOMIC_RELEASE);
-#endif
+        compat_atomic_store_uintptr(&self->owner, 0);
     }
 }
 
