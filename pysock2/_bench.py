@@ -642,10 +642,12 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict[str, Any] | None:
     for sender, ratios in ECHO_RATIOS.items():
         mine = {kind: samples[f"{sender}:{kind}"] for kind in ECHO_SERVERS[sender]}
         result = summarise(mine, ratios)
-        result["ranges"] = {
-            key: [round(min(y / x for x, y in zip(mine[a], mine[b])), 3),
-                  round(max(y / x for x, y in zip(mine[a], mine[b])), 3)]
-            for key, (b, a) in ratios.items() if None not in mine[a] + mine[b]}
+        result["ranges"] = {}
+        for key, (b, a) in ratios.items():
+            pairs = [(x, y) for x, y in zip(mine[a], mine[b]) if x is not None and y is not None]
+            if len(pairs) == len(mine[a]):  # a server that could not run gives no range
+                per_round = [y / x for x, y in pairs]
+                result["ranges"][key] = [round(min(per_round), 3), round(max(per_round), 3)]
         result["lost"] = {kind: lost.get(f"{sender}:{kind}", 0) for kind in mine}
         workloads[sender] = result
     result = workloads["per_datagram"]
