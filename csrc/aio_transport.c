@@ -442,7 +442,7 @@ engine_sendto(EngineObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
         argv[0] = args[0];
         argv[1] = nargs == 2 ? args[1] : NULL;
     }
-    else if (parse_args("sendto", args, nargs, kwnames, names, 1, 2, argv) < 0) {
+    else if (args_parse("sendto", args, nargs, kwnames, names, 1, 2, argv) < 0) {
         return NULL;
     }
     PyObject *data = argv[0];
@@ -472,7 +472,7 @@ engine_sendto(EngineObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
     }
     else {
         Py_buffer view;
-        if (readable_buffer_arg("sendto", data, &view) < 0) {
+        if (args_readable_buffer("sendto", data, &view) < 0) {
             goto done;
         }
         d.data = PyBytes_FromStringAndSize(view.buf, view.len);
@@ -900,7 +900,7 @@ engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
                                      &split_gro, &cut_batches, &gso)) {
         return NULL;
     }
-    module_state *state = state_of_type(cls);
+    module_state *state = module_state_of_type(cls);
     if (state == NULL) {
         return NULL;
     }
@@ -1171,7 +1171,7 @@ static PyType_Slot engine_slots[] = {
 };
 
 PyType_Spec aio_engine_spec = {
-    .name = "_pysock2._DatagramEngine",
+    .name = "pysock2._DatagramEngine",
     .basicsize = sizeof(EngineObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = engine_slots,

@@ -6,7 +6,7 @@
 #include <math.h>
 
 int
-parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames, const char *const *names, Py_ssize_t required,
                   Py_ssize_t positional, Py_ssize_t total, PyObject **out)
 {
@@ -58,20 +58,20 @@ parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 }
 
 int
-parse_flags_call_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+args_parse_flags_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                       PyObject *kwnames, const char *const *names, Py_ssize_t required,
                       Py_ssize_t total, PyObject **out, int *flags)
 {
     *flags = 0;
-    if (parse_args_kwonly(fname, args, nargs, kwnames, names, required, total - 1, total,
+    if (args_parse_kwonly(fname, args, nargs, kwnames, names, required, total - 1, total,
                           out) < 0) {
         return -1;
     }
-    return out[total - 1] == NULL ? 0 : int_arg(fname, "flags", out[total - 1], flags);
+    return out[total - 1] == NULL ? 0 : args_int(fname, "flags", out[total - 1], flags);
 }
 
 int
-int_arg(const char *fname, const char *what, PyObject *obj, int *out)
+args_int(const char *fname, const char *what, PyObject *obj, int *out)
 {
     if (!PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s() %s must be an int, not %.100s", fname, what,
@@ -92,7 +92,7 @@ int_arg(const char *fname, const char *what, PyObject *obj, int *out)
 }
 
 int
-size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out)
+args_size(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out)
 {
     if (!PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s() %s must be an int, not %.100s", fname, what,
@@ -112,7 +112,7 @@ size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out)
 }
 
 int
-duration_arg(module_state *state, const char *fname, PyObject *obj, int64_t *usec)
+args_duration(module_state *state, const char *fname, PyObject *obj, int64_t *usec)
 {
     double seconds;
     if (PyLong_Check(obj) || PyFloat_Check(obj)) {
@@ -148,7 +148,7 @@ duration_arg(module_state *state, const char *fname, PyObject *obj, int64_t *use
 }
 
 PyObject *
-seconds_from_usec(int64_t usec)
+args_seconds_from_usec(int64_t usec)
 {
     if (usec == 0) {
         Py_RETURN_NONE;
@@ -160,7 +160,7 @@ seconds_from_usec(int64_t usec)
  * reported as a TypeError naming what the argument must be). A released memoryview keeps
  * its ValueError, as the stdlib's sends do: the type is right, the object is spent. */
 int
-buffer_error_is_wrong_kind(void)
+args_buffer_error_is_wrong_kind(void)
 {
     return PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_TypeError);
 }
@@ -171,7 +171,7 @@ buffer_arg(const char *fname, PyObject *obj, Py_buffer *view, int flags, const c
     if (PyObject_GetBuffer(obj, view, flags) == 0) {
         return 0;
     }
-    if (buffer_error_is_wrong_kind()) {
+    if (args_buffer_error_is_wrong_kind()) {
         PyErr_Clear();
         PyErr_Format(PyExc_TypeError, "%s() argument must be %s, not %.100s", fname, need,
                      Py_TYPE(obj)->tp_name);
@@ -180,14 +180,14 @@ buffer_arg(const char *fname, PyObject *obj, Py_buffer *view, int flags, const c
 }
 
 int
-writable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view)
+args_writable_buffer(const char *fname, PyObject *obj, Py_buffer *view)
 {
     return buffer_arg(fname, obj, view, PyBUF_WRITABLE,
                       "a writable, contiguous buffer (bytearray, memoryview, array, ...)");
 }
 
 int
-readable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view)
+args_readable_buffer(const char *fname, PyObject *obj, Py_buffer *view)
 {
     return buffer_arg(fname, obj, view, PyBUF_SIMPLE, "a contiguous bytes-like object");
 }

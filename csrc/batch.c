@@ -131,7 +131,7 @@ batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
                                      &control_size)) {
         return NULL;
     }
-    module_state *state = state_of_type(cls);
+    module_state *state = module_state_of_type(cls);
     if (state == NULL) {
         return NULL;
     }
@@ -191,7 +191,7 @@ batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
         return PyErr_NoMemory();
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (writable_buffer_arg("DatagramBatch", PyTuple_GET_ITEM(tuple, i),
+        if (args_writable_buffer("DatagramBatch", PyTuple_GET_ITEM(tuple, i),
                                 &self->views[i]) < 0) {
             for (Py_ssize_t j = 0; j < i; j++) {
                 PyBuffer_Release(&self->views[j]);
@@ -396,9 +396,9 @@ batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     static const char *const names[] = {"index", "length", "address"};
     PyObject *argv[3];
     Py_ssize_t i, length;
-    if (parse_args("set", args, nargs, kwnames, names, 2, 3, argv) < 0
+    if (args_parse("set", args, nargs, kwnames, names, 2, 3, argv) < 0
         || slot_arg(self, "set", argv[0], self->capacity, &i) < 0
-        || size_arg("set", "length", argv[1], &length) < 0) {
+        || args_size("set", "length", argv[1], &length) < 0) {
         return NULL;
     }
     if (length > self->views[i].len) {
@@ -450,7 +450,7 @@ batch_set_count(BatchObject *self, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "cannot delete count");
         return -1;
     }
-    if (size_arg("count", "value", value, &n) < 0) {
+    if (args_size("count", "value", value, &n) < 0) {
         return -1;
     }
     if (n > self->capacity) {
@@ -593,7 +593,7 @@ static PyType_Slot batch_slots[] = {
 };
 
 PyType_Spec batch_spec = {
-    .name = "_pysock2.DatagramBatch",
+    .name = "pysock2.DatagramBatch",
     .basicsize = sizeof(BatchObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
              | Py_TPFLAGS_IMMUTABLETYPE,
@@ -684,7 +684,7 @@ socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     static const char *const names[] = {"batch", "flags"};
     PyObject *argv[2];
     int flags;
-    if (parse_flags_call("recv_batch", args, nargs, kwnames, names, 1, 2, argv, &flags) < 0
+    if (args_parse_flags("recv_batch", args, nargs, kwnames, names, 1, 2, argv, &flags) < 0
         || batch_arg(self, "recv_batch", argv[0]) == NULL) {
         return NULL;
     }
@@ -863,7 +863,7 @@ send_from_sequence(SocketObject *self, PyObject *seq, struct sockaddr_storage *t
         /* Held while exporting: a __buffer__ (3.12+) that empties the list would otherwise
          * free the item under CPython's getbuffer slot. */
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, pinned));
-        int rc = readable_buffer_arg("send_batch", item, &views[pinned]);
+        int rc = args_readable_buffer("send_batch", item, &views[pinned]);
         Py_DECREF(item);
         if (rc < 0) {
             goto done;
@@ -889,7 +889,7 @@ socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     static const char *const names[] = {"datagrams", "address", "flags"};
     PyObject *argv[3];
     int flags;
-    if (parse_flags_call("send_batch", args, nargs, kwnames, names, 1, 3, argv, &flags) < 0) {
+    if (args_parse_flags("send_batch", args, nargs, kwnames, names, 1, 3, argv, &flags) < 0) {
         return NULL;
     }
     struct sockaddr_storage to;

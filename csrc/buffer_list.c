@@ -6,7 +6,7 @@
 static void
 item_error(const char *fname, const char *what, Py_ssize_t i, PyObject *item, int writable)
 {
-    if (buffer_error_is_wrong_kind()) {
+    if (args_buffer_error_is_wrong_kind()) {
         PyErr_Clear();
         PyErr_Format(PyExc_TypeError, "%s() %s[%zd] must be %s, not %.100s", fname, what, i,
                      writable ? "a writable, contiguous buffer (bytearray, memoryview, ...)"

@@ -157,7 +157,7 @@ static int
 payload_size_arg(const char *fname, PyObject *obj, size_t *out)
 {
     Py_ssize_t n;
-    if (size_arg(fname, "n", obj, &n) < 0) {
+    if (args_size(fname, "n", obj, &n) < 0) {
         return -1;
     }
     if ((size_t)n > CMSG_MAX_DATA) {
@@ -194,10 +194,10 @@ cmsg_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
     PyObject *argv[3];
     int level, type;
     Py_buffer data;
-    if (parse_args("cmsg_build", args, nargs, kwnames, names, 3, 3, argv) < 0
-        || int_arg("cmsg_build", "level", argv[0], &level) < 0
-        || int_arg("cmsg_build", "type", argv[1], &type) < 0
-        || readable_buffer_arg("cmsg_build", argv[2], &data) < 0) {
+    if (args_parse("cmsg_build", args, nargs, kwnames, names, 3, 3, argv) < 0
+        || args_int("cmsg_build", "level", argv[0], &level) < 0
+        || args_int("cmsg_build", "type", argv[1], &type) < 0
+        || args_readable_buffer("cmsg_build", argv[2], &data) < 0) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -243,7 +243,7 @@ cmsg_parse(PyObject *module, PyObject *arg)
 {
     (void)module;
     Py_buffer view;
-    if (readable_buffer_arg("cmsg_parse", arg, &view) < 0) {
+    if (args_readable_buffer("cmsg_parse", arg, &view) < 0) {
         return NULL;
     }
     PyObject *list = cmsg_parse_list(view.buf, (size_t)view.len);

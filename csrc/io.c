@@ -62,7 +62,7 @@ parse_with_flags(const char *fname, const char *first, PyObject *const *args,
     }
     const char *const names[] = {first, "flags"};
     PyObject *argv[2];
-    if (parse_flags_call_slow(fname, args, nargs, kwnames, names, 1, 2, argv, flags) < 0) {
+    if (args_parse_flags_slow(fname, args, nargs, kwnames, names, 1, 2, argv, flags) < 0) {
         return -1;
     }
     *out = argv[0];
@@ -89,8 +89,8 @@ typedef struct {
 static int
 data_pin(const char *fname, PyObject *obj, int writable, data_arg *arg)
 {
-    int rc = writable ? writable_buffer_arg(fname, obj, &arg->view)
-                      : readable_buffer_arg(fname, obj, &arg->view);
+    int rc = writable ? args_writable_buffer(fname, obj, &arg->view)
+                      : args_readable_buffer(fname, obj, &arg->view);
     if (rc < 0) {
         return -1;
     }
@@ -224,7 +224,7 @@ static PyObject *
 receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, int want_sender)
 {
     Py_ssize_t bufsize;
-    if (size_arg(fname, "bufsize", size, &bufsize) < 0) {
+    if (args_size(fname, "bufsize", size, &bufsize) < 0) {
         return NULL;
     }
 #if PY_VERSION_HEX >= 0x030F0000
@@ -290,7 +290,7 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
         }                                                                                   \
         else {                                                                              \
             const char *const names[] = {first};                                            \
-            if (parse_args(#name, args, nargs, kwnames, names, 1, 1, &arg) < 0) {           \
+            if (args_parse(#name, args, nargs, kwnames, names, 1, 1, &arg) < 0) {           \
                 return NULL;                                                                \
             }                                                                               \
         }                                                                                   \
@@ -363,7 +363,7 @@ socket_send_to(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     int flags;
     struct sockaddr_storage to;
     sys_socklen_t tolen;
-    if (parse_flags_call("send_to", args, nargs, kwnames, names, 2, 3, argv, &flags) < 0
+    if (args_parse_flags("send_to", args, nargs, kwnames, names, 2, 3, argv, &flags) < 0
         || socket_address_arg(self, "send_to", argv[1], &to, &tolen) < 0
         || PySys_Audit("socket.sendto", "OO", self, argv[1]) < 0) {
         return NULL;
@@ -378,7 +378,7 @@ socket_sendall(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     int flags;
     Py_buffer view;
     if (parse_with_flags("sendall", "data", args, nargs, kwnames, &data, &flags) < 0
-        || readable_buffer_arg("sendall", data, &view) < 0) {
+        || args_readable_buffer("sendall", data, &view) < 0) {
         return NULL;
     }
     io_ctx ctx = {.buf = view.buf, .len = (size_t)view.len, .flags = flags};
@@ -418,7 +418,7 @@ socket_sendfile_once(SocketObject *self, PyObject *const *args, Py_ssize_t nargs
     static const char *const names[] = {"file", "offset", "length"};
     PyObject *argv[3];
     sendfile_ctx ctx = {.offset = 0, .len = 0};
-    if (parse_args("sendfile_once", args, nargs, kwnames, names, 1, 3, argv) < 0) {
+    if (args_parse("sendfile_once", args, nargs, kwnames, names, 1, 3, argv) < 0) {
         return NULL;
     }
     ctx.in_fd = PyObject_AsFileDescriptor(argv[0]);
@@ -427,13 +427,13 @@ socket_sendfile_once(SocketObject *self, PyObject *const *args, Py_ssize_t nargs
     }
     Py_ssize_t value;
     if (argv[1] != NULL) {
-        if (size_arg("sendfile_once", "offset", argv[1], &value) < 0) {
+        if (args_size("sendfile_once", "offset", argv[1], &value) < 0) {
             return NULL;
         }
         ctx.offset = value;
     }
     if (argv[2] != NULL && argv[2] != Py_None) {
-        if (size_arg("sendfile_once", "length", argv[2], &value) < 0) {
+        if (args_size("sendfile_once", "length", argv[2], &value) < 0) {
             return NULL;
         }
         if (value == 0) {

@@ -4,7 +4,7 @@
 #include "pysock2.h"
 
 module_state *
-state_of_type(PyTypeObject *type)
+module_state_of_type(PyTypeObject *type)
 {
 #if PY_VERSION_HEX >= 0x030B0000
     PyObject *module = PyType_GetModuleByDef(type, &pysock2_module_def);
@@ -143,7 +143,7 @@ add_constants(PyObject *module)
 /* ---------------------------------------------------------------- types */
 
 PyTypeObject *
-add_type(PyObject *module, PyType_Spec *spec)
+module_add_type(PyObject *module, PyType_Spec *spec)
 {
     PyTypeObject *type = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
     if (type == NULL || PyModule_AddObjectRef(module, strrchr(spec->name, '.') + 1,
@@ -229,7 +229,7 @@ add_socket_type(PyObject *module, module_state *state)
     }
     PyType_Spec spec = socket_spec;
     spec.slots = slots;
-    return add_type(module, &spec);
+    return module_add_type(module, &spec);
 }
 
 
@@ -285,17 +285,17 @@ module_exec(PyObject *module)
     if (state->socket_type == NULL) {
         return -1;
     }
-    state->sockaddr_type = add_type(module, &sockaddr_spec);
+    state->sockaddr_type = module_add_type(module, &sockaddr_spec);
     if (state->sockaddr_type == NULL) {
         return -1;
     }
     state->socket_class = (PyTypeObject *)Py_NewRef(state->socket_type);
     state->sockaddr_class = (PyTypeObject *)Py_NewRef(state->sockaddr_type);
-    state->batch_type = add_type(module, &batch_spec);
+    state->batch_type = module_add_type(module, &batch_spec);
     if (state->batch_type == NULL || msg_module_exec(module, state) < 0) {
         return -1;
     }
-    PyTypeObject *aio_engine = add_type(module, &aio_engine_spec);  /* the module holds it */
+    PyTypeObject *aio_engine = module_add_type(module, &aio_engine_spec);  /* the module holds it */
     if (aio_engine == NULL) {
         return -1;
     }

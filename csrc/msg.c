@@ -40,7 +40,7 @@ parse_call(const char *fname, const char *const *names, Py_ssize_t total,
            PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **argv,
            int *flags)
 {
-    return parse_flags_call(fname, args, nargs, kwnames, names, total - 1, total, argv, flags);
+    return args_parse_flags(fname, args, nargs, kwnames, names, total - 1, total, argv, flags);
 }
 
 static PyObject *
@@ -233,11 +233,11 @@ PyMethodDef socket_msg_methods[] = {
 int
 msg_module_exec(PyObject *module, module_state *state)
 {
-    state->msghdr_type = add_type(module, &msghdr_spec);
+    state->msghdr_type = module_add_type(module, &msghdr_spec);
     if (state->msghdr_type == NULL) {
         return -1;
     }
-    state->msghdrmut_type = add_type(module, &msghdrmut_spec);
+    state->msghdrmut_type = module_add_type(module, &msghdrmut_spec);
     if (state->msghdrmut_type == NULL) {
         return -1;
     }

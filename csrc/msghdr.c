@@ -88,7 +88,7 @@ msghdr_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
                                      &control, &flags)) {
         return NULL;
     }
-    module_state *state = state_of_type(cls);
+    module_state *state = module_state_of_type(cls);
     if (state == NULL) {
         return NULL;
     }
@@ -100,12 +100,12 @@ msghdr_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->bufs.views = self->bufs.inline_views;
     self->bufs.iov = self->bufs.inline_iov;
     self->addr_obj = Py_NewRef(addr);
-    if ((flags != NULL && int_arg("MsgHdr", "flags", flags, &self->flags) < 0)
+    if ((flags != NULL && args_int("MsgHdr", "flags", flags, &self->flags) < 0)
         || (addr != Py_None
             && sockaddr_from_object(state, addr, &self->addr, &self->addrlen) < 0)
         || (buffers != NULL
             && buffer_list_acquire(&self->bufs, "MsgHdr", "buffers", buffers, 0) < 0)
-        || (control != NULL && readable_buffer_arg("MsgHdr", control, &self->control) < 0)) {
+        || (control != NULL && args_readable_buffer("MsgHdr", control, &self->control) < 0)) {
         Py_DECREF(self);
         return NULL;
     }
@@ -276,7 +276,7 @@ control_arg(MsgHdrMutObject *self, PyObject *control)
     }
     if (PyLong_Check(control) && !PyBool_Check(control)) {
         Py_ssize_t n;
-        if (size_arg("MsgHdrMut", "control", control, &n) < 0) {
+        if (args_size("MsgHdrMut", "control", control, &n) < 0) {
             return -1;
         }
         if (n > CONTROL_MAX) {
@@ -295,7 +295,7 @@ control_arg(MsgHdrMutObject *self, PyObject *control)
         return 0;
     }
     if (PyObject_CheckBuffer(control)) {
-        if (writable_buffer_arg("MsgHdrMut", control, &self->control) < 0) {
+        if (args_writable_buffer("MsgHdrMut", control, &self->control) < 0) {
             return -1;
         }
         if (self->control.len == 0) {
@@ -323,7 +323,7 @@ msghdrmut_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
                      "address) or False, not %.100s", Py_TYPE(addr)->tp_name);
         return NULL;
     }
-    module_state *state = state_of_type(cls);
+    module_state *state = module_state_of_type(cls);
     if (state == NULL) {
         return NULL;
     }

@@ -50,12 +50,12 @@ interface_index_or_address(module_state *state, const char *fname, PyObject *obj
     unsigned long long index = 0;
     if (!PyLong_Check(obj)) {
 #ifdef PYSOCK2_IP_MREQN
-        return ipv4_arg(state, fname, "interface", obj, &req->mreqn.imr_address);
+        return option_ipv4_arg(state, fname, "interface", obj, &req->mreqn.imr_address);
 #else
-        return ipv4_arg(state, fname, "interface", obj, &req->mreq.imr_interface);
+        return option_ipv4_arg(state, fname, "interface", obj, &req->mreq.imr_interface);
 #endif
     }
-    if (uint_arg(fname, "interface index", obj, INT_MAX, &index) < 0) {
+    if (option_uint_arg(fname, "interface index", obj, INT_MAX, &index) < 0) {
         return -1;
     }
 #ifdef PYSOCK2_IP_MREQN
@@ -77,19 +77,19 @@ membership_request_from_args(module_state *state, const membership_row *row,
     switch (row->kind) {
     case KIND_MREQ:
         *len = sizeof(req->mreq);
-        return ipv4_arg(state, fname, "group", argv[0], &req->mreq.imr_multiaddr) < 0
-                       || ipv4_arg(state, fname, "interface", argv[1], &req->mreq.imr_interface) < 0
+        return option_ipv4_arg(state, fname, "group", argv[0], &req->mreq.imr_multiaddr) < 0
+                       || option_ipv4_arg(state, fname, "interface", argv[1], &req->mreq.imr_interface) < 0
                    ? -1 : 0;
 #ifdef PYSOCK2_HAS_MREQN
     case KIND_MREQN:
 #  ifdef PYSOCK2_IP_MREQN
         *len = sizeof(req->mreqn);
-        if (ipv4_arg(state, fname, "group", argv[0], &req->mreqn.imr_multiaddr) < 0) {
+        if (option_ipv4_arg(state, fname, "group", argv[0], &req->mreqn.imr_multiaddr) < 0) {
             return -1;
         }
 #  else
         *len = sizeof(req->mreq);
-        if (ipv4_arg(state, fname, "group", argv[0], &req->mreq.imr_multiaddr) < 0) {
+        if (option_ipv4_arg(state, fname, "group", argv[0], &req->mreq.imr_multiaddr) < 0) {
             return -1;
         }
 #  endif
@@ -98,15 +98,15 @@ membership_request_from_args(module_state *state, const membership_row *row,
 #if defined(IP_ADD_SOURCE_MEMBERSHIP)
     case KIND_SOURCE:
         *len = sizeof(req->source);
-        return ipv4_arg(state, fname, "source", argv[0], &req->source.imr_sourceaddr) < 0
-                       || ipv4_arg(state, fname, "group", argv[1], &req->source.imr_multiaddr) < 0
-                       || ipv4_arg(state, fname, "interface", argv[2], &req->source.imr_interface) < 0
+        return option_ipv4_arg(state, fname, "source", argv[0], &req->source.imr_sourceaddr) < 0
+                       || option_ipv4_arg(state, fname, "group", argv[1], &req->source.imr_multiaddr) < 0
+                       || option_ipv4_arg(state, fname, "interface", argv[2], &req->source.imr_interface) < 0
                    ? -1 : 0;
 #endif
     case KIND_MREQ6:
         *len = sizeof(req->mreq6);
-        if (ipv6_arg(state, fname, "group", argv[0], &req->mreq6.ipv6mr_multiaddr) < 0
-            || uint_arg(fname, "interface", argv[1], UINT32_MAX, &index) < 0) {
+        if (option_ipv6_arg(state, fname, "group", argv[0], &req->mreq6.ipv6mr_multiaddr) < 0
+            || option_uint_arg(fname, "interface", argv[1], UINT32_MAX, &index) < 0) {
             return -1;
         }
         req->mreq6.ipv6mr_interface = (unsigned int)index;
@@ -128,7 +128,7 @@ membership(SocketObject *self, const membership_row *row, PyObject *const *args,
     membership_request req;
     sys_socklen_t len = 0;
     memset(&req, 0, sizeof(req));
-    if (parse_args(row->name, args, nargs, kwnames, three ? triple : pair, 2 + three,
+    if (args_parse(row->name, args, nargs, kwnames, three ? triple : pair, 2 + three,
                    2 + three, argv) < 0
         || membership_request_from_args(self->state, row, argv, &req, &len) < 0
         || option_setsockopt(self, row->level, row->optname, &req, len) < 0) {

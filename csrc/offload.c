@@ -74,8 +74,8 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     static const char *const names[] = {"data", "segment_size", "address", "flags"};
     PyObject *argv[4];
     int segment_size, flags;
-    if (parse_flags_call("send_gso", args, nargs, kwnames, names, 2, 4, argv, &flags) < 0
-        || int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0) {
+    if (args_parse_flags("send_gso", args, nargs, kwnames, names, 2, 4, argv, &flags) < 0
+        || args_int("send_gso", "segment_size", argv[1], &segment_size) < 0) {
         return NULL;
     }
     if (segment_size < 1 || segment_size > GSO_MAX_SEGMENT) {
@@ -98,7 +98,7 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
         view.len = PyBytes_GET_SIZE(argv[0]);
         view.obj = NULL;
     }
-    else if (readable_buffer_arg("send_gso", argv[0], &view) < 0) {
+    else if (args_readable_buffer("send_gso", argv[0], &view) < 0) {
         return NULL;
     }
     union {
@@ -162,8 +162,8 @@ receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssi
     PyObject *argv[2];
     int flags;
     Py_buffer view;
-    if (parse_flags_call(fname, args, nargs, kwnames, names, 1, 2, argv, &flags) < 0
-        || writable_buffer_arg(fname, argv[0], &view) < 0) {
+    if (args_parse_flags(fname, args, nargs, kwnames, names, 1, 2, argv, &flags) < 0
+        || args_writable_buffer(fname, argv[0], &view) < 0) {
         return NULL;
     }
     union {

@@ -59,7 +59,7 @@ static const option_row option_rows[OPT_COUNT] = {
 /* ---------------------------------------------------------------- shared helpers */
 
 int
-uint_arg(const char *fname, const char *what, PyObject *obj, unsigned long long max,
+option_uint_arg(const char *fname, const char *what, PyObject *obj, unsigned long long max,
          unsigned long long *out)
 {
     if (!PyLong_Check(obj)) {
@@ -92,7 +92,7 @@ ip_arg(module_state *state, const char *fname, const char *what, PyObject *obj, 
     unsigned char raw[16];
     int got = 0;
     uint32_t scope_id = 0;
-    if (parse_host(state, obj, &got, raw, &scope_id) < 0) {
+    if (sockaddr_parse_host(state, obj, &got, raw, &scope_id) < 0) {
         return -1;
     }
     if (got != family) {
@@ -105,14 +105,14 @@ ip_arg(module_state *state, const char *fname, const char *what, PyObject *obj, 
 }
 
 int
-ipv4_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
+option_ipv4_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
          struct in_addr *out)
 {
     return ip_arg(state, fname, what, obj, AF_INET, out);
 }
 
 int
-ipv6_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
+option_ipv6_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
          struct in6_addr *out)
 {
     return ip_arg(state, fname, what, obj, AF_INET6, out);
@@ -222,7 +222,7 @@ value_object(module_state *state, const option_row *row, const option_value *v,
         }
         return PyFloat_FromDouble((double)v->linger.l_linger);
     case SHAPE_IPV4:
-        return ip_address_object(state, AF_INET, &v->in4);
+        return sockaddr_ip_object(state, AF_INET, &v->in4);
     case SHAPE_BYTES:
     case SHAPE_OPTIONAL_BYTES:
         return name_object(v, len, row->shape == SHAPE_OPTIONAL_BYTES);
@@ -247,7 +247,7 @@ name_value(const char *fname, PyObject *obj, option_value *v, sys_socklen_t *len
         }
     }
     else {
-        if (readable_buffer_arg(fname, obj, &view) < 0) {
+        if (args_readable_buffer(fname, obj, &view) < 0) {
             return -1;
         }
         have_view = 1;
@@ -280,7 +280,7 @@ duration_units(module_state *state, const char *fname, PyObject *obj, int64_t un
                unsigned long long max, int round_up, unsigned long long *out)
 {
     int64_t usec;
-    if (duration_arg(state, fname, obj, &usec) < 0) {
+    if (args_duration(state, fname, obj, &usec) < 0) {
         return -1;
     }
     unsigned long long units = (unsigned long long)(usec / unit_usec);
@@ -312,27 +312,27 @@ value_from_object(module_state *state, const option_row *row, const char *fname,
         v->i = PyObject_IsTrue(obj);
         return v->i < 0 ? -1 : 0;
     case SHAPE_NONNEG:
-        if (uint_arg(fname, "value", obj, INT_MAX, &n) < 0) {
+        if (option_uint_arg(fname, "value", obj, INT_MAX, &n) < 0) {
             return -1;
         }
         v->i = (int)n;
         return 0;
     case SHAPE_U32:
     case SHAPE_BE_U32:
-        if (uint_arg(fname, "value", obj, UINT32_MAX, &n) < 0) {
+        if (option_uint_arg(fname, "value", obj, UINT32_MAX, &n) < 0) {
             return -1;
         }
         v->i = (int)(row->shape == SHAPE_BE_U32 ? htonl((uint32_t)n) : (uint32_t)n);
         return 0;
     case SHAPE_U8:
-        if (uint_arg(fname, "value", obj, UCHAR_MAX, &n) < 0) {
+        if (option_uint_arg(fname, "value", obj, UCHAR_MAX, &n) < 0) {
             return -1;
         }
         v->u8 = (unsigned char)n;
         return 0;
     case SHAPE_OPTIONAL_U32:
         if (obj != Py_None) {
-            if (uint_arg(fname, "interface index", obj, UINT32_MAX, &n) < 0) {
+            if (option_uint_arg(fname, "interface index", obj, UINT32_MAX, &n) < 0) {
                 return -1;
             }
             if (n == 0) {
@@ -368,7 +368,7 @@ value_from_object(module_state *state, const option_row *row, const char *fname,
         return 0;
     }
     case SHAPE_IPV4:
-        return ipv4_arg(state, fname, "interface", obj, &v->in4);
+        return option_ipv4_arg(state, fname, "interface", obj, &v->in4);
     case SHAPE_OPTIONAL_BYTES:
         if (obj == Py_None) {
             *len = 0;
@@ -396,7 +396,7 @@ option_get(SocketObject *self, const option_row *row)
             || option_checked(sys_get_timeout(fd, row->optname, &usec)) < 0) {
             return NULL;
         }
-        return seconds_from_usec(usec);
+        return args_seconds_from_usec(usec);
     }
     option_value v;
     memset(&v, 0, sizeof(v));
@@ -414,7 +414,7 @@ option_set(SocketObject *self, const option_row *row, PyObject *obj)
     if (row->shape == SHAPE_TIMEOUT) {
         int64_t usec = 0;
         if (obj != Py_None) {
-            if (duration_arg(self->state, fname, obj, &usec) < 0) {
+            if (args_duration(self->state, fname, obj, &usec) < 0) {
                 return NULL;
             }
             if (usec == 0) {

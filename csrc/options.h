@@ -9,12 +9,12 @@
 
 /* An int in [0, max]: TypeError for a non-int, ValueError below 0, OverflowError above
  * max. `what` names the argument in the message. */
-int uint_arg(const char *fname, const char *what, PyObject *obj, unsigned long long max,
+int option_uint_arg(const char *fname, const char *what, PyObject *obj, unsigned long long max,
              unsigned long long *out);
 /* A numeric IPv4 / IPv6 address: a str or an ipaddress object of that family. */
-int ipv4_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
+int option_ipv4_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
              struct in_addr *out);
-int ipv6_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
+int option_ipv6_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
              struct in6_addr *out);
 
 /* 0 when a platform call's result rc is >= 0; else -1 with its OSError raised. */

@@ -22,7 +22,7 @@ keepalive_ms(module_state *state, const char *what, PyObject *obj, int64_t *ms)
         *ms = -1;
         return 0;
     }
-    if (duration_arg(state, "set_tcp_keepalive", obj, &usec) < 0) {
+    if (args_duration(state, "set_tcp_keepalive", obj, &usec) < 0) {
         return -1;
     }
     int64_t units = usec / ((int64_t)SYS_KEEPALIVE_UNIT_MS * 1000);
@@ -51,13 +51,13 @@ socket_set_tcp_keepalive(SocketObject *self, PyObject *const *args, Py_ssize_t n
     PyObject *argv[3];
     int64_t time_ms, interval_ms;
     unsigned long long retries = 0;
-    if (parse_args("set_tcp_keepalive", args, nargs, kwnames, names, 0, 3, argv) < 0
+    if (args_parse("set_tcp_keepalive", args, nargs, kwnames, names, 0, 3, argv) < 0
         || keepalive_ms(self->state, "time", argv[0], &time_ms) < 0
         || keepalive_ms(self->state, "interval", argv[1], &interval_ms) < 0) {
         return NULL;
     }
     int have_retries = argv[2] != NULL && argv[2] != Py_None;
-    if (have_retries && uint_arg("set_tcp_keepalive", "retries", argv[2],
+    if (have_retries && option_uint_arg("set_tcp_keepalive", "retries", argv[2],
                                  SYS_KEEPALIVE_MAX_RETRIES, &retries) < 0) {
         return NULL;
     }
@@ -99,7 +99,7 @@ filter_instruction(PyObject *item, Py_ssize_t i, struct sock_filter *out)
         rc = -1;
     }
     for (int f = 0; rc == 0 && f < 4; f++) {
-        rc = uint_arg("attach_filter", fields[f], PySequence_Fast_GET_ITEM(seq, f), max[f],
+        rc = option_uint_arg("attach_filter", fields[f], PySequence_Fast_GET_ITEM(seq, f), max[f],
                       &value[f]);
     }
     Py_DECREF(seq);
@@ -275,7 +275,7 @@ static PyObject *
 socket_set_tcp_ack_frequency(SocketObject *self, PyObject *arg)
 {
     unsigned long long frequency;
-    if (uint_arg("set_tcp_ack_frequency", "frequency", arg, UCHAR_MAX, &frequency) < 0) {
+    if (option_uint_arg("set_tcp_ack_frequency", "frequency", arg, UCHAR_MAX, &frequency) < 0) {
         return NULL;
     }
     sys_socket_t fd = socket_checked_fd(self);

@@ -34,11 +34,11 @@ typedef struct {
 
 extern PyModuleDef pysock2_module_def;
 /* A heap type from `spec`, added to `module` under its short name (module.c). */
-PyTypeObject *add_type(PyObject *module, PyType_Spec *spec);
+PyTypeObject *module_add_type(PyObject *module, PyType_Spec *spec);
 /* Emits a ResourceWarning from a finalizer, keeping any exception in flight (call.c). */
 void finalizer_warning(PyObject *source, const char *format, ...);
 /* The state of the module that defined `type` or one of its bases; NULL with TypeError. */
-module_state *state_of_type(PyTypeObject *type);
+module_state *module_state_of_type(PyTypeObject *type);
 
 /* ---- SockAddr ---- */
 typedef struct {
@@ -56,10 +56,10 @@ PyObject *sockaddr_new(module_state *state, const struct sockaddr_storage *stora
 extern PyType_Spec sockaddr_spec;
 /* The 4 (AF_INET) or 16 (AF_INET6) bytes of a numeric host given as a str or an ipaddress
  * object; an IPv6 "%scope" suffix fills *scope_id. ValueError for a name. */
-int parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
+int sockaddr_parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
                uint32_t *scope_id);
 /* ipaddress.IPv4Address / IPv6Address of 4 or 16 raw bytes. */
-PyObject *ip_address_object(module_state *state, int family, const void *raw);
+PyObject *sockaddr_ip_object(module_state *state, int family, const void *raw);
 
 /* ---- Socket ---- */
 typedef struct {
@@ -223,24 +223,24 @@ int connect_with_timeout(SocketObject *self, const struct sockaddr *addr, sys_so
 /* Parses FASTCALL positional + keyword arguments by name into out[]; missing optional ones
  * stay NULL. No tuple or dict is built. The first `positional` names may be passed by
  * position, the rest only by keyword. */
-int parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+int args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                       PyObject *kwnames, const char *const *names, Py_ssize_t required,
                       Py_ssize_t positional, Py_ssize_t total, PyObject **out);
 static inline int
-parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+args_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
            const char *const *names, Py_ssize_t required, Py_ssize_t total, PyObject **out)
 {
-    return parse_args_kwonly(fname, args, nargs, kwnames, names, required, total, total, out);
+    return args_parse_kwonly(fname, args, nargs, kwnames, names, required, total, total, out);
 }
 /* The shape of every send and receive method: (names..., *, flags=0). names[] ends with
  * "flags", which is keyword-only (issue 13: the stdlib's recv_into(buf, nbytes) must not
  * silently pass nbytes as flags). Fills out[0..total-1] (flags' object last) and *flags;
  * a call without keywords is parsed inline with no loop. */
-int parse_flags_call_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+int args_parse_flags_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                           PyObject *kwnames, const char *const *names, Py_ssize_t required,
                           Py_ssize_t total, PyObject **out, int *flags);
 static inline int
-parse_flags_call(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+args_parse_flags(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                  PyObject *kwnames, const char *const *names, Py_ssize_t required,
                  Py_ssize_t total, PyObject **out, int *flags)
 {
@@ -251,19 +251,19 @@ parse_flags_call(const char *fname, PyObject *const *args, Py_ssize_t nargs,
         *flags = 0;
         return 0;
     }
-    return parse_flags_call_slow(fname, args, nargs, kwnames, names, required, total, out,
+    return args_parse_flags_slow(fname, args, nargs, kwnames, names, required, total, out,
                                  flags);
 }
-int int_arg(const char *fname, const char *what, PyObject *obj, int *out);
-int size_arg(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out);
+int args_int(const char *fname, const char *what, PyObject *obj, int *out);
+int args_size(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out);
 /* A duration in seconds (float, int or datetime.timedelta), finite and >= 0, as
  * microseconds rounded up so that a tiny positive value never becomes zero. */
-int duration_arg(module_state *state, const char *fname, PyObject *obj, int64_t *usec);
+int args_duration(module_state *state, const char *fname, PyObject *obj, int64_t *usec);
 /* Acquires a writable, C-contiguous buffer; a read-only or non-contiguous object is a
  * TypeError naming the method. */
-int buffer_error_is_wrong_kind(void);
-int writable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view);
-int readable_buffer_arg(const char *fname, PyObject *obj, Py_buffer *view);
-PyObject *seconds_from_usec(int64_t usec);  /* None for 0 */
+int args_buffer_error_is_wrong_kind(void);
+int args_writable_buffer(const char *fname, PyObject *obj, Py_buffer *view);
+int args_readable_buffer(const char *fname, PyObject *obj, Py_buffer *view);
+PyObject *args_seconds_from_usec(int64_t usec);  /* None for 0 */
 
 #endif /* PYSOCK2_H */

@@ -99,7 +99,7 @@ ip_address_types(module_state *state)
 /* The 4 or 16 raw bytes of a numeric host: a str, or an ipaddress IPv4Address/IPv6Address.
  * For IPv6 text, an optional "%scope" (a number or an interface name) fills *scope_id. */
 int
-parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
+sockaddr_parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
            uint32_t *scope_id)
 {
     if (!PyUnicode_Check(host)) {
@@ -118,7 +118,7 @@ parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[1
         if (text == NULL) {
             return -1;
         }
-        int rc = parse_host(state, text, family, raw, scope_id);
+        int rc = sockaddr_parse_host(state, text, family, raw, scope_id);
         Py_DECREF(text);
         return rc;
     }
@@ -181,7 +181,7 @@ ip_from_tuple(module_state *state, PyObject *tuple, struct sockaddr_storage *sto
     unsigned char raw[16];
     uint32_t scope_id = 0, flowinfo = 0;
     uint16_t port;
-    if (parse_host(state, PyTuple_GET_ITEM(tuple, 0), &family, raw, &scope_id) < 0
+    if (sockaddr_parse_host(state, PyTuple_GET_ITEM(tuple, 0), &family, raw, &scope_id) < 0
         || port_from_object(PyTuple_GET_ITEM(tuple, 1), &port) < 0) {
         return -1;
     }
@@ -331,7 +331,7 @@ sockaddr_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:SockAddr", kwlist, &address)) {
         return NULL;
     }
-    module_state *state = state_of_type(cls);
+    module_state *state = module_state_of_type(cls);
     struct sockaddr_storage storage;
     sys_socklen_t len;
     if (state == NULL || sockaddr_from_object(state, address, &storage, &len) < 0) {
@@ -356,7 +356,7 @@ static PyObject *
 sockaddr_abstract(PyObject *cls, PyObject *name)
 {
     Py_buffer view;
-    if (readable_buffer_arg("abstract", name, &view) < 0) {
+    if (args_readable_buffer("abstract", name, &view) < 0) {
         return NULL;
     }
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
@@ -426,7 +426,7 @@ static PyObject *
 sockaddr_of_raw(PyObject *cls, PyObject *raw, const char *fname, int strict)
 {
     Py_buffer view;
-    if (readable_buffer_arg(fname, raw, &view) < 0) {
+    if (args_readable_buffer(fname, raw, &view) < 0) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -606,7 +606,7 @@ sockaddr_as_socket_ipv6(SockAddrObject *self, PyObject *unused)
 }
 
 PyObject *
-ip_address_object(module_state *state, int family, const void *raw)
+sockaddr_ip_object(module_state *state, int family, const void *raw)
 {
     int v4 = family == AF_INET;
     PyObject *types = ip_address_types(state);
@@ -630,11 +630,11 @@ sockaddr_ip(SockAddrObject *self, PyObject *unused)
     if (family != AF_INET && family != AF_INET6) {
         Py_RETURN_NONE;
     }
-    module_state *state = state_of_type(Py_TYPE(self));
+    module_state *state = module_state_of_type(Py_TYPE(self));
     if (state == NULL) {
         return NULL;
     }
-    return ip_address_object(state, family, family == AF_INET
+    return sockaddr_ip_object(state, family, family == AF_INET
                                                 ? (const void *)&SIN(self)->sin_addr
                                                 : (const void *)&SIN6(self)->sin6_addr);
 }
@@ -885,7 +885,7 @@ static PyType_Slot sockaddr_slots[] = {
 };
 
 PyType_Spec sockaddr_spec = {
-    .name = "_pysock2.SockAddr",
+    .name = "pysock2.SockAddr",
     .basicsize = sizeof(SockAddrObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = sockaddr_slots,

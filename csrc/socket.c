@@ -37,14 +37,14 @@ parse_new_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObj
 {
     static const char *const names[] = {"domain", "type", "protocol"};
     PyObject *argv[3];
-    if (parse_args(fname, args, nargs, kwnames, names, 2, 3, argv) < 0
-        || int_arg(fname, "domain", argv[0], domain) < 0
-        || int_arg(fname, "type", argv[1], type) < 0) {
+    if (args_parse(fname, args, nargs, kwnames, names, 2, 3, argv) < 0
+        || args_int(fname, "domain", argv[0], domain) < 0
+        || args_int(fname, "type", argv[1], type) < 0) {
         return -1;
     }
     *protocol = 0;
     if (argv[2] != NULL && argv[2] != Py_None) {
-        return int_arg(fname, "protocol", argv[2], protocol);
+        return args_int(fname, "protocol", argv[2], protocol);
     }
     return 0;
 }
@@ -53,7 +53,7 @@ static PyObject *
 create(PyTypeObject *cls, const char *fname, PyObject *const *args, Py_ssize_t nargs,
        PyObject *kwnames, int raw)
 {
-    module_state *state = state_of_type(cls);
+    module_state *state = module_state_of_type(cls);
     int domain, type, protocol;
     if (state == NULL || parse_new_args(fname, args, nargs, kwnames, &domain, &type, &protocol) < 0) {
         return NULL;
@@ -113,7 +113,7 @@ static PyObject *
 make_pair(PyObject *cls, const char *fname, PyObject *const *args, Py_ssize_t nargs,
           PyObject *kwnames, int raw)
 {
-    module_state *state = state_of_type((PyTypeObject *)cls);
+    module_state *state = module_state_of_type((PyTypeObject *)cls);
     int domain, type, protocol;
     if (state == NULL || parse_new_args(fname, args, nargs, kwnames, &domain, &type, &protocol) < 0) {
         return NULL;
@@ -167,7 +167,7 @@ fd_arg(const char *fname, PyObject *obj, sys_socket_t *fd)
     *fd = (sys_socket_t)value;
 #else
     int value;
-    if (int_arg(fname, "fd", obj, &value) < 0) {
+    if (args_int(fname, "fd", obj, &value) < 0) {
         return -1;
     }
     if (value < 0) {
@@ -182,7 +182,7 @@ fd_arg(const char *fname, PyObject *obj, sys_socket_t *fd)
 static PyObject *
 socket_from_fd(PyObject *cls, PyObject *arg)
 {
-    module_state *state = state_of_type((PyTypeObject *)cls);
+    module_state *state = module_state_of_type((PyTypeObject *)cls);
     sys_socket_t fd;
     if (state == NULL || fd_arg("from_fd", arg, &fd) < 0) {
         return NULL;
@@ -203,7 +203,7 @@ socket_from_fd(PyObject *cls, PyObject *arg)
 static PyObject *
 socket_borrow(PyObject *cls, PyObject *const *args, Py_ssize_t nargs)
 {
-    module_state *state = state_of_type((PyTypeObject *)cls);
+    module_state *state = module_state_of_type((PyTypeObject *)cls);
     sys_socket_t fd;
     if (state == NULL) {
         return NULL;
@@ -464,9 +464,9 @@ socket_connect_timeout(SocketObject *self, PyObject *const *args, Py_ssize_t nar
     struct sockaddr_storage storage;
     sys_socklen_t len;
     int64_t usec;
-    if (parse_args("connect_timeout", args, nargs, kwnames, names, 2, 2, argv) < 0
+    if (args_parse("connect_timeout", args, nargs, kwnames, names, 2, 2, argv) < 0
         || socket_address_arg(self, "connect_timeout", argv[0], &storage, &len) < 0
-        || duration_arg(self->state, "connect_timeout", argv[1], &usec) < 0
+        || args_duration(self->state, "connect_timeout", argv[1], &usec) < 0
         || PySys_Audit("socket.connect", "OO", self, argv[0]) < 0) {
         return NULL;
     }
@@ -480,7 +480,7 @@ static PyObject *
 socket_listen(SocketObject *self, PyObject *arg)
 {
     int backlog;
-    if (int_arg("listen", "backlog", arg, &backlog) < 0) {
+    if (args_int("listen", "backlog", arg, &backlog) < 0) {
         return NULL;
     }
     sys_socket_t fd = socket_checked_fd(self);
@@ -559,7 +559,7 @@ static PyObject *
 socket_accept4(SocketObject *self, PyObject *arg)
 {
     int flags;
-    if (int_arg("accept4", "flags", arg, &flags) < 0) {
+    if (args_int("accept4", "flags", arg, &flags) < 0) {
         return NULL;
     }
     if (flags < 0) {
@@ -606,7 +606,7 @@ static PyObject *
 socket_shutdown(SocketObject *self, PyObject *arg)
 {
     int how;
-    if (int_arg("shutdown", "how", arg, &how) < 0) {
+    if (args_int("shutdown", "how", arg, &how) < 0) {
         return NULL;
     }
     if (how != SYS_SHUT_RD && how != SYS_SHUT_WR && how != SYS_SHUT_RDWR) {
@@ -784,7 +784,7 @@ static PyType_Slot socket_slots[] = {
 };
 
 PyType_Spec socket_spec = {
-    .name = "_pysock2.Socket",
+    .name = "pysock2.Socket",
     .basicsize = sizeof(SocketObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
              | Py_TPFLAGS_IMMUTABLETYPE,

@@ -13,8 +13,8 @@
 static int
 level_and_name(const char *fname, PyObject *const *argv, int *level, int *optname)
 {
-    return int_arg(fname, "level", argv[0], level) < 0
-                   || int_arg(fname, "optname", argv[1], optname) < 0
+    return args_int(fname, "level", argv[0], level) < 0
+                   || args_int(fname, "optname", argv[1], optname) < 0
                ? -1
                : 0;
 }
@@ -26,13 +26,13 @@ socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     static const char *const names[] = {"level", "optname", "buflen"};
     PyObject *argv[3];
     int level, optname;
-    if (parse_args("getsockopt", args, nargs, kwnames, names, 2, 3, argv) < 0
+    if (args_parse("getsockopt", args, nargs, kwnames, names, 2, 3, argv) < 0
         || level_and_name("getsockopt", argv, &level, &optname) < 0) {
         return NULL;
     }
     Py_ssize_t buflen = -1;  /* no buflen: the option is an int */
     if (argv[2] != NULL && argv[2] != Py_None) {
-        if (size_arg("getsockopt", "buflen", argv[2], &buflen) < 0) {
+        if (args_size("getsockopt", "buflen", argv[2], &buflen) < 0) {
             return NULL;
         }
         if (buflen < 1 || buflen > SOCKOPT_MAX_BUFLEN) {
@@ -77,7 +77,7 @@ socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     static const char *const names[] = {"level", "optname", "value", "optlen"};
     PyObject *argv[4];
     int level, optname;
-    if (parse_args("setsockopt", args, nargs, kwnames, names, 3, 4, argv) < 0
+    if (args_parse("setsockopt", args, nargs, kwnames, names, 3, 4, argv) < 0
         || level_and_name("setsockopt", argv, &level, &optname) < 0) {
         return NULL;
     }
@@ -92,7 +92,7 @@ socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
             PyErr_SetString(PyExc_TypeError, "setsockopt() with value None needs optlen");
             return NULL;
         }
-        if (size_arg("setsockopt", "optlen", optlen_obj, &optlen) < 0) {
+        if (args_size("setsockopt", "optlen", optlen_obj, &optlen) < 0) {
             return NULL;
         }
     }
@@ -103,13 +103,13 @@ socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
         return NULL;
     }
     else if (PyLong_Check(value)) {
-        if (int_arg("setsockopt", "value", value, &as_int) < 0) {
+        if (args_int("setsockopt", "value", value, &as_int) < 0) {
             return NULL;
         }
         optlen = sizeof(as_int);
     }
     else if (PyObject_CheckBuffer(value)) {
-        if (readable_buffer_arg("setsockopt", value, &view) < 0) {
+        if (args_readable_buffer("setsockopt", value, &view) < 0) {
             return NULL;
         }
         optlen = view.len;
