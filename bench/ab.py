@@ -64,8 +64,49 @@ def workloads(c):
             send_to(data, to)
             recv_from_into(buf)
 
-    return {"send+recv_into": positional, "send+recv_into flags=0": keyword,
-            "send_to+recv_from_into": addressed}, (a, b)
+    loads = {"send+recv_into": positional, "send+recv_into flags=0": keyword,
+             "send_to+recv_from_into": addressed}
+    loads.update(message_workloads(c, a, b, data))
+    return loads, (a, b)
+
+
+def message_workloads(c, a, b, data):
+    """The message-path calls (csrc/msg.c, batch.c, offload.c), where this build has them."""
+    bufs = [bytearray(32), bytearray(32)]
+    send_hdr = c.MsgHdr(buffers=[data])
+    recv_hdr = c.MsgHdrMut(addr=True, buffers=bufs, control=64)
+    batch = c.DatagramBatch([bytearray(64) for _ in range(8)])
+    eight = [data] * 8
+    big = bytearray(2048)
+    gso_data = data * 8
+
+    def vectored(n):
+        for _ in range(n):
+            a.send_vectored([data])
+            b.recv_from_vectored(bufs)
+
+    def message(n):
+        for _ in range(n):
+            a.sendmsg(send_hdr)
+            b.recvmsg(recv_hdr)
+
+    def batches(n):
+        for _ in range(n):
+            a.send_batch(eight)
+            b.recv_batch(batch)
+
+    def offloads(n):
+        for _ in range(n):
+            left = a.send_gso(gso_data, 64)
+            while left > 0:  # as many receives as the kernel did not coalesce
+                left -= b.recv_gro_from_into(big)[0]
+
+    loads = {"send_vectored+recv_from_vectored": vectored,
+             "sendmsg+recvmsg": message, "send_batch+recv_batch (8)": batches}
+    if hasattr(a, "send_gso"):
+        b.set_udp_gro(True)
+        loads["send_gso+recv_gro_from_into (8)"] = offloads
+    return loads
 
 
 def chunk(fn, calls):
@@ -82,13 +123,14 @@ def main():
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=41)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--only", default="", help="run the workloads whose name contains this")
     args = parser.parse_args()
     builds = {"old": load(args.old, "ab_old"), "new": load(args.new, "ab_new")}
     loads = {name: workloads(c) for name, c in builds.items()}
     print(f"{args.rounds} rounds of {args.calls} iterations; ns per iteration (median), "
           "ratio = median of per-round new/old (min-max, IQR)")
-    print(f"{'workload':<24} {'clock':<5} {'old':>7} {'new':>7} {'new/old':>8}  range")
-    for work in loads["old"][0]:
+    print(f"{'workload':<33} {'clock':<5} {'old':>7} {'new':>7} {'new/old':>8}  range")
+    for work in [w for w in loads["old"][0] if args.only in w]:
         samples = {"old": [], "new": []}
         for r in range(args.rounds + 1):
             order = ["old", "new"] if r % 2 else ["new", "old"]
@@ -101,7 +143,7 @@ def main():
             new = [s[k] for s in samples["new"]]
             ratios = [n / o for n, o in zip(new, old)]
             q = statistics.quantiles(ratios, n=4)
-            print(f"{work:<24} {clock:<5} {statistics.median(old):7.0f} "
+            print(f"{work:<33} {clock:<5} {statistics.median(old):7.0f} "
                   f"{statistics.median(new):7.0f} {statistics.median(ratios):8.3f}  "
                   f"{min(ratios):.3f}-{max(ratios):.3f} (IQR {q[0]:.3f}-{q[2]:.3f})")
 

@@ -1,4 +1,4 @@
-/* Batch datagram I/O and UDP offloads (docs/batch.md).
+/* Batch datagram I/O (docs/batch.md).
  *
  * DatagramBatch: a reusable array of datagram slots over caller-owned buffers, pinned once
  * when the batch is made. Socket.recv_batch fills it with one recvmmsg (Linux) and
@@ -6,19 +6,12 @@
  * neither builds a Python object per datagram. Lengths, flags, senders and GRO segment
  * sizes are read by index afterwards; a sender's SockAddr is made on demand and kept per
  * slot while the sender is unchanged. Elsewhere the batch calls loop over
- * sys_recvmsg/sys_sendmsg (the documented fallback).
- *
- * Linux also gets UDP GSO per call (send_gso: one buffer, a UDP_SEGMENT control message,
- * the kernel cuts it into datagrams) and GRO on receive (recv_gro_into: the coalesced
- * datagrams and their segment size from the UDP_GRO control message). */
+ * sys_recvmsg/sys_sendmsg (the documented fallback). A slot's GRO segment size is
+ * offload.c's reading of its control messages; the UDP offload calls themselves live
+ * there. */
 #include "msg.h"
-#include "options_compat.h"
 
 #include <string.h>
-
-#if defined(__linux__) && defined(UDP_SEGMENT) && defined(UDP_GRO)
-#  define HAVE_UDP_OFFLOAD 1
-#endif
 
 /* ---------------------------------------------------------------- the batch object */
 
@@ -54,27 +47,31 @@ typedef struct {
     PyObject *last_addr;          /* the SockAddr last made, shared by slots */
 } BatchObject;
 
-#if defined(_MSC_VER)
-#  define BUSY_TRY(b) (InterlockedCompareExchange((volatile LONG *)&(b)->busy, 1, 0) == 0)
-#  define BUSY_DONE(b) InterlockedExchange((volatile LONG *)&(b)->busy, 0)
-#else
-#  define BUSY_TRY(b) __extension__({ int zero_ = 0; \
-        __atomic_compare_exchange_n(&(b)->busy, &zero_, 1, 0, __ATOMIC_ACQUIRE, \
-                                    __ATOMIC_RELAXED); })
-#  define BUSY_DONE(b) __atomic_store_n(&(b)->busy, 0, __ATOMIC_RELEASE)
-#endif
+/* The busy mark: taken by one call at a time (which may run without the GIL). */
+static int
+busy_try(BatchObject *self)
+{
+    int idle = 0;
+    return compat_atomic_cas_int(&self->busy, &idle, 1);
+}
+
+static void
+busy_done(BatchObject *self)
+{
+    compat_atomic_store_int(&self->busy, 0);
+}
 
 /* Takes the batch for one call: it must hold its buffers and no other call may be using
  * it (a call may run without the GIL; two at once would share the arrays). */
 static int
 batch_enter(BatchObject *self)
 {
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return -1;
     }
     if (!self->pinned) {
-        BUSY_DONE(self);
+        busy_done(self);
         PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
         return -1;
     }
@@ -235,7 +232,7 @@ batch_traverse(BatchObject *self, visitproc visit, void *arg)
 static int
 batch_clear(BatchObject *self)
 {
-    if (!self->busy) {
+    if (!compat_atomic_load_int(&self->busy)) {
         batch_free_arrays(self);
     }
     Py_CLEAR(self->buffers);
@@ -349,13 +346,9 @@ batch_address(BatchObject *self, PyObject *arg)
         Py_RETURN_NONE;
     }
     PyObject *addr;
-#ifdef Py_GIL_DISABLED
     Py_BEGIN_CRITICAL_SECTION(self);
-#endif
     addr = slot_address(self, i, len);
-#ifdef Py_GIL_DISABLED
     Py_END_CRITICAL_SECTION();
-#endif
     return addr;
 }
 
@@ -369,52 +362,6 @@ batch_buffer(BatchObject *self, PyObject *arg)
     return Py_NewRef(PyTuple_GET_ITEM(self->buffers, i));
 }
 
-/* The UDP_GRO segment size in a slot's control messages, or 0. */
-#ifdef HAVE_UDP_OFFLOAD
-static int
-find_gro_size(void *control, size_t controllen)
-{
-    struct msghdr hdr;
-    memset(&hdr, 0, sizeof(hdr));
-    hdr.msg_control = control;
-    hdr.msg_controllen = controllen;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&hdr); c != NULL; c = CMSG_NXTHDR(&hdr, c)) {
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO
-            && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-            int size;
-            memcpy(&size, CMSG_DATA(c), sizeof(size));
-            return size;
-        }
-    }
-    return 0;
-}
-#endif
-
-/* The size of each coalesced segment (all but the last are this size); the datagram's
- * length when the kernel did not coalesce; 0 when it cannot be known because the control
- * messages were cut short (MSG_CTRUNC: no room for UDP_GRO). */
-static size_t
-segment_size_of(size_t len, void *control, size_t controllen, int msg_flags)
-{
-#ifdef HAVE_UDP_OFFLOAD
-    int size = control != NULL ? find_gro_size(control, controllen) : 0;
-    if (size > 0) {
-        return (size_t)size < len ? (size_t)size : len;
-    }
-#else
-    (void)control;
-    (void)controllen;
-#endif
-#ifdef MSG_CTRUNC
-    if (msg_flags & MSG_CTRUNC) {
-        return 0;
-    }
-#else
-    (void)msg_flags;
-#endif
-    return len;
-}
-
 static PyObject *
 batch_segment_size(BatchObject *self, PyObject *arg)
 {
@@ -424,7 +371,7 @@ batch_segment_size(BatchObject *self, PyObject *arg)
     }
     void *control = self->control ? self->control + i * self->control_size : NULL;
     return PyLong_FromSize_t(
-        segment_size_of(self->lens[i], control, self->controllens[i], self->flags[i]));
+        offload_segment_size(self->lens[i], control, self->controllens[i], self->flags[i]));
 }
 
 static PyObject *
@@ -465,13 +412,13 @@ batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
         && sockaddr_from_object(self->state, argv[2], &to, &tolen) < 0) {
         return NULL;
     }
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return NULL;
     }
     if (!self->pinned) {
         /* Converting the address ran Python code (__fspath__, ...) that released it. */
-        BUSY_DONE(self);
+        busy_done(self);
         PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
         return NULL;
     }
@@ -483,7 +430,7 @@ batch_set(BatchObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     self->flags[i] = 0;
     self->controllens[i] = 0;
     self->send_built = -1;
-    BUSY_DONE(self);
+    busy_done(self);
     Py_RETURN_NONE;
 }
 
@@ -510,13 +457,13 @@ batch_set_count(BatchObject *self, PyObject *value, void *closure)
         PyErr_Format(PyExc_ValueError, "count must be 0-%zd (the capacity)", self->capacity);
         return -1;
     }
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return -1;
     }
     self->count = n;
     self->send_built = -1;
-    BUSY_DONE(self);
+    busy_done(self);
     return 0;
 }
 
@@ -545,7 +492,7 @@ static PyObject *
 batch_release(BatchObject *self, PyObject *unused)
 {
     (void)unused;
-    if (!BUSY_TRY(self)) {
+    if (!busy_try(self)) {
         PyErr_SetString(PyExc_RuntimeError, "DatagramBatch is in use by another call");
         return NULL;
     }
@@ -556,7 +503,7 @@ batch_release(BatchObject *self, PyObject *unused)
         self->pinned = 0;
         self->count = 0;
     }
-    BUSY_DONE(self);
+    busy_done(self);
     Py_RETURN_NONE;
 }
 
@@ -655,31 +602,6 @@ PyType_Spec batch_spec = {
 
 /* ---------------------------------------------------------------- the batch calls */
 
-/* Request flags for a receive with a control buffer: descriptors a peer sends arrive
- * close-on-exec (MSG_CMSG_CLOEXEC), so that no exec() in another thread inherits them
- * before they are closed. */
-static int
-control_recv_flags(int has_control)
-{
-#ifdef MSG_CMSG_CLOEXEC
-    return has_control ? MSG_CMSG_CLOEXEC : 0;
-#else
-    (void)has_control;
-    return 0;
-#endif
-}
-
-/* A received msg_flags without the request flag Linux echoes in it. */
-static int
-received_flags(int msg_flags)
-{
-#ifdef MSG_CMSG_CLOEXEC
-    return msg_flags & ~MSG_CMSG_CLOEXEC;
-#else
-    return msg_flags;
-#endif
-}
-
 typedef struct {
     sys_mmsg *msgs;
     size_t count;
@@ -754,32 +676,19 @@ batch_arg(SocketObject *self, const char *fname, PyObject *obj)
     return (BatchObject *)obj;
 }
 
-/* (first, *, flags=0) */
-static int
-parse_first_and_flags(const char *fname, const char *first, PyObject *const *args,
-                      Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
-{
-    const char *const names[] = {first, "flags"};
-    PyObject *argv[2];
-    if (parse_flags_call(fname, args, nargs, kwnames, names, 1, 2, argv, flags) < 0) {
-        return -1;
-    }
-    *out = argv[0];
-    return 0;
-}
-
 /* recv_batch(batch, *, flags=0) -> int */
 static PyObject *
 socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
                   PyObject *kwnames)
 {
-    PyObject *obj;
+    static const char *const names[] = {"batch", "flags"};
+    PyObject *argv[2];
     int flags;
-    if (parse_first_and_flags("recv_batch", "batch", args, nargs, kwnames, &obj, &flags) < 0
-        || batch_arg(self, "recv_batch", obj) == NULL) {
+    if (parse_flags_call("recv_batch", args, nargs, kwnames, names, 1, 2, argv, &flags) < 0
+        || batch_arg(self, "recv_batch", argv[0]) == NULL) {
         return NULL;
     }
-    ptrdiff_t got = batch_recv(self, obj, flags);
+    ptrdiff_t got = batch_recv(self, argv[0], flags);
     return got < 0 ? NULL : PyLong_FromSsize_t(got);
 }
 
@@ -794,7 +703,7 @@ batch_recv(SocketObject *self, PyObject *obj, int flags)
         sys_mmsg_rearm(&batch->rmsgs[i], sizeof(batch->addrs[i]), (size_t)batch->control_size);
     }
     batch_ctx ctx = {.msgs = batch->rmsgs, .count = (size_t)batch->capacity,
-                     .flags = flags | control_recv_flags(batch->control != NULL)};
+                     .flags = msg_recv_request(flags, batch->control != NULL)};
     /* The buffers are pinned for the batch's life: no borrowing to undo before waiting. */
     ptrdiff_t got = socket_call_flags(self, do_recv_batch, &ctx, &ctx.flags, 0);
     for (ptrdiff_t i = 0; i < got; i++) {
@@ -804,7 +713,7 @@ batch_recv(SocketObject *self, PyObject *obj, int flags)
         size_t room = (size_t)batch->views[i].len;
         batch->lens[i] = sys_mmsg_len(m) < room ? sys_mmsg_len(m) : room;
         batch->addrlens[i] = sys_mmsg_namelen(m);
-        batch->flags[i] = received_flags(sys_mmsg_flags(m));
+        batch->flags[i] = msg_received_flags(sys_mmsg_flags(m));
         batch->controllens[i] = batch->control ? sys_mmsg_controllen(m) : 0;
         if (batch->controllens[i] > 0) {
             /* A batch hands out no descriptors (docs/batch.md): close any a peer sent. */
@@ -814,7 +723,7 @@ batch_recv(SocketObject *self, PyObject *obj, int flags)
     batch->recv_dirty = got > 0 ? got : batch->capacity;
     batch->count = got > 0 ? got : 0;  /* a failed call leaves nothing held */
     batch->send_built = -1;
-    BUSY_DONE(batch);
+    busy_done(batch);
     return got;
 }
 
@@ -841,7 +750,7 @@ batch_slot_segment(PyObject *obj, Py_ssize_t i)
 {
     BatchObject *batch = (BatchObject *)obj;
     void *control = batch->control ? batch->control + i * batch->control_size : NULL;
-    return segment_size_of(batch->lens[i], control, batch->controllens[i], batch->flags[i]);
+    return offload_segment_size(batch->lens[i], control, batch->controllens[i], batch->flags[i]);
 }
 
 /* Sends msgs[0..n). On a datagram socket first without blocking and with the GIL held;
@@ -907,7 +816,7 @@ send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage 
         batch->send_built = n;
     }
     ptrdiff_t sent = n == 0 ? 0 : batch_send_msgs(self, batch->smsgs, (size_t)n, flags);
-    BUSY_DONE(batch);
+    busy_done(batch);
     return sent;
 }
 
@@ -951,8 +860,12 @@ send_from_sequence(SocketObject *self, PyObject *seq, struct sockaddr_storage *t
             PyErr_SetString(PyExc_RuntimeError, "send_batch() sequence changed size");
             goto done;
         }
-        PyObject *item = PySequence_Fast_GET_ITEM(fast, pinned);
-        if (readable_buffer_arg("send_batch", item, &views[pinned]) < 0) {
+        /* Held while exporting: a __buffer__ (3.12+) that empties the list would otherwise
+         * free the item under CPython's getbuffer slot. */
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, pinned));
+        int rc = readable_buffer_arg("send_batch", item, &views[pinned]);
+        Py_DECREF(item);
+        if (rc < 0) {
             goto done;
         }
         sys_iovec_set(&iov[pinned], views[pinned].buf, (size_t)views[pinned].len);
@@ -1003,160 +916,6 @@ socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     return sent < 0 ? NULL : PyLong_FromSsize_t(sent);
 }
 
-/* ---------------------------------------------------------------- UDP GSO and GRO */
-
-#ifdef HAVE_UDP_OFFLOAD
-typedef struct {
-    sys_msg msg;
-    int flags;
-} msg_ctx;
-
-static ptrdiff_t
-do_sendmsg(sys_socket_t fd, void *arg)
-{
-    msg_ctx *c = arg;
-    return sys_sendmsg(fd, &c->msg, c->flags);
-}
-
-static ptrdiff_t
-do_recvmsg(sys_socket_t fd, void *arg)
-{
-    msg_ctx *c = arg;
-    return sys_recvmsg(fd, &c->msg, c->flags);
-}
-
-/* The largest GSO send: a UDP payload of at most 65507 bytes in segments of 1-65535. */
-#  define GSO_MAX_SEGMENT 0xffff
-
-/* send_gso(data, segment_size, address=None, *, flags=0) -> int */
-static PyObject *
-socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                PyObject *kwnames)
-{
-    static const char *const names[] = {"data", "segment_size", "address", "flags"};
-    PyObject *argv[4];
-    int segment_size, flags;
-    if (parse_flags_call("send_gso", args, nargs, kwnames, names, 2, 4, argv, &flags) < 0
-        || int_arg("send_gso", "segment_size", argv[1], &segment_size) < 0) {
-        return NULL;
-    }
-    if (segment_size < 1 || segment_size > GSO_MAX_SEGMENT) {
-        PyErr_Format(PyExc_ValueError, "send_gso() segment_size must be 1-%d, not %d",
-                     GSO_MAX_SEGMENT, segment_size);
-        return NULL;
-    }
-    struct sockaddr_storage to;
-    sys_socklen_t tolen = 0;
-    int has_to = argv[2] != NULL && argv[2] != Py_None;
-    if (has_to && (socket_address_arg(self, "send_gso", argv[2], &to, &tolen) < 0
-                   || PySys_Audit("socket.sendmsg", "OO", self, argv[2]) < 0)) {
-        return NULL;
-    }
-    /* A bytes object is read in place (immutable, kept alive by the caller); anything
-     * else is pinned for the call. */
-    Py_buffer view;
-    if (PyBytes_CheckExact(argv[0])) {
-        view.buf = PyBytes_AS_STRING(argv[0]);
-        view.len = PyBytes_GET_SIZE(argv[0]);
-        view.obj = NULL;
-    }
-    else if (readable_buffer_arg("send_gso", argv[0], &view) < 0) {
-        return NULL;
-    }
-    union {
-        char buf[CMSG_SPACE(sizeof(uint16_t))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof(control));
-    struct cmsghdr *c = &control.align;
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-    uint16_t size16 = (uint16_t)segment_size;
-    memcpy(CMSG_DATA(c), &size16, sizeof(size16));
-    sys_iovec iov;
-    sys_iovec_set(&iov, view.buf, (size_t)view.len);
-    msg_ctx ctx = {.msg = {.name = has_to ? (struct sockaddr *)&to : NULL, .namelen = tolen,
-                           .iov = &iov, .iovlen = 1, .control = control.buf,
-                           .controllen = sizeof(control.buf)},
-                   .flags = flags};
-    ptrdiff_t n = socket_call_flags(self, do_sendmsg, &ctx, &ctx.flags, SOCKET_SENDS);
-    if (view.obj != NULL) {
-        PyBuffer_Release(&view);
-    }
-    return n < 0 ? NULL : PyLong_FromSsize_t(n);
-}
-
-/* Room for the UDP_GRO message and a few others the caller may have enabled. */
-#  define GRO_CONTROL_SPACE 256
-
-static PyObject *
-receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssize_t nargs,
-            PyObject *kwnames, int want_sender)
-{
-    PyObject *target;
-    int flags;
-    Py_buffer view;
-    if (parse_first_and_flags(fname, "buffer", args, nargs, kwnames, &target, &flags) < 0
-        || writable_buffer_arg(fname, target, &view) < 0) {
-        return NULL;
-    }
-    union {
-        char buf[GRO_CONTROL_SPACE];
-        struct cmsghdr align;
-    } control;
-    struct sockaddr_storage from;
-    sys_iovec iov;
-    sys_iovec_set(&iov, view.buf, (size_t)view.len);
-    msg_ctx ctx = {.msg = {.name = want_sender ? (struct sockaddr *)&from : NULL,
-                           .namelen = sizeof(from), .iov = &iov, .iovlen = 1,
-                           .control = control.buf, .controllen = sizeof(control.buf)},
-                   .flags = flags | control_recv_flags(1)};
-    ptrdiff_t n = socket_call_flags(self, do_recvmsg, &ctx, &ctx.flags, 0);
-    PyBuffer_Release(&view);
-    if (n < 0) {
-        return NULL;
-    }
-    /* The control buffer is internal: nobody can take descriptors a peer sent. */
-    cmsg_close_fds(control.buf, ctx.msg.controllen);
-    ctx.msg.flags = received_flags(ctx.msg.flags);
-    size_t segment = segment_size_of((size_t)n, control.buf, ctx.msg.controllen, ctx.msg.flags);
-    PyObject *result = PyTuple_New(want_sender ? 3 : 2);
-    PyObject *nbytes = PyLong_FromSsize_t(n);
-    PyObject *size = PyLong_FromSize_t(segment);
-    PyObject *sender = want_sender ? socket_sender(self, &from, ctx.msg.namelen) : NULL;
-    if (result == NULL || nbytes == NULL || size == NULL || (want_sender && sender == NULL)) {
-        Py_XDECREF(result);
-        Py_XDECREF(nbytes);
-        Py_XDECREF(size);
-        Py_XDECREF(sender);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(result, 0, nbytes);
-    PyTuple_SET_ITEM(result, 1, size);
-    if (want_sender) {
-        PyTuple_SET_ITEM(result, 2, sender);
-    }
-    return result;
-}
-
-static PyObject *
-socket_recv_gro_into(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                     PyObject *kwnames)
-{
-    return receive_gro(self, "recv_gro_into", args, nargs, kwnames, 0);
-}
-
-static PyObject *
-socket_recv_gro_from_into(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                          PyObject *kwnames)
-{
-    return receive_gro(self, "recv_gro_from_into", args, nargs, kwnames, 1);
-}
-#endif
-
-#define FASTCALL_KW(fn) (PyCFunction)(void (*)(void))(fn), METH_FASTCALL | METH_KEYWORDS
-
 PyMethodDef socket_batch_methods[] = {
     {"recv_batch", FASTCALL_KW(socket_recv_batch),
      "recv_batch($self, batch, *, flags=0)\n--\n\nReturns int: receives up to batch.capacity "
@@ -1166,18 +925,5 @@ PyMethodDef socket_batch_methods[] = {
      "DatagramBatch's first "
      "count slots, or each item of a sequence of bytes-like objects, as datagrams in one "
      "call; returns how many were sent."},
-#ifdef HAVE_UDP_OFFLOAD
-    {"send_gso", FASTCALL_KW(socket_send_gso),
-     "send_gso($self, data, segment_size, address=None, *, flags=0)\n--\n\nReturns int: sends "
-     "data as datagrams "
-     "of segment_size bytes (the last may be shorter), cut by the kernel (UDP_SEGMENT)."},
-    {"recv_gro_into", FASTCALL_KW(socket_recv_gro_into),
-     "recv_gro_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size): receives "
-     "coalesced "
-     "datagrams (set_udp_gro(True)) and the size they were cut at."},
-    {"recv_gro_from_into", FASTCALL_KW(socket_recv_gro_from_into),
-     "recv_gro_from_into($self, buffer, *, flags=0)\n--\n\nReturns (nbytes, segment_size, "
-     "SockAddr): recv_gro_into and the sender."},
-#endif
     {NULL, NULL, 0, NULL},
 };

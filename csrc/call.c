@@ -10,7 +10,7 @@ socket_checked_fd(SocketObject *self)
 {
     sys_socket_t fd = SOCK_FD(self);
     if (fd == SYS_INVALID_SOCKET) {
-        sys_set_error(SYS_EBADF);
+        error_set_from_sys(SYS_EBADF);
     }
     return fd;
 }
@@ -24,7 +24,7 @@ socket_raise(sys_socket_t fd, int err, int dontwait)
         socket_raise_timeout();
         return;
     }
-    sys_set_error(err);
+    error_set_from_sys(err);
 }
 
 void
@@ -72,7 +72,7 @@ wait_within_deadline(sys_socket_t fd, int how, int64_t start_ns, int64_t *deadli
             return 0;
         }
         if (ready < 0 && !sys_error_is_interrupted(err)) {
-            sys_set_error(err);
+            error_set_from_sys(err);
             return -1;
         }
         if (ready < 0 && PyErr_CheckSignals() < 0) {
@@ -105,7 +105,7 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int how)
             /* Closed by another thread while the call waited: the failure (say an expired
              * read_timeout) is of a descriptor that is gone, maybe already reused, so it
              * is reported as any call on a closed socket is. */
-            sys_set_error(SYS_EBADF);
+            error_set_from_sys(SYS_EBADF);
             return -1;
         }
         if (!sys_error_is_interrupted(err)) {

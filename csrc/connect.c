@@ -27,7 +27,7 @@ static int
 still_open(const connect_job *job)
 {
     if (SOCK_FD(job->self) != job->fd) {
-        sys_set_error(SYS_EBADF);
+        error_set_from_sys(SYS_EBADF);
         return RAISED;
     }
     return 0;
@@ -57,7 +57,7 @@ raise_timeout(void)
 static int
 raise_last_error(void)
 {
-    sys_set_error(sys_last_error());
+    error_set_from_sys(sys_last_error());
     return RAISED;
 }
 
@@ -99,10 +99,10 @@ wait_connected(const connect_job *job)
         }
         if (ready > 0) {
             err = connect_error(job->fd);
-            return err == 0 ? 0 : (sys_set_error(err), RAISED);
+            return err == 0 ? 0 : (error_set_from_sys(err), RAISED);
         }
         if (ready < 0 && !sys_error_is_interrupted(err)) {
-            sys_set_error(err);
+            error_set_from_sys(err);
             return RAISED;
         }
         if (ready < 0 && PyErr_CheckSignals() < 0) {
@@ -162,7 +162,7 @@ connect_failed(const connect_job *job, int err)
         && sys_is_blocking(job->fd)) {
         return raise_timeout();
     }
-    sys_set_error(err);
+    error_set_from_sys(err);
     return RAISED;
 }
 

@@ -1,7 +1,7 @@
 /* Platform error codes (sys_last_error(): errno, or WSAGetLastError() on Windows) as
  * Python exceptions: the one place where the platform layer's codes meet Python objects,
  * so that sys_unix.c and sys_windows.c need no Python and tests/c/ can drive them alone. */
-#include "pysock2.h"
+#include "errors.h"
 
 #include <errno.h>
 #include <string.h>
@@ -27,7 +27,7 @@ error_take(void)
 #ifdef _WIN32
 
 PyObject *
-sys_set_error(int err)
+error_set_from_sys(int err)
 {
     /* OSError(errno, strerror, None, winerror): CPython derives errno (and so the subclass)
      * from the Winsock code, and the message from FormatMessage. */
@@ -35,24 +35,24 @@ sys_set_error(int err)
 }
 
 PyObject *
-sys_error_object(int err)
+error_from_sys(int err)
 {
-    /* The same object sys_set_error raises, handed back instead of raised. */
-    sys_set_error(err);
+    /* The same object error_set_from_sys raises, handed back instead of raised. */
+    error_set_from_sys(err);
     return error_take();
 }
 
 #else /* Unix */
 
 PyObject *
-sys_set_error(int err)
+error_set_from_sys(int err)
 {
     errno = err;
     return PyErr_SetFromErrno(PyExc_OSError);
 }
 
 PyObject *
-sys_error_object(int err)
+error_from_sys(int err)
 {
     /* OSError(errno, strerror) picks the subclass (ConnectionRefusedError, ...) itself. */
     return PyObject_CallFunction(PyExc_OSError, "is", err, strerror(err));

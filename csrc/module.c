@@ -214,7 +214,7 @@ add_socket_type(PyObject *module, module_state *state)
     const PyMethodDef *const socket_tables[] = {
         socket_io_methods, socket_option_methods, socket_multicast_methods,
         socket_special_option_methods, socket_msg_methods, socket_batch_methods,
-        socket_sockopt_methods,
+        socket_offload_methods, socket_sockopt_methods,
     };
     assert(own != NULL);
     state->socket_methods = methods_concat(own, socket_tables,
@@ -273,7 +273,7 @@ module_exec(PyObject *module)
     module_state *state = PyModule_GetState(module);
     int err = 0;
     if (sys_init(&err) < 0) {
-        sys_set_error(err);
+        error_set_from_sys(err);
         return -1;
     }
     state->sys_ready = 1;

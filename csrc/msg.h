@@ -1,64 +1,17 @@
-/* Internal interface between the files of vectored and message I/O:
- *   msg.c     the Socket methods (recv_vectored ... sendmsg, recvmsg) and module set-up,
- *   msghdr.c  the MsgHdr / MsgHdrMut types,
- *   cmsg.c    control messages: the bounds-checked walker, build/parse, constants. */
+/* Internal interface between the files of vectored and message I/O. Calls point one way:
+ *   offload.c      UDP GSO/GRO (send_gso, recv_gro_into, ...) -> msg.c's message path
+ *   msg.c          the Socket methods (recv_vectored ... sendmsg, recvmsg), the message path
+ *                  (msg_send_attempt, msg_recv_attempt) and this family's module set-up
+ *                  -> msghdr.c, buffer_list.c, recv_flags.c, cmsg.c
+ *   msghdr.c       the MsgHdr / MsgHdrMut types -> buffer_list.c, recv_flags.c, cmsg.c
+ *   recv_flags.c   msg_flags as RecvFlags
+ *   buffer_list.c  a sequence of buffers as an iovec array (buffer_list.h)
+ *   cmsg.c         control messages: the bounds-checked walker, build/parse, constants.
+ * batch.c (DatagramBatch) uses the receive-flag rules below and offload.c's segment size. */
 #ifndef PYSOCK2_MSG_H
 #define PYSOCK2_MSG_H
 
-#include "pysock2.h"
-
-#ifdef MSG_DONTWAIT
-#  define MSG_IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
-#else
-#  define MSG_IS_DONTWAIT(flags) 0
-#endif
-
-/* A small counter shared by threads (in-use marks of message headers). */
-#if defined(_MSC_VER)
-#  define ATOMIC_LOAD(p) InterlockedCompareExchange((volatile LONG *)(p), 0, 0)
-#  define ATOMIC_STORE(p, v) InterlockedExchange((volatile LONG *)(p), (v))
-#  define ATOMIC_ADD(p, v) InterlockedExchangeAdd((volatile LONG *)(p), (v))
-#  define ATOMIC_CAS(p, expected, desired) \
-      (InterlockedCompareExchange((volatile LONG *)(p), (desired), (expected)) == (expected))
-#else
-#  define ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#  define ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#  define ATOMIC_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
-#  define ATOMIC_CAS(p, expected, desired)                                              \
-      __extension__({                                                                   \
-          int expected_ = (expected);                                                   \
-          __atomic_compare_exchange_n((p), &expected_, (desired), 0, __ATOMIC_ACQ_REL,  \
-                                      __ATOMIC_ACQUIRE);                                \
-      })
-#endif
-
-/* Per-object locking on the free-threaded build (a no-op with the GIL). Lexically paired. */
-#ifdef Py_GIL_DISABLED
-#  define OBJECT_LOCK(o) Py_BEGIN_CRITICAL_SECTION((PyObject *)(o))
-#  define OBJECT_UNLOCK(o) Py_END_CRITICAL_SECTION()
-#else
-#  define OBJECT_LOCK(o) {
-#  define OBJECT_UNLOCK(o) }
-#endif
-
-/* ---- a sequence of buffers, acquired for one call or held by a message header ---- */
-
-#define BUFFER_LIST_INLINE 8  /* buffers kept without a heap allocation */
-
-typedef struct {
-    Py_buffer *views;        /* inline_views or PyMem */
-    sys_iovec *iov;          /* inline_iov or PyMem */
-    Py_ssize_t count;        /* acquired views (all released by buffer_list_release) */
-    Py_buffer inline_views[BUFFER_LIST_INLINE];
-    sys_iovec inline_iov[BUFFER_LIST_INLINE];
-} buffer_list;
-
-/* Acquires every buffer of the sequence `seq` (writable ones if `writable`, for receives),
- * rejecting a single buffer, a non-sequence and more than SYS_IOV_MAX items before any
- * system call. On failure everything acquired is released; 0 or -1 with an exception. */
-int buffer_list_acquire(buffer_list *list, const char *fname, const char *what,
-                        PyObject *seq, int writable);
-void buffer_list_release(buffer_list *list);
+#include "buffer_list.h"
 
 /* ---- message headers (msghdr.c) ---- */
 
@@ -107,9 +60,59 @@ void cmsg_close_fds(char *buf, size_t len);
 extern PyMethodDef cmsg_functions[];
 int cmsg_add_constants(PyObject *module);
 
-/* ---- msg.c ---- */
+/* ---- RecvFlags (recv_flags.c) ---- */
 
 /* RecvFlags(flags) once the Python layer registered the class, else the int. */
 PyObject *recv_flags_new(module_state *state, int flags);
+/* _register_recv_flags, added to the module by msg_module_exec. */
+extern PyMethodDef recv_flags_functions[];
+
+/* ---- the message path (msg.c) ---- */
+
+/* One sendmsg or recvmsg for socket_call()/socket_call_flags(): `ctx` is a msg_call. */
+typedef struct {
+    sys_msg msg;
+    int flags;               /* request flags (the fast path may add MSG_DONTWAIT) */
+    sys_socklen_t namecap;   /* the room behind msg.name, restored before each attempt */
+    size_t controlcap;       /* the room behind msg.control, likewise */
+} msg_call;
+ptrdiff_t msg_send_attempt(sys_socket_t fd, void *ctx);
+/* Restores the name and control room and clears msg.flags before the attempt (a retry
+ * must not see what a failed one left), and leaves msg.flags as msg_received_flags(). */
+ptrdiff_t msg_recv_attempt(sys_socket_t fd, void *ctx);
+
+/* Request flags for a receive: with control room, descriptors a peer sends arrive
+ * close-on-exec (MSG_CMSG_CLOEXEC), as every socket pysock2 makes, so that no exec() in
+ * another thread inherits them before they are taken or closed. */
+static inline int
+msg_recv_request(int flags, int has_control)
+{
+#ifdef MSG_CMSG_CLOEXEC
+    return has_control ? flags | MSG_CMSG_CLOEXEC : flags;
+#else
+    (void)has_control;
+    return flags;
+#endif
+}
+
+/* A received msg_flags without the request flag Linux echoes in it (it says nothing about
+ * the message). */
+static inline int
+msg_received_flags(int msg_flags)
+{
+#ifdef MSG_CMSG_CLOEXEC
+    return msg_flags & ~MSG_CMSG_CLOEXEC;
+#else
+    return msg_flags;
+#endif
+}
+
+/* ---- UDP offloads (offload.c) ---- */
+
+/* The GRO segment size of a received datagram of `len` bytes with the given control
+ * messages and msg_flags: the size each coalesced segment has (all but the last), `len`
+ * when the kernel did not coalesce, 0 when it cannot be known (MSG_CTRUNC: the control
+ * messages were cut short). */
+size_t offload_segment_size(size_t len, void *control, size_t controllen, int msg_flags);
 
 #endif /* PYSOCK2_MSG_H */

@@ -45,7 +45,7 @@ static int
 mark_released(int *uses, const char *tname)
 {
     for (;;) {
-        int n = ATOMIC_LOAD(uses);
+        int n = compat_atomic_load_int(uses);
         if (n == USES_RELEASED) {
             return 0;
         }
@@ -53,7 +53,7 @@ mark_released(int *uses, const char *tname)
             PyErr_Format(PyExc_BufferError, "%s is in use by a call in progress", tname);
             return -1;
         }
-        if (ATOMIC_CAS(uses, 0, USES_RELEASED)) {
+        if (compat_atomic_cas_int(uses, &n, USES_RELEASED)) {
             return 1;
         }
     }
@@ -120,12 +120,12 @@ msghdr_begin(PyObject *op, sys_msg *msg, PyObject **addr_obj)
 {
     MsgHdrObject *self = (MsgHdrObject *)op;
     for (;;) {
-        int n = ATOMIC_LOAD(&self->uses);
+        int n = compat_atomic_load_int(&self->uses);
         if (n == USES_RELEASED) {
             PyErr_SetString(PyExc_ValueError, "sendmsg() on a released MsgHdr");
             return -1;
         }
-        if (ATOMIC_CAS(&self->uses, n, n + 1)) {
+        if (compat_atomic_cas_int(&self->uses, &n, n + 1)) {
             break;
         }
     }
@@ -144,7 +144,7 @@ msghdr_begin(PyObject *op, sys_msg *msg, PyObject **addr_obj)
 void
 msghdr_end(PyObject *op)
 {
-    ATOMIC_ADD(&((MsgHdrObject *)op)->uses, -1);
+    compat_atomic_add_int(&((MsgHdrObject *)op)->uses, -1);
 }
 
 static PyObject *
@@ -172,7 +172,7 @@ msghdr_exit(MsgHdrObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 msghdr_repr(MsgHdrObject *self)
 {
-    if (ATOMIC_LOAD(&self->uses) == USES_RELEASED) {
+    if (compat_atomic_load_int(&self->uses) == USES_RELEASED) {
         return PyUnicode_FromFormat("<%s [released]>", Py_TYPE(self)->tp_name);
     }
     return PyUnicode_FromFormat("<%s addr=%R buffers=%zd control=%zd flags=%d>",
@@ -362,8 +362,9 @@ int
 msghdrmut_begin(PyObject *op, sys_msg *msg, struct sockaddr_storage *name)
 {
     MsgHdrMutObject *self = (MsgHdrMutObject *)op;
-    if (!ATOMIC_CAS(&self->busy, 0, 1)) {
-        if (ATOMIC_LOAD(&self->busy) == USES_RELEASED) {
+    int idle = 0;
+    if (!compat_atomic_cas_int(&self->busy, &idle, 1)) {
+        if (idle == USES_RELEASED) {
             PyErr_SetString(PyExc_ValueError, "recvmsg() into a released MsgHdrMut");
         }
         else {
@@ -371,12 +372,12 @@ msghdrmut_begin(PyObject *op, sys_msg *msg, struct sockaddr_storage *name)
         }
         return -1;
     }
-    OBJECT_LOCK(self);
+    Py_BEGIN_CRITICAL_SECTION(self);
     close_untaken_fds(self);
     self->addrlen = 0;
     self->control_len = 0;
     self->flags = 0;
-    OBJECT_UNLOCK(self);
+    Py_END_CRITICAL_SECTION();
     memset(msg, 0, sizeof(*msg));
     if (self->want_addr) {
         memset(name, 0, sizeof(*name));
@@ -417,7 +418,7 @@ msghdrmut_finish(PyObject *op, const sys_msg *msg, ptrdiff_t n)
     MsgHdrMutObject *self = (MsgHdrMutObject *)op;
     int rc = 0;
     if (n >= 0) {
-        OBJECT_LOCK(self);
+        Py_BEGIN_CRITICAL_SECTION(self);
         if (self->want_addr && msg->namelen > 0) {
             size_t len = (size_t)msg->namelen;
             /* The kernel reports the full length even when it had to cut the address. */
@@ -429,9 +430,9 @@ msghdrmut_finish(PyObject *op, const sys_msg *msg, ptrdiff_t n)
                                                                 : self->control_cap;
         self->flags = msg->flags;
         rc = record_fds(self);
-        OBJECT_UNLOCK(self);
+        Py_END_CRITICAL_SECTION();
     }
-    ATOMIC_STORE(&self->busy, 0);
+    compat_atomic_store_int(&self->busy, 0);
     return rc;
 }
 
@@ -440,14 +441,14 @@ msghdrmut_get_addr(MsgHdrMutObject *self, void *closure)
 {
     (void)closure;
     PyObject *result;
-    OBJECT_LOCK(self);
+    Py_BEGIN_CRITICAL_SECTION(self);
     if (self->addrlen == 0) {
         result = Py_NewRef(Py_None);
     }
     else {
         result = sockaddr_new(self->state, &self->addr, self->addrlen);
     }
-    OBJECT_UNLOCK(self);
+    Py_END_CRITICAL_SECTION();
     return result;
 }
 
@@ -470,9 +471,9 @@ msghdrmut_control_messages(MsgHdrMutObject *self, PyObject *unused)
 {
     (void)unused;
     PyObject *result;
-    OBJECT_LOCK(self);
+    Py_BEGIN_CRITICAL_SECTION(self);
     result = cmsg_parse_list(control_room(self), self->control_len);
-    OBJECT_UNLOCK(self);
+    Py_END_CRITICAL_SECTION();
     return result;
 }
 
@@ -481,7 +482,7 @@ msghdrmut_take_fds(MsgHdrMutObject *self, PyObject *unused)
 {
     (void)unused;
     PyObject *list = NULL;
-    OBJECT_LOCK(self);
+    Py_BEGIN_CRITICAL_SECTION(self);
     list = PyList_New(self->nfds);
     for (Py_ssize_t i = 0; list != NULL && i < self->nfds; i++) {
         PyObject *fd = PyLong_FromLong(self->fds[i]);
@@ -496,7 +497,7 @@ msghdrmut_take_fds(MsgHdrMutObject *self, PyObject *unused)
         self->fds = NULL;
         self->nfds = 0;
     }
-    OBJECT_UNLOCK(self);
+    Py_END_CRITICAL_SECTION();
     return list;
 }
 
@@ -520,9 +521,9 @@ msghdrmut_release(MsgHdrMutObject *self, PyObject *unused)
         return NULL;
     }
     if (rc > 0) {
-        OBJECT_LOCK(self);
+        Py_BEGIN_CRITICAL_SECTION(self);
         msghdrmut_release_all(self);
-        OBJECT_UNLOCK(self);
+        Py_END_CRITICAL_SECTION();
     }
     Py_RETURN_NONE;
 }
@@ -538,7 +539,7 @@ msghdrmut_exit(MsgHdrMutObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 msghdrmut_repr(MsgHdrMutObject *self)
 {
-    if (ATOMIC_LOAD(&self->busy) == USES_RELEASED) {
+    if (compat_atomic_load_int(&self->busy) == USES_RELEASED) {
         return PyUnicode_FromFormat("<%s [released]>", Py_TYPE(self)->tp_name);
     }
     return PyUnicode_FromFormat("<%s addr=%s buffers=%zd control=%zu>", Py_TYPE(self)->tp_name,

@@ -122,7 +122,7 @@ int
 option_checked(int rc)
 {
     if (rc < 0) {
-        sys_set_error(sys_last_error());
+        error_set_from_sys(sys_last_error());
         return -1;
     }
     return 0;
@@ -476,7 +476,7 @@ socket_take_error(SocketObject *self, PyObject *unused)
     if (err == 0) {
         Py_RETURN_NONE;
     }
-    return sys_error_object(err);
+    return error_from_sys(err);
 }
 
 /* ---------------------------------------------------------------- the method table */

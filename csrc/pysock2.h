@@ -3,16 +3,9 @@
 #ifndef PYSOCK2_H
 #define PYSOCK2_H
 
-#include "compat.h"
-#include "sys.h"
-
-/* ---- platform error codes as exceptions (errors.c) ---- */
-/* Raises the OSError subclass matching a platform error code; returns NULL. */
-PyObject *sys_set_error(int err);
-/* A new OSError instance (not raised) for a platform error code, for take_error(). */
-PyObject *sys_error_object(int err);
-/* The exception in flight as one object, cleared (PyErr_GetRaisedException before 3.12). */
-PyObject *error_take(void);
+#include "compat.h"   /* Python.h and the back-ports, spelled once */
+#include "sys.h"      /* the platform layer: system calls and error codes, no Python */
+#include "errors.h"   /* its error codes as exceptions */
 
 /* ---- module state (no static mutable globals; see module.c) ---- */
 typedef struct {
@@ -104,8 +97,10 @@ extern PyMethodDef socket_sockopt_methods[];   /* sockopt.c: generic getsockopt/
 int msg_module_exec(PyObject *module, module_state *state);
 int msg_module_traverse(module_state *state, visitproc visit, void *arg);
 void msg_module_clear(module_state *state);
-/* batch.c: recv_batch/send_batch and the UDP GSO/GRO calls; the DatagramBatch type. */
+/* batch.c: recv_batch/send_batch and the DatagramBatch type. */
 extern PyMethodDef socket_batch_methods[];
+/* offload.c: send_gso, recv_gro_into, recv_gro_from_into (Linux; else an empty table). */
+extern PyMethodDef socket_offload_methods[];
 extern PyType_Spec batch_spec;
 /* The batch calls without argument parsing, for aio_transport.c. `batch` is a
  * DatagramBatch; batch_recv returns the count or -1 raised (BlockingIOError on a

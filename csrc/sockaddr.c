@@ -552,7 +552,7 @@ ip_text(int family, const void *raw)
 {
     char text[INET6_ADDRSTRLEN];
     if (sys_inet_ntop(family, raw, text, sizeof(text)) == NULL) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     return PyUnicode_FromString(text);
 }

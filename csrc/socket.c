@@ -60,7 +60,7 @@ create(PyTypeObject *cls, const char *fname, PyObject *const *args, Py_ssize_t n
     }
     sys_socket_t fd = sys_socket(domain, type, protocol, raw);
     if (fd == SYS_INVALID_SOCKET) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     PyObject *self = wrap_fd_as(cls, state, fd, NULL);
     if (self != NULL && PySys_Audit("socket.__new__", "Oiii", self, domain, type, protocol) < 0) {
@@ -120,7 +120,7 @@ make_pair(PyObject *cls, const char *fname, PyObject *const *args, Py_ssize_t na
     }
     sys_socket_t fds[2];
     if (sys_socketpair(domain, type, protocol, raw, fds) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     PyObject *a = wrap_fd_as((PyTypeObject *)cls, state, fds[0], NULL);
     if (a == NULL) {
@@ -191,7 +191,7 @@ socket_from_fd(PyObject *cls, PyObject *arg)
     int type;
     sys_socklen_t len = sizeof(type);
     if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     return wrap_fd_as((PyTypeObject *)cls, state, fd, NULL);
 }
@@ -218,7 +218,7 @@ socket_borrow(PyObject *cls, PyObject *const *args, Py_ssize_t nargs)
     int type;
     sys_socklen_t len = sizeof(type);
     if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, (void *)&type, &len) < 0) {
-        return sys_set_error(sys_last_error());  /* not a socket (ENOTSOCK) or not open */
+        return error_set_from_sys(sys_last_error());  /* not a socket (ENOTSOCK) or not open */
     }
     return wrap_fd_as((PyTypeObject *)cls, state, fd, args[1]);
 }
@@ -266,7 +266,7 @@ socket_close(SocketObject *self, PyObject *unused)
     int err = release_fd(self);
     /* As the stdlib: a reset peer is not the closer's problem. */
     if (err != 0 && err != SYS_ECONNRESET) {
-        return sys_set_error(err);
+        return error_set_from_sys(err);
     }
     Py_RETURN_NONE;
 }
@@ -435,7 +435,7 @@ socket_bind(SocketObject *self, PyObject *address)
         return NULL;
     }
     if (sys_bind(fd, (struct sockaddr *)&storage, len) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     Py_RETURN_NONE;
 }
@@ -488,7 +488,7 @@ socket_listen(SocketObject *self, PyObject *arg)
         return NULL;
     }
     if (sys_listen(fd, backlog) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     Py_RETURN_NONE;
 }
@@ -583,7 +583,7 @@ socket_name(SocketObject *self, name_fn fn)
     memset(&storage, 0, sizeof(storage));
     sys_socklen_t len = sizeof(storage);
     if (fn(fd, (struct sockaddr *)&storage, &len) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     return sockaddr_new(self->state, &storage, len);
 }
@@ -619,7 +619,7 @@ socket_shutdown(SocketObject *self, PyObject *arg)
         return NULL;
     }
     if (sys_shutdown(fd, how) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     Py_RETURN_NONE;
 }
@@ -636,7 +636,7 @@ socket_try_clone(SocketObject *self, PyObject *unused)
     }
     sys_socket_t copy = sys_duplicate(fd);
     if (copy == SYS_INVALID_SOCKET) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     return socket_wrap_fd(self->state, copy);
 }
@@ -655,7 +655,7 @@ set_flag(SocketObject *self, PyObject *arg, flag_setter set)
         return NULL;
     }
     if (set(fd, on) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     Py_RETURN_NONE;
 }
@@ -677,7 +677,7 @@ socket_nonblocking(SocketObject *self, PyObject *unused)
         return NULL;
     }
     if (sys_get_nonblocking(fd, &on) < 0) {
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     return PyBool_FromLong(on);
 }

@@ -49,7 +49,7 @@ socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
         int value = 0;
         sys_socklen_t len = sizeof(value);
         if (sys_getsockopt(fd, level, optname, (void *)&value, &len) < 0) {
-            return sys_set_error(sys_last_error());
+            return error_set_from_sys(sys_last_error());
         }
         return PyLong_FromLong(value);
     }
@@ -61,7 +61,7 @@ socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     sys_socklen_t len = (sys_socklen_t)buflen;
     if (sys_getsockopt(fd, level, optname, PyBytes_AS_STRING(result), &len) < 0) {
         Py_DECREF(result);
-        return sys_set_error(sys_last_error());
+        return error_set_from_sys(sys_last_error());
     }
     if ((Py_ssize_t)len < buflen
         && _PyBytes_Resize(&result, (Py_ssize_t)(len > 0 ? len : 0)) < 0) {
@@ -131,7 +131,7 @@ socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     }
     const void *buf = value == Py_None ? NULL : view.obj != NULL ? view.buf : (void *)&as_int;
     if (sys_setsockopt(fd, level, optname, buf, (sys_socklen_t)optlen) < 0) {
-        sys_set_error(sys_last_error());
+        error_set_from_sys(sys_last_error());
         goto done;
     }
     result = Py_NewRef(Py_None);

@@ -492,7 +492,7 @@ if hasattr(pysock2, "MsgHdr"):
     oserror("recvmsg", (lambda: _empty(lambda s, buf: s.recvmsg(pysock2.MsgHdrMut(buffers=[buf]))))(), BlockingIOError)
     argerror("recvmsg", lambda e: (lambda s: lambda: s.recvmsg(b"x"))(e.sock()))
 
-# ---- batches and UDP offloads (csrc/batch.c), where this build has them
+# ---- batches and UDP offloads (csrc/batch.c, csrc/offload.c), where this build has them
 if hasattr(pysock2, "DatagramBatch"):
 
     def _batch(e: Env) -> Any:
