@@ -628,8 +628,7 @@ ip_address_object(module_state *state, int family, const void *raw)
         return NULL;
     }
     PyObject *packed = PyBytes_FromStringAndSize((const char *)raw, v4 ? 4 : 16);
-    PyObject *result = packed == NULL ? NULL
-                                      : PyObject_CallOneArg(v4 ? v4_type : v6_type, packed);
+    PyObject *result = packed == NULL ? NULL : PyObject_CallOneArg(v4 ? v4_type : v6_type, packed);
     Py_XDECREF(packed);
     Py_DECREF(v4_type);
     Py_DECREF(v6_type);

@@ -11,6 +11,7 @@ the cleanup moved or rewrote code, found by running the old and the new build si
   its own datagram in full, also right after a datagram from an unnamed AF_UNIX peer (whose
   address is empty) and after a signal interrupted the wait.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -23,14 +24,20 @@ import threading
 
 import pytest
 
-from conftest import child_python, needs_unix
 from pysock2 import DatagramBatch, Domain, MsgHdrMut, SockAddr, Socket, Type
+
+from conftest import child_python, needs_unix
 
 
 def run_child(code: str) -> None:
     """Runs `code` in a fresh interpreter (ipaddress not yet imported) and fails on error."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=60, **child_python())
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **child_python(),
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -101,8 +108,12 @@ def _batch(sock, buf):
         return batch.length(0), batch.address(0)
 
 
-RECEIVES_WITH_SENDER = {"recv_gro_from_into": _gro, "recv_from_vectored": _vectored,
-                        "recvmsg": _recvmsg, "recv_batch": _batch}
+RECEIVES_WITH_SENDER = {
+    "recv_gro_from_into": _gro,
+    "recv_from_vectored": _vectored,
+    "recvmsg": _recvmsg,
+    "recv_batch": _batch,
+}
 
 
 @needs_unix
@@ -110,10 +121,8 @@ RECEIVES_WITH_SENDER = {"recv_gro_from_into": _gro, "recv_from_vectored": _vecto
 def test_each_receive_reports_its_own_sender_after_an_unnamed_one_and_a_signal(receive):
     if receive is _gro and not hasattr(Socket, "recv_gro_from_into"):
         pytest.skip("UDP GRO is Linux only")
-    with tempfile.TemporaryDirectory() as tmp, \
-            Socket(Domain.UNIX, Type.DGRAM) as rx, \
-            Socket(Domain.UNIX, Type.DGRAM) as named, \
-            Socket(Domain.UNIX, Type.DGRAM) as unnamed:
+    rx, named, unnamed = (Socket(Domain.UNIX, Type.DGRAM) for _ in range(3))
+    with tempfile.TemporaryDirectory() as tmp, rx, named, unnamed:  # a short path: sun_path
         rx.bind(f"{tmp}/rx")
         named.bind(f"{tmp}/a-peer-with-a-long-name-" + "n" * 40)
         unnamed.send_to(b"anon", rx.local_addr())
