@@ -278,7 +278,11 @@ module_exec(PyObject *module)
     }
     state->sys_ready = 1;
     state->str_total_seconds = PyUnicode_InternFromString("total_seconds");
-    if (state->str_total_seconds == NULL) {
+    state->str_ipaddress = PyUnicode_InternFromString("ipaddress");
+    state->str_IPv4Address = PyUnicode_InternFromString("IPv4Address");
+    state->str_IPv6Address = PyUnicode_InternFromString("IPv6Address");
+    if (state->str_total_seconds == NULL || state->str_ipaddress == NULL
+        || state->str_IPv4Address == NULL || state->str_IPv6Address == NULL) {
         return -1;
     }
     state->socket_type = add_socket_type(module, state);
@@ -312,8 +316,10 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->socket_class);
     Py_VISIT(state->sockaddr_class);
     Py_VISIT(state->batch_type);
-    Py_VISIT(state->ip_address_types);
     Py_VISIT(state->str_total_seconds);
+    Py_VISIT(state->str_ipaddress);
+    Py_VISIT(state->str_IPv4Address);
+    Py_VISIT(state->str_IPv6Address);
     return msg_module_traverse(state, visit, arg);
 }
 
@@ -327,8 +333,10 @@ module_clear(PyObject *module)
     Py_CLEAR(state->sockaddr_class);
     msg_module_clear(state);
     Py_CLEAR(state->batch_type);
-    Py_CLEAR(state->ip_address_types);
     Py_CLEAR(state->str_total_seconds);
+    Py_CLEAR(state->str_ipaddress);
+    Py_CLEAR(state->str_IPv4Address);
+    Py_CLEAR(state->str_IPv6Address);
     return 0;
 }
 

@@ -17,12 +17,13 @@ typedef struct {
     PyTypeObject *socket_class;
     PyTypeObject *sockaddr_class;
     int sys_ready;                /* sys_init() succeeded, so module free calls sys_fini() */
-    /* (ipaddress.IPv4Address, IPv6Address) once a host needed them (sockaddr.c); NULL
-     * until then. */
-    PyObject *ip_address_types;
-    /* The interned name "total_seconds" (args.c), made once: a name built per call would
-     * be kept alive by each slot of CPython's type attribute cache it lands in. */
+    /* Interned names, made once: a name built per call would be kept alive by each slot of
+     * CPython's type attribute cache it lands in. "total_seconds" (args.c); "ipaddress",
+     * "IPv4Address", "IPv6Address" (sockaddr.c looks the classes up per call). */
     PyObject *str_total_seconds;
+    PyObject *str_ipaddress;
+    PyObject *str_IPv4Address;
+    PyObject *str_IPv6Address;
     /* ---- vectored and message I/O (msg.c, msghdr.c, cmsg.c) ---- */
     PyTypeObject *msghdr_type;    /* _pysock2.MsgHdr */
     PyTypeObject *msghdrmut_type; /* _pysock2.MsgHdrMut */

@@ -64,36 +64,51 @@ u32_from_object(PyObject *obj, const char *what, unsigned long max, uint32_t *ou
     return 0;
 }
 
-/* (ipaddress.IPv4Address, ipaddress.IPv6Address), borrowed from the module state, or NULL
- * with the import's exception. Imported on first use, not at module init: `import pysock2`
- * does not load ipaddress (tests/test_import_cost.py). Threads that race here each import
- * (the module is then cached) and the first to store wins. */
-static PyObject *
-ip_address_types(module_state *state)
+/* ipaddress.IPv4Address and IPv6Address (new references) of the ipaddress module that
+ * sys.modules holds now, imported on first use (`import pysock2` does not load ipaddress:
+ * tests/test_import_cost.py). Looked up per call, by names interned once in the module
+ * state, rather than cached: a cache would go stale when ipaddress is re-imported or
+ * reloaded (its addresses then refused as "not an ipaddress address"); the per-call
+ * import that the lookup replaces honoured sys.modules too. PyImport_GetModule waits for
+ * an import in progress in another thread, so no half-initialized module is read. */
+static int
+ip_address_types(module_state *state, PyObject **v4, PyObject **v6)
 {
-    PyObject *types = compat_atomic_load_ptr((void **)&state->ip_address_types);
-    if (types != NULL) {
-        return types;
+    PyObject *ipaddress = PyImport_GetModule(state->str_ipaddress);
+    if (ipaddress == Py_None) {
+        Py_CLEAR(ipaddress);  /* the import below raises ModuleNotFoundError, as `import` */
     }
-    PyObject *ipaddress = PyImport_ImportModule("ipaddress");
     if (ipaddress == NULL) {
-        return NULL;
+        ipaddress = PyErr_Occurred() ? NULL : PyImport_Import(state->str_ipaddress);
+        if (ipaddress == NULL) {
+            return -1;
+        }
     }
-    PyObject *v4 = PyObject_GetAttrString(ipaddress, "IPv4Address");
-    PyObject *v6 = v4 == NULL ? NULL : PyObject_GetAttrString(ipaddress, "IPv6Address");
+    *v4 = PyObject_GetAttr(ipaddress, state->str_IPv4Address);
+    *v6 = *v4 == NULL ? NULL : PyObject_GetAttr(ipaddress, state->str_IPv6Address);
     Py_DECREF(ipaddress);
-    types = v6 == NULL ? NULL : PyTuple_Pack(2, v4, v6);
-    Py_XDECREF(v4);
-    Py_XDECREF(v6);
-    if (types == NULL) {
-        return NULL;
+    if (*v6 == NULL) {
+        Py_CLEAR(*v4);
+        return -1;
     }
-    void *stored = NULL;
-    if (!compat_atomic_cas_ptr((void **)&state->ip_address_types, &stored, types)) {
-        Py_DECREF(types);
-        types = stored;
+    return 0;
+}
+
+/* Whether host is an ipaddress IPv4Address or IPv6Address (or a subclass): 1, 0, -1. */
+static int
+is_ip_address(module_state *state, PyObject *host)
+{
+    PyObject *v4, *v6;
+    if (ip_address_types(state, &v4, &v6) < 0) {
+        return -1;
     }
-    return types;
+    int is_ip = PyObject_IsInstance(host, v4);
+    if (is_ip == 0) {
+        is_ip = PyObject_IsInstance(host, v6);
+    }
+    Py_DECREF(v4);
+    Py_DECREF(v6);
+    return is_ip;
 }
 
 /* The 4 or 16 raw bytes of a numeric host: a str, or an ipaddress IPv4Address/IPv6Address.
@@ -103,8 +118,7 @@ sockaddr_parse_host(module_state *state, PyObject *host, int *family, unsigned c
            uint32_t *scope_id)
 {
     if (!PyUnicode_Check(host)) {
-        PyObject *types = ip_address_types(state);
-        int is_ip = types == NULL ? -1 : PyObject_IsInstance(host, types);
+        int is_ip = is_ip_address(state, host);
         if (is_ip < 0) {
             return -1;
         }
@@ -609,16 +623,15 @@ PyObject *
 sockaddr_ip_object(module_state *state, int family, const void *raw)
 {
     int v4 = family == AF_INET;
-    PyObject *types = ip_address_types(state);
-    if (types == NULL) {
+    PyObject *v4_type, *v6_type;
+    if (ip_address_types(state, &v4_type, &v6_type) < 0) {
         return NULL;
     }
     PyObject *packed = PyBytes_FromStringAndSize((const char *)raw, v4 ? 4 : 16);
-    if (packed == NULL) {
-        return NULL;
-    }
-    PyObject *result = PyObject_CallOneArg(PyTuple_GET_ITEM(types, v4 ? 0 : 1), packed);
-    Py_DECREF(packed);
+    PyObject *result = packed == NULL ? NULL : PyObject_CallOneArg(v4 ? v4_type : v6_type, packed);
+    Py_XDECREF(packed);
+    Py_DECREF(v4_type);
+    Py_DECREF(v6_type);
     return result;
 }
 
