@@ -1,4 +1,5 @@
 """Builds pysock2._pysock2 from csrc/, with exactly one platform layer."""
+
 import glob
 import os
 import sys
@@ -8,7 +9,8 @@ from setuptools import Extension, setup
 PLATFORM_LAYER = "sys_windows.c" if sys.platform == "win32" else "sys_unix.c"
 # Every csrc/*.c file is part of the extension except the other platform's layer.
 SOURCES = sorted(
-    path for path in glob.glob(os.path.join("csrc", "*.c"))
+    path
+    for path in glob.glob(os.path.join("csrc", "*.c"))
     if not os.path.basename(path).startswith("sys_")
 ) + [os.path.join("csrc", PLATFORM_LAYER)]
 
@@ -22,15 +24,26 @@ if sys.platform == "win32":
 else:
     # Hidden visibility: only PyInit__pysock2 is exported, so calls between the files are
     # direct (no PLT) and the loader has one symbol to bind instead of ~100.
-    extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
-                          "-D_GNU_SOURCE", "-fvisibility=hidden"]
+    extra_compile_args = [
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Wno-missing-field-initializers",
+        "-D_GNU_SOURCE",
+        "-fvisibility=hidden",
+    ]
     if os.environ.get("PYSOCK2_WERROR"):
         extra_compile_args.append("-Werror")
     # PYSOCK2_SANITIZE=address,undefined builds the extension instrumented (see .ci/run).
     sanitize = os.environ.get("PYSOCK2_SANITIZE")
     if sanitize:
-        flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g", "-O1",
-                 "-fno-sanitize-recover=all"]
+        flags = [
+            f"-fsanitize={sanitize}",
+            "-fno-omit-frame-pointer",
+            "-g",
+            "-O1",
+            "-fno-sanitize-recover=all",
+        ]
         extra_compile_args += flags
         extra_link_args += flags
 

@@ -17,6 +17,7 @@ listed.
 
 Usage: cross_catalog.py --root ROOT TARGET=CC::FLAGS... (FLAGS space-separated)
 """
+
 import argparse
 import json
 import os
@@ -24,29 +25,47 @@ import re
 import subprocess
 import sys
 
-PLATFORM = {"macos": "darwin", "freebsd": "freebsd14", "netbsd": "netbsd10",
-            "openbsd": "openbsd7", "windows": "win32", "mingw32": "win32", "linux": "linux"}
+PLATFORM = {
+    "macos": "darwin",
+    "freebsd": "freebsd14",
+    "netbsd": "netbsd10",
+    "openbsd": "openbsd7",
+    "windows": "win32",
+    "mingw32": "win32",
+    "linux": "linux",
+}
 SOCKET2_OS = {"darwin": "macos", "win32": "windows", "linux": "linux"}
 # socket2 names pysock2 offers where socket2 gates them off, on purpose.
-DELIBERATE = {"win32": {"recvmsg": "WSARecvMsg (datagram/raw sockets); socket2 has recvmsg "
-                                   "on Unix only"}}
+DELIBERATE = {
+    "win32": {"recvmsg": "WSARecvMsg (datagram/raw sockets); socket2 has recvmsg on Unix only"}
+}
 # socket2's enum members per OS (its cfg gates, ../shared/SOCKET2_REFERENCE.md: "Domain,
 # Type, Protocol"); the json has methods only.
-_COMMON = {"Domain": {"IPV4", "IPV6", "UNIX"}, "Type": {"STREAM", "DGRAM", "SEQPACKET", "RAW"},
-           "Protocol": {"ICMPV4", "ICMPV6", "TCP", "UDP"}, "Shutdown": {"READ", "WRITE", "BOTH"}}
+_COMMON = {
+    "Domain": {"IPV4", "IPV6", "UNIX"},
+    "Type": {"STREAM", "DGRAM", "SEQPACKET", "RAW"},
+    "Protocol": {"ICMPV4", "ICMPV6", "TCP", "UDP"},
+    "Shutdown": {"READ", "WRITE", "BOTH"},
+}
 _EXTRA = {
-    "linux": {"Domain": {"PACKET", "VSOCK"}, "Type": {"DCCP"},
-              "Protocol": {"MPTCP", "DCCP", "SCTP", "UDPLITE"}},
+    "linux": {
+        "Domain": {"PACKET", "VSOCK"},
+        "Type": {"DCCP"},
+        "Protocol": {"MPTCP", "DCCP", "SCTP", "UDPLITE"},
+    },
     "freebsd": {"Protocol": {"SCTP", "UDPLITE", "DIVERT"}},
     "openbsd": {"Protocol": {"DIVERT"}},
 }
-SOCKET2_ENUMS = {p: {e: m | _EXTRA.get(p, {}).get(e, set()) for e, m in _COMMON.items()}
-                 for p in ("linux", "darwin", "win32", "freebsd", "netbsd", "openbsd")}
+SOCKET2_ENUMS = {
+    p: {e: m | _EXTRA.get(p, {}).get(e, set()) for e, m in _COMMON.items()}
+    for p in ("linux", "darwin", "win32", "freebsd", "netbsd", "openbsd")
+}
 
 
 def preprocess(cc, flags, source):
-    return subprocess.run(cc + flags + ["-E", "-P", source], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        cc + flags + ["-E", "-P", source], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def table(text, kind, name):
@@ -61,20 +80,25 @@ def compiled_names(root, cc, flags):
     csrc = os.path.join(root, "csrc")
     module = preprocess(cc, flags, os.path.join(csrc, "module.c"))
     tables = re.search(r"socket_tables\[\]\s*=\s*\{([^}]*)\}", module)
-    methods = set(table(preprocess(cc, flags, os.path.join(csrc, "socket.c")), "PyMethodDef",
-                        "socket_methods"))
+    methods = set(
+        table(
+            preprocess(cc, flags, os.path.join(csrc, "socket.c")), "PyMethodDef", "socket_methods"
+        )
+    )
     sources = {}
     for f in sorted(os.listdir(csrc)):
         if f.endswith(".c"):
             with open(os.path.join(csrc, f)) as source:
                 sources[f] = source.read()
     for name in re.findall(r"\w+", tables.group(1)):
-        owner = [f for f, text in sources.items()
-                 if re.search(rf"^PyMethodDef {name}\[\]", text, re.M)]
+        owner = [
+            f for f, text in sources.items() if re.search(rf"^PyMethodDef {name}\[\]", text, re.M)
+        ]
         if len(owner) != 1:
             sys.exit(f"cross_catalog: table {name} is defined in {owner}")
-        methods.update(table(preprocess(cc, flags, os.path.join(csrc, owner[0])),
-                             "PyMethodDef", name))
+        methods.update(
+            table(preprocess(cc, flags, os.path.join(csrc, owner[0])), "PyMethodDef", name)
+        )
     constants = table(module, "constant", "constants")
     return sorted(methods), constants
 
@@ -113,9 +137,14 @@ print(json.dumps({"socket2": sorted(n for n in names
 
 
 def catalog(root, platform, methods, constants):
-    out = subprocess.run([sys.executable, "-c", CHILD], check=True, capture_output=True,
-                         text=True, input=json.dumps([root, platform, methods, constants]),
-                         cwd="/")
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        check=True,
+        capture_output=True,
+        text=True,
+        input=json.dumps([root, platform, methods, constants]),
+        cwd="/",
+    )
     return json.loads(out.stdout)
 
 
@@ -125,8 +154,10 @@ def main():
     parser.add_argument("targets", nargs="+", help="TARGET=CC::FLAGS")
     args = parser.parse_args()
     with open(os.path.join(args.root, "..", "shared", "socket2_methods.json")) as f:
-        socket2 = {os_: {re.sub(r"_with_flags$", "", n) for n in names}
-                   for os_, names in json.load(f).items()}
+        socket2 = {
+            os_: {re.sub(r"_with_flags$", "", n) for n in names}
+            for os_, names in json.load(f).items()
+        }
     status = 0
     for spec in args.targets:
         target, rest = spec.split("=", 1)
@@ -141,12 +172,16 @@ def main():
             deliberate = DELIBERATE.get(platform, {})
             missing = sorted(expected - have)
             extra = sorted(have - expected - set(deliberate))
-            line += f" (socket2 on {SOCKET2_OS[platform]}: {len(expected)} after folding " \
-                    f"*_with_flags into flags=)"
+            line += (
+                f" (socket2 on {SOCKET2_OS[platform]}: {len(expected)} after folding "
+                f"*_with_flags into flags=)"
+            )
             print(line)
             print(f"    missing from socket2's list: {' '.join(missing) or 'none'}")
-            print(f"    socket2 names present here that socket2 gates off: "
-                  f"{' '.join(extra) or 'none'}")
+            print(
+                f"    socket2 names present here that socket2 gates off: "
+                f"{' '.join(extra) or 'none'}"
+            )
             for name, why in deliberate.items():
                 if name in have:
                     print(f"    beyond socket2 on purpose: {name}: {why}")
@@ -156,12 +191,15 @@ def main():
         beyond = sorted(set(result["public"]) - have - {"new"})
         print(f"    public Socket names beyond socket2's: {len(beyond)}: {' '.join(beyond)}")
         print("    enums: " + "; ".join(f"{e} {' '.join(m)}" for e, m in result["enums"].items()))
-        expected_enums = SOCKET2_ENUMS[platform if platform == "win32"
-                                       else re.sub(r"\d+$", "", platform)]
+        expected_enums = SOCKET2_ENUMS[
+            platform if platform == "win32" else re.sub(r"\d+$", "", platform)
+        ]
         for enum_name, members in result["enums"].items():
             if set(members) != expected_enums[enum_name]:
-                print(f"    {enum_name} differs from socket2's: has {sorted(members)}, socket2 "
-                      f"{sorted(expected_enums[enum_name])}")
+                print(
+                    f"    {enum_name} differs from socket2's: has {sorted(members)}, socket2 "
+                    f"{sorted(expected_enums[enum_name])}"
+                )
                 status = 1
     return status
 

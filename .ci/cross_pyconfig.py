@@ -27,6 +27,7 @@ exist on every target here. The derived file starts with a comment listing every
 Usage: cross_pyconfig.py ZIG_CC TARGET LINUX_INCLUDE_DIR OUT_DIR
 (OUT_DIR receives a copy of the include directory with the derived pyconfig.h.)
 """
+
 import itertools
 import os
 import re
@@ -37,16 +38,26 @@ import tempfile
 
 # SIZEOF_/ALIGNOF_ macro -> the C expression CPython's configure measures.
 MEASURES = {
-    "SIZEOF_DOUBLE": "sizeof(double)", "SIZEOF_FLOAT": "sizeof(float)",
-    "SIZEOF_FPOS_T": "sizeof(fpos_t)", "SIZEOF_INT": "sizeof(int)",
-    "SIZEOF_LONG": "sizeof(long)", "SIZEOF_LONG_DOUBLE": "sizeof(long double)",
-    "SIZEOF_LONG_LONG": "sizeof(long long)", "SIZEOF_OFF_T": "sizeof(off_t)",
-    "SIZEOF_PID_T": "sizeof(pid_t)", "SIZEOF_PTHREAD_KEY_T": "sizeof(pthread_key_t)",
-    "SIZEOF_PTHREAD_T": "sizeof(pthread_t)", "SIZEOF_SHORT": "sizeof(short)",
-    "SIZEOF_SIZE_T": "sizeof(size_t)", "SIZEOF_TIME_T": "sizeof(time_t)",
-    "SIZEOF_UINTPTR_T": "sizeof(uintptr_t)", "SIZEOF_VOID_P": "sizeof(void *)",
-    "SIZEOF_WCHAR_T": "sizeof(wchar_t)", "SIZEOF__BOOL": "sizeof(_Bool)",
-    "ALIGNOF_LONG": "_Alignof(long)", "ALIGNOF_SIZE_T": "_Alignof(size_t)",
+    "SIZEOF_DOUBLE": "sizeof(double)",
+    "SIZEOF_FLOAT": "sizeof(float)",
+    "SIZEOF_FPOS_T": "sizeof(fpos_t)",
+    "SIZEOF_INT": "sizeof(int)",
+    "SIZEOF_LONG": "sizeof(long)",
+    "SIZEOF_LONG_DOUBLE": "sizeof(long double)",
+    "SIZEOF_LONG_LONG": "sizeof(long long)",
+    "SIZEOF_OFF_T": "sizeof(off_t)",
+    "SIZEOF_PID_T": "sizeof(pid_t)",
+    "SIZEOF_PTHREAD_KEY_T": "sizeof(pthread_key_t)",
+    "SIZEOF_PTHREAD_T": "sizeof(pthread_t)",
+    "SIZEOF_SHORT": "sizeof(short)",
+    "SIZEOF_SIZE_T": "sizeof(size_t)",
+    "SIZEOF_TIME_T": "sizeof(time_t)",
+    "SIZEOF_UINTPTR_T": "sizeof(uintptr_t)",
+    "SIZEOF_VOID_P": "sizeof(void *)",
+    "SIZEOF_WCHAR_T": "sizeof(wchar_t)",
+    "SIZEOF__BOOL": "sizeof(_Bool)",
+    "ALIGNOF_LONG": "_Alignof(long)",
+    "ALIGNOF_SIZE_T": "_Alignof(size_t)",
 }
 MEASURE_PRELUDE = """\
 #include <stddef.h>
@@ -78,7 +89,7 @@ def has_includes(compiler, paths, workdir):
 
 def spellings(macro):
     """HAVE_SYS_EPOLL_H -> sys_epoll.h, sys/epoll.h: each '_' may have been '/' or '_'."""
-    words = macro[len("HAVE_"):-len("_H")].lower().split("_")
+    words = macro[len("HAVE_") : -len("_H")].lower().split("_")
     for seps in itertools.product("/_", repeat=len(words) - 1):
         yield "".join(w + s for w, s in zip(words, seps + ("",))) + ".h"
 
@@ -113,12 +124,12 @@ def derive(zig_cc, target, include_dir, out_dir):
     compiler = zig_cc + ["-target", target]
     with tempfile.TemporaryDirectory() as workdir:
         headers = {n: list(spellings(n)) for n in defines if re.fullmatch(r"HAVE_\w+_H", n)}
-        present = has_includes(compiler, sorted({p for s in headers.values() for p in s}),
-                               workdir)
+        present = has_includes(compiler, sorted({p for s in headers.values() for p in s}), workdir)
         sizes = measure(compiler, [n for n in defines if n in MEASURES], workdir)
 
-    undefine = {m: f"no <{'> or <'.join(s)}>" for m, s in headers.items()
-                if not present.intersection(s)}
+    undefine = {
+        m: f"no <{'> or <'.join(s)}>" for m, s in headers.items() if not present.intersection(s)
+    }
     if "macos" in target or "darwin" in target:
         undefine.update({m: "Darwin: configure defines no X/Open level" for m in DARWIN_DROPPED})
     if not target.startswith("x86_64"):
@@ -137,8 +148,14 @@ def derive(zig_cc, target, include_dir, out_dir):
     changes = [f"undefined {n}: {why}" for n, why in sorted(undefine.items()) if n in defines]
     changes += [f"{n}: {defines[n]} -> {v}" for n, v in sorted(redefine.items())]
     changes += [f"added {n} {v}" for n, v in add.items()]
-    header = [f"/* Derived for {target} by .ci/cross_pyconfig.py from this machine's Linux",
-              " * pyconfig.h; changes:"] + [f" *   {c}" for c in changes] + [" */"]
+    header = (
+        [
+            f"/* Derived for {target} by .ci/cross_pyconfig.py from this machine's Linux",
+            " * pyconfig.h; changes:",
+        ]
+        + [f" *   {c}" for c in changes]
+        + [" */"]
+    )
     body = "\n".join(out)
     if add:  # before the include guard's end: after the first line defining Py_PYCONFIG_H
         extra = "".join(f"#define {n} {v}\n" for n, v in add.items())
@@ -153,7 +170,9 @@ def derive(zig_cc, target, include_dir, out_dir):
 if __name__ == "__main__":
     zig, target, include_dir, out_dir = sys.argv[1:5]
     changes = derive(zig.split(), target, include_dir, out_dir)
-    dropped = [c.split()[1].rstrip(":") for c in changes if c.startswith("undefined HAVE_") and "no <" in c]
+    dropped = [
+        c.split()[1].rstrip(":") for c in changes if c.startswith("undefined HAVE_") and "no <" in c
+    ]
     print(f"  {target} pyconfig.h: {len(dropped)} headers absent: {' '.join(dropped)}")
     for change in changes:
         if not (change.startswith("undefined HAVE_") and "no <" in change):

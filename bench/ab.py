@@ -9,6 +9,7 @@ receive on a loopback UDP pair) runs in chunks of --calls iterations, the two bu
 interleaved round by round with the order alternating. Prints, per workload, the median
 ns per iteration of each build, the median of the per-round ratios new/old and its range.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,8 @@ import time
 
 def load(build_dir: str, alias: str):
     paths = glob.glob(os.path.join(build_dir, "pysock2", "_pysock2*.so")) + glob.glob(
-        os.path.join(build_dir, "pysock2", "_pysock2*.pyd"))
+        os.path.join(build_dir, "pysock2", "_pysock2*.pyd")
+    )
     if not paths:
         sys.exit(f"no built extension under {build_dir}/pysock2")
     spec = importlib.util.spec_from_file_location(f"{alias}._pysock2", paths[0])
@@ -64,8 +66,11 @@ def workloads(c):
             send_to(data, to)
             recv_from_into(buf)
 
-    loads = {"send+recv_into": positional, "send+recv_into flags=0": keyword,
-             "send_to+recv_from_into": addressed}
+    loads = {
+        "send+recv_into": positional,
+        "send+recv_into flags=0": keyword,
+        "send_to+recv_from_into": addressed,
+    }
     loads.update(message_workloads(c, a, b, data))
     return loads, (a, b)
 
@@ -101,8 +106,11 @@ def message_workloads(c, a, b, data):
             while left > 0:  # as many receives as the kernel did not coalesce
                 left -= b.recv_gro_from_into(big)[0]
 
-    loads = {"send_vectored+recv_from_vectored": vectored,
-             "sendmsg+recvmsg": message, "send_batch+recv_batch (8)": batches}
+    loads = {
+        "send_vectored+recv_from_vectored": vectored,
+        "sendmsg+recvmsg": message,
+        "send_batch+recv_batch (8)": batches,
+    }
     if hasattr(a, "send_gso"):
         b.set_udp_gro(True)
         loads["send_gso+recv_gro_from_into (8)"] = offloads
@@ -127,8 +135,10 @@ def main():
     args = parser.parse_args()
     builds = {"old": load(args.old, "ab_old"), "new": load(args.new, "ab_new")}
     loads = {name: workloads(c) for name, c in builds.items()}
-    print(f"{args.rounds} rounds of {args.calls} iterations; ns per iteration (median), "
-          "ratio = median of per-round new/old (min-max, IQR)")
+    print(
+        f"{args.rounds} rounds of {args.calls} iterations; ns per iteration (median), "
+        "ratio = median of per-round new/old (min-max, IQR)"
+    )
     print(f"{'workload':<33} {'clock':<5} {'old':>7} {'new':>7} {'new/old':>8}  range")
     for work in [w for w in loads["old"][0] if args.only in w]:
         samples = {"old": [], "new": []}
@@ -143,9 +153,11 @@ def main():
             new = [s[k] for s in samples["new"]]
             ratios = [n / o for n, o in zip(new, old)]
             q = statistics.quantiles(ratios, n=4)
-            print(f"{work:<33} {clock:<5} {statistics.median(old):7.0f} "
-                  f"{statistics.median(new):7.0f} {statistics.median(ratios):8.3f}  "
-                  f"{min(ratios):.3f}-{max(ratios):.3f} (IQR {q[0]:.3f}-{q[2]:.3f})")
+            print(
+                f"{work:<33} {clock:<5} {statistics.median(old):7.0f} "
+                f"{statistics.median(new):7.0f} {statistics.median(ratios):8.3f}  "
+                f"{min(ratios):.3f}-{max(ratios):.3f} (IQR {q[0]:.3f}-{q[2]:.3f})"
+            )
 
 
 if __name__ == "__main__":

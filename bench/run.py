@@ -9,6 +9,7 @@ interleaved (stdlib, pysock2, C) and prints a table (`--json`: the whole report 
 document; `--check`: exit 1 when a target is missed). `python -m pysock2 bench`
 is the short version. docs/performance.md explains the workloads and the figures.
 """
+
 import os
 import subprocess
 import sys
@@ -21,8 +22,12 @@ sys.path.insert(0, ROOT)
 EXTENSION = os.path.join(ROOT, "pysock2", "_pysock2" + sysconfig.get_config_var("EXT_SUFFIX"))
 if not os.path.exists(EXTENSION):
     print("bench/run.py: building pysock2 in place ...", file=sys.stderr)
-    subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=ROOT,
-                   check=True, stdout=sys.stderr)  # stdout carries only the report
+    subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--inplace", "-q"],
+        cwd=ROOT,
+        check=True,
+        stdout=sys.stderr,
+    )  # stdout carries only the report
 
 from pysock2._bench import main  # noqa: E402
 

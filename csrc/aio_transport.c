@@ -326,8 +326,8 @@ build_messages(EngineObject *self)
             controllen = sizeof(c->buf);
         }
 #endif
-        sys_mmsg_set(&self->msgs[msgs], q->addrlen ? (struct sockaddr *)&q->addr : NULL,
-                     q->addrlen, &self->iov[i], (size_t)k, control, controllen);
+        sys_mmsg_set(&self->msgs[msgs], q->addrlen ? (struct sockaddr *)&q->addr : NULL, q->addrlen,
+                     &self->iov[i], (size_t)k, control, controllen);
         self->per_msg[msgs] = k;
         i += k;
     }
@@ -762,7 +762,8 @@ deliver(EngineObject *self)
                 self->next_offset = 0;
                 if (cut < 0
                     || report_dropped(self, "a datagram larger than the transport's "
-                                            "receive slot was dropped") < 0) {
+                                            "receive slot was dropped")
+                           < 0) {
                     return -1;
                 }
                 continue;
@@ -772,7 +773,8 @@ deliver(EngineObject *self)
             self->next++;
             self->next_offset = 0;
             if (report_dropped(self, "a coalesced receive whose segment size did not fit "
-                                     "the control buffer was dropped") < 0) {
+                                     "the control buffer was dropped")
+                < 0) {
                 return -1;
             }
             continue;
@@ -798,8 +800,8 @@ deliver(EngineObject *self)
                 Py_DECREF(addr);
                 return -1;
             }
-            PyObject *r = call_slot(self->on_datagram, call + 1,
-                                    2 | PY_VECTORCALL_ARGUMENTS_OFFSET);
+            PyObject *r =
+                call_slot(self->on_datagram, call + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET);
             Py_DECREF(call[1]);
             if (r == NULL && callback_failed(self) < 0) {
                 Py_DECREF(addr);
@@ -835,8 +837,9 @@ engine_read_ready(EngineObject *self, PyObject *unused)
     }
     self->draining++;
     int rc = deliver(self);
-    for (Py_ssize_t round = 0; rc == 0 && round < self->max_batches && delivering(self)
-                               && self->next == self->held; round++) {
+    for (Py_ssize_t round = 0;
+         rc == 0 && round < self->max_batches && delivering(self) && self->next == self->held;
+         round++) {
         ptrdiff_t got = batch_recv(self->sock, self->batch, 0);
         if (got < 0) {
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
@@ -887,17 +890,27 @@ engine_read_ready(EngineObject *self, PyObject *unused)
 static PyObject *
 engine_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"sock", "batch", "datagram_received", "datagrams_received",
-                             "error_received", "on_exception", "on_backlog", "on_fatal",
-                             "max_batches", "split_gro", "cut_batches", "gso", NULL};
+    static char *kwlist[] = {"sock",
+                             "batch",
+                             "datagram_received",
+                             "datagrams_received",
+                             "error_received",
+                             "on_exception",
+                             "on_backlog",
+                             "on_fatal",
+                             "max_batches",
+                             "split_gro",
+                             "cut_batches",
+                             "gso",
+                             NULL};
     PyObject *sock, *batch, *on_datagram, *on_batch, *on_error, *on_exception, *on_backlog,
         *on_fatal;
     Py_ssize_t max_batches = 4;
     int split_gro = 0, cut_batches = 0, gso = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOO|$nppp:_DatagramEngine", kwlist,
-                                     &sock, &batch, &on_datagram, &on_batch, &on_error,
-                                     &on_exception, &on_backlog, &on_fatal, &max_batches,
-                                     &split_gro, &cut_batches, &gso)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOO|$nppp:_DatagramEngine", kwlist, &sock,
+                                     &batch, &on_datagram, &on_batch, &on_error, &on_exception,
+                                     &on_backlog, &on_fatal, &max_batches, &split_gro, &cut_batches,
+                                     &gso)) {
         return NULL;
     }
     module_state *state = module_state_of_type(cls);

@@ -6,22 +6,22 @@
 #include <math.h>
 
 int
-args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                  PyObject *kwnames, const char *const *names, Py_ssize_t required,
-                  Py_ssize_t positional, Py_ssize_t total, PyObject **out)
+args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                  const char *const *names, Py_ssize_t required, Py_ssize_t positional,
+                  Py_ssize_t total, PyObject **out)
 {
     if (nargs > positional) {
         if (positional == total) {
-            PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)",
-                         fname, total, nargs);
+            PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname,
+                         total, nargs);
         }
         else {
             /* The stdlib's recv_into(buf, nbytes) must not be read as flags: say so. */
             PyErr_Format(PyExc_TypeError,
                          "%s() takes at most %zd positional argument%s (%zd given); "
                          "%s is keyword-only: %s(..., %s=...)",
-                         fname, positional, positional == 1 ? "" : "s", nargs,
-                         names[positional], fname, names[positional]);
+                         fname, positional, positional == 1 ? "" : "s", nargs, names[positional],
+                         fname, names[positional]);
         }
         return -1;
     }
@@ -36,8 +36,8 @@ args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
             i++;
         }
         if (i == total) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
-                         fname, key);
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname,
+                         key);
             return -1;
         }
         if (out[i] != NULL) {
@@ -49,8 +49,7 @@ args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
     }
     for (Py_ssize_t i = 0; i < required; i++) {
         if (out[i] == NULL) {
-            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname,
-                         names[i]);
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname, names[i]);
             return -1;
         }
     }
@@ -58,13 +57,13 @@ args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 }
 
 int
-args_parse_flags_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                      PyObject *kwnames, const char *const *names, Py_ssize_t required,
-                      Py_ssize_t total, PyObject **out, int *flags)
+args_parse_flags_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      const char *const *names, Py_ssize_t required, Py_ssize_t total,
+                      PyObject **out, int *flags)
 {
     *flags = 0;
-    if (args_parse_kwonly(fname, args, nargs, kwnames, names, required, total - 1, total,
-                          out) < 0) {
+    if (args_parse_kwonly(fname, args, nargs, kwnames, names, required, total - 1, total, out)
+        < 0) {
         return -1;
     }
     return out[total - 1] == NULL ? 0 : args_int(fname, "flags", out[total - 1], flags);

@@ -181,18 +181,17 @@ batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->addrlens = NEW_ARRAY(sys_socklen_t, n);
     self->flags = NEW_ARRAY(int, n);
     self->controllens = NEW_ARRAY(size_t, n);
-    self->control = control_size ? NEW_ARRAY(char, n * control_size) : NULL;
+    self->control = control_size ? NEW_ARRAY(char, n *control_size) : NULL;
     self->addr_objs = NEW_ARRAY(PyObject *, n);
-    if (!self->views || !self->rmsgs || !self->riov || !self->smsgs || !self->siov
-        || !self->addrs || !self->lens
-        || !self->addrlens || !self->flags || !self->controllens || !self->addr_objs
+    if (!self->views || !self->rmsgs || !self->riov || !self->smsgs || !self->siov || !self->addrs
+        || !self->lens || !self->addrlens || !self->flags || !self->controllens || !self->addr_objs
         || (control_size && !self->control)) {
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (args_writable_buffer("DatagramBatch", PyTuple_GET_ITEM(tuple, i),
-                                &self->views[i]) < 0) {
+        if (args_writable_buffer("DatagramBatch", PyTuple_GET_ITEM(tuple, i), &self->views[i])
+            < 0) {
             for (Py_ssize_t j = 0; j < i; j++) {
                 PyBuffer_Release(&self->views[j]);
             }
@@ -203,9 +202,8 @@ batch_tp_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->pinned = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         sys_iovec_set(&self->riov[i], self->views[i].buf, (size_t)self->views[i].len);
-        sys_mmsg_set(&self->rmsgs[i], (struct sockaddr *)&self->addrs[i],
-                     sizeof(self->addrs[i]), &self->riov[i], 1,
-                     control_size ? self->control + i * control_size : NULL,
+        sys_mmsg_set(&self->rmsgs[i], (struct sockaddr *)&self->addrs[i], sizeof(self->addrs[i]),
+                     &self->riov[i], 1, control_size ? self->control + i * control_size : NULL,
                      (size_t)control_size);
     }
     return (PyObject *)self;
@@ -255,8 +253,7 @@ batch_dealloc(PyObject *op)
 
 /* Index argument of a slot; `limit` is count (results) or capacity (buffers, set). */
 static int
-slot_arg(BatchObject *self, const char *fname, PyObject *obj, Py_ssize_t limit,
-         Py_ssize_t *index)
+slot_arg(BatchObject *self, const char *fname, PyObject *obj, Py_ssize_t limit, Py_ssize_t *index)
 {
     if (!self->pinned) {
         PyErr_SetString(PyExc_ValueError, "DatagramBatch is released");
@@ -527,8 +524,8 @@ batch_repr(BatchObject *self)
     if (!self->pinned) {
         return PyUnicode_FromFormat("<%s released>", Py_TYPE(self)->tp_name);
     }
-    return PyUnicode_FromFormat("<%s %zd of %zd slots held>", Py_TYPE(self)->tp_name,
-                                self->count, self->capacity);
+    return PyUnicode_FromFormat("<%s %zd of %zd slots held>", Py_TYPE(self)->tp_name, self->count,
+                                self->capacity);
 }
 
 static PyMethodDef batch_methods[] = {
@@ -572,8 +569,7 @@ static PyGetSetDef batch_getset[] = {
     {"count", (getter)batch_get_count, (setter)batch_set_count,
      "Datagrams held: set by recv_batch, or by the caller before send_batch.", NULL},
     {"capacity", (getter)batch_get_capacity, NULL, "The number of slots.", NULL},
-    {"control_size", (getter)batch_get_control_size, NULL,
-     "Control-message bytes per slot.", NULL},
+    {"control_size", (getter)batch_get_control_size, NULL, "Control-message bytes per slot.", NULL},
     {"released", (getter)batch_get_released, NULL, "Whether release() was called.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -595,8 +591,8 @@ static PyType_Slot batch_slots[] = {
 PyType_Spec batch_spec = {
     .name = "pysock2.DatagramBatch",
     .basicsize = sizeof(BatchObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
-             | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags =
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = batch_slots,
 };
 
@@ -678,8 +674,7 @@ batch_arg(SocketObject *self, const char *fname, PyObject *obj)
 
 /* recv_batch(batch, *, flags=0) -> int */
 static PyObject *
-socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                  PyObject *kwnames)
+socket_recv_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"batch", "flags"};
     PyObject *argv[2];
@@ -702,7 +697,8 @@ batch_recv(SocketObject *self, PyObject *obj, int flags)
     for (Py_ssize_t i = 0; i < batch->recv_dirty; i++) {
         sys_mmsg_rearm(&batch->rmsgs[i], sizeof(batch->addrs[i]), (size_t)batch->control_size);
     }
-    batch_ctx ctx = {.msgs = batch->rmsgs, .count = (size_t)batch->capacity,
+    batch_ctx ctx = {.msgs = batch->rmsgs,
+                     .count = (size_t)batch->capacity,
                      .flags = msg_recv_request(flags, batch->control != NULL)};
     /* The buffers are pinned for the batch's life: no borrowing to undo before waiting. */
     ptrdiff_t got = socket_call_flags(self, do_recv_batch, &ctx, &ctx.flags, 0);
@@ -765,8 +761,7 @@ batch_send_msgs(SocketObject *self, sys_mmsg *msgs, size_t n, int flags)
     if (sent == SOCKET_MUST_WAIT) {
         return socket_call(self, do_send_batch, &ctx, IS_DONTWAIT(flags) | SOCKET_SENDS);
     }
-    if (sent <= 0 || (size_t)sent == n || IS_DONTWAIT(flags)
-        || !sys_is_blocking(SOCK_FD(self))) {
+    if (sent <= 0 || (size_t)sent == n || IS_DONTWAIT(flags) || !sys_is_blocking(SOCK_FD(self))) {
         return sent;
     }
     ctx.msgs = msgs + sent;
@@ -792,9 +787,9 @@ send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage 
         return -1;
     }
     Py_ssize_t n = batch->count;
-    int same_to = to ? (batch->send_tolen == tolen
-                        && memcmp(&batch->send_to, to, (size_t)tolen) == 0)
-                     : batch->send_tolen == 0;
+    int same_to =
+        to ? (batch->send_tolen == tolen && memcmp(&batch->send_to, to, (size_t)tolen) == 0)
+           : batch->send_tolen == 0;
     if (batch->send_built != n || !same_to) {
         /* The headers point into the batch (addrs, send_to), never at the caller's stack. */
         batch->send_tolen = to ? tolen : 0;
@@ -807,11 +802,11 @@ send_from_batch(SocketObject *self, BatchObject *batch, struct sockaddr_storage 
             size_t room = (size_t)batch->views[i].len;
             sys_iovec_set(&batch->siov[i], batch->views[i].buf,
                           batch->lens[i] < room ? batch->lens[i] : room);
-            struct sockaddr *name = to ? (struct sockaddr *)&batch->send_to
+            struct sockaddr *name = to                   ? (struct sockaddr *)&batch->send_to
                                     : batch->addrlens[i] ? (struct sockaddr *)&batch->addrs[i]
                                                          : NULL;
-            sys_mmsg_set(&batch->smsgs[i], name, to ? tolen : batch->addrlens[i],
-                         &batch->siov[i], 1, NULL, 0);
+            sys_mmsg_set(&batch->smsgs[i], name, to ? tolen : batch->addrlens[i], &batch->siov[i],
+                         1, NULL, 0);
         }
         batch->send_built = n;
     }
@@ -883,8 +878,7 @@ done:
 
 /* send_batch(datagrams, address=None, *, flags=0) -> int */
 static PyObject *
-socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                  PyObject *kwnames)
+socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"datagrams", "address", "flags"};
     PyObject *argv[3];
@@ -895,8 +889,9 @@ socket_send_batch(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     struct sockaddr_storage to;
     sys_socklen_t tolen = 0;
     int has_to = argv[1] != NULL && argv[1] != Py_None;
-    if (has_to && (socket_address_arg(self, "send_batch", argv[1], &to, &tolen) < 0
-                   || PySys_Audit("socket.sendmsg", "OO", self, argv[1]) < 0)) {
+    if (has_to
+        && (socket_address_arg(self, "send_batch", argv[1], &to, &tolen) < 0
+            || PySys_Audit("socket.sendmsg", "OO", self, argv[1]) < 0)) {
         return NULL;
     }
     ptrdiff_t sent;

@@ -16,13 +16,12 @@ item_error(const char *fname, const char *what, Py_ssize_t i, PyObject *item, in
 }
 
 static int
-acquire_items(buffer_list *list, const char *fname, const char *what, PyObject *fast,
-              int writable)
+acquire_items(buffer_list *list, const char *fname, const char *what, PyObject *fast, int writable)
 {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     if (n > SYS_IOV_MAX) {
-        PyErr_Format(PyExc_ValueError, "%s() takes at most IOV_MAX = %d buffers, not %zd",
-                     fname, (int)SYS_IOV_MAX, n);
+        PyErr_Format(PyExc_ValueError, "%s() takes at most IOV_MAX = %d buffers, not %zd", fname,
+                     (int)SYS_IOV_MAX, n);
         return -1;
     }
     if (n > BUFFER_LIST_INLINE) {
@@ -37,13 +36,12 @@ acquire_items(buffer_list *list, const char *fname, const char *what, PyObject *
         /* A Python __buffer__ (3.12+) runs code that may change a list under us: read the
          * size and the item afresh each time, and hold the item while exporting. */
         if (i >= PySequence_Fast_GET_SIZE(fast)) {
-            PyErr_Format(PyExc_RuntimeError, "%s() %s changed size during the call", fname,
-                         what);
+            PyErr_Format(PyExc_RuntimeError, "%s() %s changed size during the call", fname, what);
             return -1;
         }
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, i));
-        int rc = PyObject_GetBuffer(item, &list->views[i],
-                                    writable ? PyBUF_WRITABLE : PyBUF_SIMPLE);
+        int rc =
+            PyObject_GetBuffer(item, &list->views[i], writable ? PyBUF_WRITABLE : PyBUF_SIMPLE);
         if (rc < 0) {
             item_error(fname, what, i, item, writable);
         }
@@ -66,13 +64,14 @@ buffer_list_acquire(buffer_list *list, const char *fname, const char *what, PyOb
     list->count = 0;
     /* A bytes-like object is also a sequence (of ints): name the likely mistake. */
     if (PyObject_CheckBuffer(seq)) {
-        PyErr_Format(PyExc_TypeError, "%s() %s must be a sequence of buffers, not a single "
-                     "%.100s (wrap it in a list)", fname, what, Py_TYPE(seq)->tp_name);
+        PyErr_Format(PyExc_TypeError,
+                     "%s() %s must be a sequence of buffers, not a single "
+                     "%.100s (wrap it in a list)",
+                     fname, what, Py_TYPE(seq)->tp_name);
         return -1;
     }
     char message[160];
-    PyOS_snprintf(message, sizeof(message), "%s() %s must be a sequence of buffers", fname,
-                  what);
+    PyOS_snprintf(message, sizeof(message), "%s() %s must be a sequence of buffers", fname, what);
     PyObject *fast = PySequence_Fast(seq, message);
     if (fast == NULL) {
         return -1;

@@ -19,8 +19,8 @@ typedef struct {
 /* Acquires every buffer of the sequence `seq` (writable ones if `writable`, for receives),
  * rejecting a single buffer, a non-sequence and more than SYS_IOV_MAX items before any
  * system call. On failure everything acquired is released; 0 or -1 with an exception. */
-int buffer_list_acquire(buffer_list *list, const char *fname, const char *what,
-                        PyObject *seq, int writable);
+int buffer_list_acquire(buffer_list *list, const char *fname, const char *what, PyObject *seq,
+                        int writable);
 void buffer_list_release(buffer_list *list);
 
 #endif /* PYSOCK2_BUFFER_LIST_H */

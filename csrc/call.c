@@ -30,8 +30,7 @@ socket_raise(sys_socket_t fd, int err, int dontwait)
 void
 socket_raise_timeout(void)
 {
-    PyObject *exc = PyObject_CallFunction(PyExc_TimeoutError, "is", SYS_ETIMEDOUT,
-                                          "timed out");
+    PyObject *exc = PyObject_CallFunction(PyExc_TimeoutError, "is", SYS_ETIMEDOUT, "timed out");
     if (exc != NULL) {
         PyErr_SetObject(PyExc_TimeoutError, exc);
         Py_DECREF(exc);
@@ -52,7 +51,8 @@ wait_within_deadline(sys_socket_t fd, int how, int64_t start_ns, int64_t *deadli
         int64_t usec = 0;
         int name = (how & SOCKET_SENDS) ? SO_SNDTIMEO : SO_RCVTIMEO;
         *deadline_ns = (how & SOCKET_DONTWAIT) || sys_get_timeout(fd, name, &usec) < 0
-                           ? -1 : deadline_after(start_ns, usec);
+                           ? -1
+                           : deadline_after(start_ns, usec);
     }
     while (*deadline_ns >= 0) {
         int64_t left_ns = *deadline_ns - sys_monotonic_ns();
@@ -112,8 +112,7 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int how)
             socket_raise(fd, err, how & SOCKET_DONTWAIT);
             return -1;
         }
-        if (PyErr_CheckSignals() < 0
-            || wait_within_deadline(fd, how, start_ns, &deadline_ns) < 0) {
+        if (PyErr_CheckSignals() < 0 || wait_within_deadline(fd, how, start_ns, &deadline_ns) < 0) {
             return -1;
         }
     }

@@ -28,8 +28,7 @@ cmsg_walk(const char *buf, size_t len, cmsg_visit visit, void *ctx, size_t *wher
             }
             return -2;
         }
-        cmsg_item item = {hdr.cmsg_level, hdr.cmsg_type, buf + offset + header,
-                          cmsg_len - header};
+        cmsg_item item = {hdr.cmsg_level, hdr.cmsg_type, buf + offset + header, cmsg_len - header};
         int rc = visit(&item, ctx);
         if (rc != 0) {
             return rc;
@@ -46,8 +45,8 @@ cmsg_walk(const char *buf, size_t len, cmsg_visit visit, void *ctx, size_t *wher
 static int
 append_item(const cmsg_item *item, void *ctx)
 {
-    PyObject *entry = Py_BuildValue("(iiy#)", item->level, item->type, item->data,
-                                    (Py_ssize_t)item->len);
+    PyObject *entry =
+        Py_BuildValue("(iiy#)", item->level, item->type, item->data, (Py_ssize_t)item->len);
     if (entry == NULL) {
         return -1;
     }
@@ -72,8 +71,8 @@ cmsg_parse_list(const char *buf, size_t len)
     if (rc == -2) {
         PyErr_Format(PyExc_ValueError,
                      "malformed control data: the message at offset %zu has a cmsg_len "
-                     "smaller than its header or larger than the %zu bytes left", where,
-                     len - where);
+                     "smaller than its header or larger than the %zu bytes left",
+                     where, len - where);
     }
     return NULL;
 }
@@ -174,7 +173,7 @@ cmsg_space(PyObject *module, PyObject *arg)
     (void)module;
     size_t n;
     return payload_size_arg("cmsg_space", arg, &n) < 0 ? NULL
-                                                         : PyLong_FromSize_t(sys_cmsg_space(n));
+                                                       : PyLong_FromSize_t(sys_cmsg_space(n));
 }
 
 static PyObject *
@@ -182,8 +181,7 @@ cmsg_length(PyObject *module, PyObject *arg)
 {
     (void)module;
     size_t n;
-    return payload_size_arg("cmsg_len", arg, &n) < 0 ? NULL
-                                                       : PyLong_FromSize_t(sys_cmsg_len(n));
+    return payload_size_arg("cmsg_len", arg, &n) < 0 ? NULL : PyLong_FromSize_t(sys_cmsg_len(n));
 }
 
 static PyObject *
@@ -286,13 +284,15 @@ static const msg_constant constants[] = {
     C(SCM_RIGHTS),
 #endif
 #if defined(SCM_CREDENTIALS) && defined(__linux__)
-    C(SCM_CREDENTIALS), C(SO_PASSCRED),
+    C(SCM_CREDENTIALS),
+    C(SO_PASSCRED),
     {"SIZEOF_UCRED", (long)sizeof(struct ucred)},
     {"SIZEOF_PID_T", (long)sizeof(pid_t)},
     {"SIZEOF_UID_T", (long)sizeof(uid_t)},
     {"SIZEOF_GID_T", (long)sizeof(gid_t)},
 #endif
-    C(IP_TOS), C(IP_TTL),
+    C(IP_TOS),
+    C(IP_TTL),
 #ifdef IP_RECVTOS
     C(IP_RECVTOS),
 #endif
@@ -331,21 +331,32 @@ static const msg_constant constants[] = {
     {"SIZEOF_TIMESPEC", (long)sizeof(struct timespec)},
 #endif
 #if defined(SO_TIMESTAMP) && defined(SCM_TIMESTAMP)  /* Windows has only the option */
-    C(SO_TIMESTAMP), C(SCM_TIMESTAMP),
+    C(SO_TIMESTAMP),
+    C(SCM_TIMESTAMP),
 #endif
 #ifdef SO_TIMESTAMPNS
-    C(SO_TIMESTAMPNS), C(SCM_TIMESTAMPNS),
+    C(SO_TIMESTAMPNS),
+    C(SCM_TIMESTAMPNS),
 #endif
 #ifdef SO_TIMESTAMPING
-    C(SO_TIMESTAMPING), C(SCM_TIMESTAMPING),
-    C(SOF_TIMESTAMPING_TX_HARDWARE), C(SOF_TIMESTAMPING_TX_SOFTWARE),
-    C(SOF_TIMESTAMPING_RX_HARDWARE), C(SOF_TIMESTAMPING_RX_SOFTWARE),
-    C(SOF_TIMESTAMPING_SOFTWARE), C(SOF_TIMESTAMPING_RAW_HARDWARE),
-    C(SOF_TIMESTAMPING_OPT_ID), C(SOF_TIMESTAMPING_TX_SCHED), C(SOF_TIMESTAMPING_TX_ACK),
-    C(SOF_TIMESTAMPING_OPT_CMSG), C(SOF_TIMESTAMPING_OPT_TSONLY),
+    C(SO_TIMESTAMPING),
+    C(SCM_TIMESTAMPING),
+    C(SOF_TIMESTAMPING_TX_HARDWARE),
+    C(SOF_TIMESTAMPING_TX_SOFTWARE),
+    C(SOF_TIMESTAMPING_RX_HARDWARE),
+    C(SOF_TIMESTAMPING_RX_SOFTWARE),
+    C(SOF_TIMESTAMPING_SOFTWARE),
+    C(SOF_TIMESTAMPING_RAW_HARDWARE),
+    C(SOF_TIMESTAMPING_OPT_ID),
+    C(SOF_TIMESTAMPING_TX_SCHED),
+    C(SOF_TIMESTAMPING_TX_ACK),
+    C(SOF_TIMESTAMPING_OPT_CMSG),
+    C(SOF_TIMESTAMPING_OPT_TSONLY),
 #endif
 #if defined(UDP_SEGMENT) && defined(__linux__)
-    C(SOL_UDP), C(UDP_SEGMENT), C(UDP_GRO),
+    C(SOL_UDP),
+    C(UDP_SEGMENT),
+    C(UDP_GRO),
 #endif
 };
 #undef C

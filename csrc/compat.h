@@ -100,8 +100,7 @@ compat_atomic_exchange_int(int *p, int v)
 static inline int
 compat_atomic_cas_int(int *p, int *expected, int desired)
 {
-    int was = (int)_InterlockedCompareExchange((volatile long *)p, (long)desired,
-                                               (long)*expected);
+    int was = (int)_InterlockedCompareExchange((volatile long *)p, (long)desired, (long)*expected);
     int same = was == *expected;
     *expected = was;
     return same;
@@ -173,23 +172,23 @@ compat_atomic_add_int(int *p, int v)
     return (int)_InterlockedExchangeAdd((volatile long *)p, (long)v);
 }
 #elif defined(__GNUC__) || defined(__clang__)
-#  define COMPAT_ATOMICS(name, type)                                                     \
-      static inline type compat_atomic_load_##name(type *p)                        \
-      {                                                                                  \
-          return __atomic_load_n(p, __ATOMIC_ACQUIRE);                                   \
-      }                                                                                  \
-      static inline void compat_atomic_store_##name(type *p, type v)                     \
-      {                                                                                  \
-          __atomic_store_n(p, v, __ATOMIC_RELEASE);                                      \
-      }                                                                                  \
-      static inline type compat_atomic_exchange_##name(type *p, type v)                  \
-      {                                                                                  \
-          return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);                            \
-      }                                                                                  \
-      static inline int compat_atomic_cas_##name(type *p, type *expected, type desired)  \
-      {                                                                                  \
-          return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_ACQ_REL,  \
-                                             __ATOMIC_ACQUIRE);                          \
+#  define COMPAT_ATOMICS(name, type)                                                    \
+      static inline type compat_atomic_load_##name(type *p)                             \
+      {                                                                                 \
+          return __atomic_load_n(p, __ATOMIC_ACQUIRE);                                  \
+      }                                                                                 \
+      static inline void compat_atomic_store_##name(type *p, type v)                    \
+      {                                                                                 \
+          __atomic_store_n(p, v, __ATOMIC_RELEASE);                                     \
+      }                                                                                 \
+      static inline type compat_atomic_exchange_##name(type *p, type v)                 \
+      {                                                                                 \
+          return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);                           \
+      }                                                                                 \
+      static inline int compat_atomic_cas_##name(type *p, type *expected, type desired) \
+      {                                                                                 \
+          return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_ACQ_REL, \
+                                             __ATOMIC_ACQUIRE);                         \
       }
 COMPAT_ATOMICS(int, int)
 COMPAT_ATOMICS(uintptr, uintptr_t)

@@ -158,8 +158,7 @@ connect_bounded(const connect_job *job)
 static int
 connect_failed(const connect_job *job, int err)
 {
-    if ((sys_error_in_progress(err) || sys_error_is_would_block(err))
-        && sys_is_blocking(job->fd)) {
+    if ((sys_error_in_progress(err) || sys_error_is_would_block(err)) && sys_is_blocking(job->fd)) {
         return raise_timeout();
     }
     error_set_from_sys(err);

@@ -52,8 +52,8 @@ do_sendto(sys_socket_t fd, void *arg)
 
 /* (first, *, flags=0): the shape of recv, recv_into, send, sendall and friends. */
 static int
-parse_with_flags(const char *fname, const char *first, PyObject *const *args,
-                 Py_ssize_t nargs, PyObject *kwnames, PyObject **out, int *flags)
+parse_with_flags(const char *fname, const char *first, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames, PyObject **out, int *flags)
 {
     if (kwnames == NULL && nargs == 1) {  /* the common call, parsed with no loop */
         *out = args[0];
@@ -143,8 +143,8 @@ data_close(data_arg *arg)
 /* Runs fn over `arg` (whose pointer and length are in ctx): first without blocking and
  * with the GIL held, then, if it must wait, as a blocking call with the buffer pinned. */
 HOT_INLINE ptrdiff_t
-call_with_data(SocketObject *self, const char *fname, PyObject *obj, int writable,
-               data_arg *arg, sys_call_fn fn, io_ctx *ctx)
+call_with_data(SocketObject *self, const char *fname, PyObject *obj, int writable, data_arg *arg,
+               sys_call_fn fn, io_ctx *ctx)
 {
     ptrdiff_t n = socket_try_call(self, fn, ctx, &ctx->flags);
     if (n != SOCKET_MUST_WAIT) {
@@ -174,8 +174,7 @@ socket_sender(SocketObject *self, const struct sockaddr_storage *from, sys_sockl
     PyObject *addr = NULL;
     Py_BEGIN_CRITICAL_SECTION(self);
     SockAddrObject *cached = (SockAddrObject *)self->sender_cache;
-    if (cached != NULL && cached->len == len
-        && memcmp(&cached->storage, from, (size_t)len) == 0) {
+    if (cached != NULL && cached->len == len && memcmp(&cached->storage, from, (size_t)len) == 0) {
         addr = Py_NewRef(cached);
     }
     else {
@@ -211,11 +210,11 @@ receive_into(SocketObject *self, const char *fname, PyObject *target, int flags,
         return NULL;
     }
     struct sockaddr_storage from;
-    io_ctx ctx = {.buf = arg.buf, .len = arg.len, .flags = flags,
-                  .addr = want_sender ? &from : NULL};
+    io_ctx ctx = {
+        .buf = arg.buf, .len = arg.len, .flags = flags, .addr = want_sender ? &from : NULL};
     /* A pinned buffer stays exported across the call: a bytearray cannot be resized. */
-    ptrdiff_t n = call_with_data(self, fname, target, 1, &arg,
-                                 want_sender ? do_recvfrom : do_recv, &ctx);
+    ptrdiff_t n =
+        call_with_data(self, fname, target, 1, &arg, want_sender ? do_recvfrom : do_recv, &ctx);
     data_close(&arg);
     return n < 0 ? NULL : with_sender(self, PyLong_FromSsize_t(n), &ctx);
 }
@@ -250,10 +249,9 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
     }
 #endif
     struct sockaddr_storage from;
-    io_ctx ctx = {.buf = buf, .len = (size_t)bufsize, .flags = flags,
-                  .addr = want_sender ? &from : NULL};
-    ptrdiff_t n = socket_call_flags(self, want_sender ? do_recvfrom : do_recv, &ctx,
-                                    &ctx.flags, 0);
+    io_ctx ctx = {
+        .buf = buf, .len = (size_t)bufsize, .flags = flags, .addr = want_sender ? &from : NULL};
+    ptrdiff_t n = socket_call_flags(self, want_sender ? do_recvfrom : do_recv, &ctx, &ctx.flags, 0);
     /* With MSG_TRUNC a datagram's full length may exceed the buffer: never hand out more. */
     Py_ssize_t got = n > bufsize ? bufsize : (Py_ssize_t)n;
 #if PY_VERSION_HEX >= 0x030F0000
@@ -277,24 +275,24 @@ receive_bytes(SocketObject *self, const char *fname, PyObject *size, int flags, 
     return with_sender(self, data, &ctx);
 }
 
-#define RECEIVER(name, extra_flags, sender, takes_flags, first, body)                       \
-    static PyObject *socket_##name(SocketObject *self, PyObject *const *args,               \
-                                   Py_ssize_t nargs, PyObject *kwnames)                     \
-    {                                                                                       \
-        PyObject *arg;                                                                      \
-        int flags = 0;                                                                      \
-        if (takes_flags) {                                                                  \
-            if (parse_with_flags(#name, first, args, nargs, kwnames, &arg, &flags) < 0) {   \
-                return NULL;                                                                \
-            }                                                                               \
-        }                                                                                   \
-        else {                                                                              \
-            const char *const names[] = {first};                                            \
-            if (args_parse(#name, args, nargs, kwnames, names, 1, 1, &arg) < 0) {           \
-                return NULL;                                                                \
-            }                                                                               \
-        }                                                                                   \
-        return body(self, #name, arg, flags | (extra_flags), sender);                       \
+#define RECEIVER(name, extra_flags, sender, takes_flags, first, body)                           \
+    static PyObject *socket_##name(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, \
+                                   PyObject *kwnames)                                           \
+    {                                                                                           \
+        PyObject *arg;                                                                          \
+        int flags = 0;                                                                          \
+        if (takes_flags) {                                                                      \
+            if (parse_with_flags(#name, first, args, nargs, kwnames, &arg, &flags) < 0) {       \
+                return NULL;                                                                    \
+            }                                                                                   \
+        }                                                                                       \
+        else {                                                                                  \
+            const char *const names[] = {first};                                                \
+            if (args_parse(#name, args, nargs, kwnames, names, 1, 1, &arg) < 0) {               \
+                return NULL;                                                                    \
+            }                                                                                   \
+        }                                                                                       \
+        return body(self, #name, arg, flags | (extra_flags), sender);                           \
     }
 
 RECEIVER(recv, 0, 0, 1, "bufsize", receive_bytes)
@@ -449,19 +447,22 @@ socket_sendfile_once(SocketObject *self, PyObject *const *args, Py_ssize_t nargs
 
 
 PyMethodDef socket_io_methods[] = {
-    {"recv", FASTCALL_KW(socket_recv), 
+    {"recv", FASTCALL_KW(socket_recv),
      "recv($self, bufsize, *, flags=0)\n--\n\nReturns bytes: at most bufsize received bytes."},
     {"recv_into", FASTCALL_KW(socket_recv_into),
-     "recv_into($self, buffer, *, flags=0)\n--\n\nReturns int: receives into a writable buffer, zero-copy."},
+     "recv_into($self, buffer, *, flags=0)\n--\n\nReturns int: receives into a writable buffer, "
+     "zero-copy."},
     {"recv_out_of_band", FASTCALL_KW(socket_recv_out_of_band),
      "recv_out_of_band($self, bufsize)\n--\n\nReturns bytes: recv with MSG_OOB."},
     {"recv_out_of_band_into", FASTCALL_KW(socket_recv_out_of_band_into),
      "recv_out_of_band_into($self, buffer)\n--\n\nReturns int: recv_into with MSG_OOB."},
-    {"peek", FASTCALL_KW(socket_peek), "peek($self, bufsize)\n--\n\nReturns bytes: recv with MSG_PEEK."},
+    {"peek", FASTCALL_KW(socket_peek),
+     "peek($self, bufsize)\n--\n\nReturns bytes: recv with MSG_PEEK."},
     {"peek_into", FASTCALL_KW(socket_peek_into),
      "peek_into($self, buffer)\n--\n\nReturns int: recv_into with MSG_PEEK."},
     {"recv_from", FASTCALL_KW(socket_recv_from),
-     "recv_from($self, bufsize, *, flags=0)\n--\n\nReturns (bytes, SockAddr): the data and its sender."},
+     "recv_from($self, bufsize, *, flags=0)\n--\n\nReturns (bytes, SockAddr): the data and its "
+     "sender."},
     {"recv_from_into", FASTCALL_KW(socket_recv_from_into),
      "recv_from_into($self, buffer, *, flags=0)\n--\n\nReturns (int, SockAddr): zero-copy."},
     {"peek_from", FASTCALL_KW(socket_peek_from),
@@ -469,14 +470,17 @@ PyMethodDef socket_io_methods[] = {
     {"peek_from_into", FASTCALL_KW(socket_peek_from_into),
      "peek_from_into($self, buffer)\n--\n\nReturns (int, SockAddr): recv_from_into with MSG_PEEK."},
     {"peek_sender", (PyCFunction)socket_peek_sender, METH_NOARGS,
-     "peek_sender($self, /)\n--\n\nReturns SockAddr: the sender of the next datagram, left queued."},
-    {"send", FASTCALL_KW(socket_send), "send($self, data, *, flags=0)\n--\n\nReturns int: bytes sent."},
+     "peek_sender($self, /)\n--\n\nReturns SockAddr: the sender of the next datagram, left "
+     "queued."},
+    {"send", FASTCALL_KW(socket_send),
+     "send($self, data, *, flags=0)\n--\n\nReturns int: bytes sent."},
     {"send_out_of_band", (PyCFunction)socket_send_out_of_band, METH_O,
      "send_out_of_band($self, data, /)\n--\n\nReturns int: send with MSG_OOB."},
-    {"send_to", FASTCALL_KW(socket_send_to), 
+    {"send_to", FASTCALL_KW(socket_send_to),
      "send_to($self, data, address, *, flags=0)\n--\n\nReturns int: bytes sent to address."},
     {"sendall", FASTCALL_KW(socket_sendall),
-     "sendall($self, data, *, flags=0)\n--\n\nSends until all of data is sent or an error is raised."},
+     "sendall($self, data, *, flags=0)\n--\n\nSends until all of data is sent or an error is "
+     "raised."},
 #ifdef SYS_HAS_SENDFILE
     /* socket2's sendfile: one system call. Socket.sendfile (pysock2/_socket.py) is the
      * stdlib's loop over it; the distinct name keeps the two from being mistaken. */

@@ -37,7 +37,9 @@ typedef struct {
 
 #define C(name) {#name, (long)(name)}
 static const constant constants[] = {
-    C(AF_INET), C(AF_INET6), C(AF_UNIX),
+    C(AF_INET),
+    C(AF_INET6),
+    C(AF_UNIX),
 #ifdef AF_PACKET
     C(AF_PACKET),
 #endif
@@ -45,7 +47,10 @@ static const constant constants[] = {
     C(AF_VSOCK),
 #endif
     C(AF_UNSPEC),
-    C(SOCK_STREAM), C(SOCK_DGRAM), C(SOCK_SEQPACKET), C(SOCK_RAW),
+    C(SOCK_STREAM),
+    C(SOCK_DGRAM),
+    C(SOCK_SEQPACKET),
+    C(SOCK_RAW),
 #if defined(SOCK_DCCP) && defined(__linux__)  /* gates as socket2's Type/Protocol */
     C(SOCK_DCCP),
 #endif
@@ -57,9 +62,14 @@ static const constant constants[] = {
 #endif
 #ifdef SYS_SOCK_NO_INHERIT
     /* Windows: socket2's Type::no_inherit() / registered_io() bits (see sys.h). */
-    {"SOCK_NO_INHERIT", SYS_SOCK_NO_INHERIT}, {"SOCK_REGISTERED_IO", SYS_SOCK_REGISTERED_IO},
+    {"SOCK_NO_INHERIT", SYS_SOCK_NO_INHERIT},
+    {"SOCK_REGISTERED_IO", SYS_SOCK_REGISTERED_IO},
 #endif
-    C(IPPROTO_ICMP), C(IPPROTO_ICMPV6), C(IPPROTO_TCP), C(IPPROTO_UDP), C(IPPROTO_IP),
+    C(IPPROTO_ICMP),
+    C(IPPROTO_ICMPV6),
+    C(IPPROTO_TCP),
+    C(IPPROTO_UDP),
+    C(IPPROTO_IP),
     C(IPPROTO_IPV6),
 #ifdef IPPROTO_MPTCP
     C(IPPROTO_MPTCP),
@@ -78,8 +88,11 @@ static const constant constants[] = {
 #if defined(IPPROTO_DIVERT) && (defined(__FreeBSD__) || defined(__OpenBSD__))
     C(IPPROTO_DIVERT),
 #endif
-    {"SHUT_RD", SYS_SHUT_RD}, {"SHUT_WR", SYS_SHUT_WR}, {"SHUT_RDWR", SYS_SHUT_RDWR},
-    C(MSG_PEEK), C(MSG_OOB),
+    {"SHUT_RD", SYS_SHUT_RD},
+    {"SHUT_WR", SYS_SHUT_WR},
+    {"SHUT_RDWR", SYS_SHUT_RDWR},
+    C(MSG_PEEK),
+    C(MSG_OOB),
 #ifdef MSG_TRUNC
     C(MSG_TRUNC),
 #endif
@@ -122,7 +135,8 @@ static const constant constants[] = {
     C(SOL_SOCKET),
     {"BATCH_MAX", SYS_MMSG_MAX},  /* the most datagrams one batch call moves (batch.c) */
 #ifdef SYS_HAS_MMSG
-    {"BATCH_NATIVE", 1},  /* batch calls are recvmmsg/sendmmsg, not a loop (python -m pysock2 info) */
+    {"BATCH_NATIVE",
+     1},  /* batch calls are recvmmsg/sendmmsg, not a loop (python -m pysock2 info) */
 #else
     {"BATCH_NATIVE", 0},
 #endif
@@ -146,8 +160,8 @@ PyTypeObject *
 module_add_type(PyObject *module, PyType_Spec *spec)
 {
     PyTypeObject *type = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
-    if (type == NULL || PyModule_AddObjectRef(module, strrchr(spec->name, '.') + 1,
-                                              (PyObject *)type) < 0) {
+    if (type == NULL
+        || PyModule_AddObjectRef(module, strrchr(spec->name, '.') + 1, (PyObject *)type) < 0) {
         Py_XDECREF(type);
         return NULL;
     }
@@ -212,13 +226,14 @@ add_socket_type(PyObject *module, module_state *state)
     slots[nslots] = (PyType_Slot){0, NULL};
     /* .ci/cross_catalog.py reads this list by its name. */
     const PyMethodDef *const socket_tables[] = {
-        socket_io_methods, socket_option_methods, socket_multicast_methods,
-        socket_special_option_methods, socket_msg_methods, socket_batch_methods,
-        socket_offload_methods, socket_sockopt_methods,
+        socket_io_methods,        socket_option_methods,
+        socket_multicast_methods, socket_special_option_methods,
+        socket_msg_methods,       socket_batch_methods,
+        socket_offload_methods,   socket_sockopt_methods,
     };
     assert(own != NULL);
-    state->socket_methods = methods_concat(own, socket_tables,
-                                           sizeof(socket_tables) / sizeof(socket_tables[0]));
+    state->socket_methods =
+        methods_concat(own, socket_tables, sizeof(socket_tables) / sizeof(socket_tables[0]));
     if (state->socket_methods == NULL) {
         return NULL;
     }
@@ -299,7 +314,7 @@ module_exec(PyObject *module)
     if (state->batch_type == NULL || msg_module_exec(module, state) < 0) {
         return -1;
     }
-    PyTypeObject *aio_engine = module_add_type(module, &aio_engine_spec);  /* the module holds it */
+    PyTypeObject *aio_engine = module_add_type(module, &aio_engine_spec); /* the module holds it */
     if (aio_engine == NULL) {
         return -1;
     }

@@ -36,16 +36,15 @@ msg_send_attempt(sys_socket_t fd, void *arg)
 
 /* (first, [address,] *, flags=0): `total` is 2 or 3, flags always last. */
 static int
-parse_call(const char *fname, const char *const *names, Py_ssize_t total,
-           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **argv,
-           int *flags)
+parse_call(const char *fname, const char *const *names, Py_ssize_t total, PyObject *const *args,
+           Py_ssize_t nargs, PyObject *kwnames, PyObject **argv, int *flags)
 {
     return args_parse_flags(fname, args, nargs, kwnames, names, total - 1, total, argv, flags);
 }
 
 static PyObject *
-receive_vectored(SocketObject *self, const char *fname, PyObject *const *args,
-                 Py_ssize_t nargs, PyObject *kwnames, int want_addr)
+receive_vectored(SocketObject *self, const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames, int want_addr)
 {
     static const char *const names[] = {"bufs", "flags"};
     PyObject *argv[2];
@@ -76,8 +75,7 @@ receive_vectored(SocketObject *self, const char *fname, PyObject *const *args,
     PyObject *addr = want_addr ? sockaddr_new(self->state, &from, ctx.msg.namelen) : NULL;
     PyObject *result = NULL;
     if (count != NULL && rflags != NULL && (!want_addr || addr != NULL)) {
-        result = want_addr ? PyTuple_Pack(3, count, rflags, addr)
-                           : PyTuple_Pack(2, count, rflags);
+        result = want_addr ? PyTuple_Pack(3, count, rflags, addr) : PyTuple_Pack(2, count, rflags);
     }
     Py_XDECREF(count);  /* PyTuple_Pack took its own references */
     Py_XDECREF(rflags);
@@ -86,8 +84,7 @@ receive_vectored(SocketObject *self, const char *fname, PyObject *const *args,
 }
 
 static PyObject *
-socket_recv_vectored(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                     PyObject *kwnames)
+socket_recv_vectored(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     return receive_vectored(self, "recv_vectored", args, nargs, kwnames, 0);
 }
@@ -120,8 +117,7 @@ send_vectored(SocketObject *self, const char *fname, PyObject *bufs, int flags,
 }
 
 static PyObject *
-socket_send_vectored(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                     PyObject *kwnames)
+socket_send_vectored(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"bufs", "flags"};
     PyObject *argv[2];

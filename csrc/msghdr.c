@@ -101,8 +101,7 @@ msghdr_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     self->bufs.iov = self->bufs.inline_iov;
     self->addr_obj = Py_NewRef(addr);
     if ((flags != NULL && args_int("MsgHdr", "flags", flags, &self->flags) < 0)
-        || (addr != Py_None
-            && sockaddr_from_object(state, addr, &self->addr, &self->addrlen) < 0)
+        || (addr != Py_None && sockaddr_from_object(state, addr, &self->addr, &self->addrlen) < 0)
         || (buffers != NULL
             && buffer_list_acquire(&self->bufs, "MsgHdr", "buffers", buffers, 0) < 0)
         || (control != NULL && args_readable_buffer("MsgHdr", control, &self->control) < 0)) {
@@ -177,8 +176,7 @@ msghdr_repr(MsgHdrObject *self)
     }
     return PyUnicode_FromFormat("<%s addr=%R buffers=%zd control=%zd flags=%d>",
                                 Py_TYPE(self)->tp_name, self->addr_obj, self->bufs.count,
-                                self->control.obj != NULL ? self->control.len : 0,
-                                self->flags);
+                                self->control.obj != NULL ? self->control.len : 0, self->flags);
 }
 
 static int
@@ -280,8 +278,10 @@ control_arg(MsgHdrMutObject *self, PyObject *control)
             return -1;
         }
         if (n > CONTROL_MAX) {
-            PyErr_Format(PyExc_OverflowError, "MsgHdrMut() control room of %zd bytes is too "
-                         "large", n);
+            PyErr_Format(PyExc_OverflowError,
+                         "MsgHdrMut() control room of %zd bytes is too "
+                         "large",
+                         n);
             return -1;
         }
         if (n > 0) {
@@ -304,8 +304,10 @@ control_arg(MsgHdrMutObject *self, PyObject *control)
         self->control_cap = (size_t)self->control.len;
         return 0;
     }
-    PyErr_Format(PyExc_TypeError, "MsgHdrMut() control must be None, a size in bytes or a "
-                 "writable buffer, not %.100s", Py_TYPE(control)->tp_name);
+    PyErr_Format(PyExc_TypeError,
+                 "MsgHdrMut() control must be None, a size in bytes or a "
+                 "writable buffer, not %.100s",
+                 Py_TYPE(control)->tp_name);
     return -1;
 }
 
@@ -319,8 +321,10 @@ msghdrmut_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     if (addr != Py_None && !PyBool_Check(addr)) {
-        PyErr_Format(PyExc_TypeError, "MsgHdrMut() addr must be True (record the sender's "
-                     "address) or False, not %.100s", Py_TYPE(addr)->tp_name);
+        PyErr_Format(PyExc_TypeError,
+                     "MsgHdrMut() addr must be True (record the sender's "
+                     "address) or False, not %.100s",
+                     Py_TYPE(addr)->tp_name);
         return NULL;
     }
     module_state *state = module_state_of_type(cls);
@@ -422,12 +426,11 @@ msghdrmut_finish(PyObject *op, const sys_msg *msg, ptrdiff_t n)
         if (self->want_addr && msg->namelen > 0) {
             size_t len = (size_t)msg->namelen;
             /* The kernel reports the full length even when it had to cut the address. */
-            self->addrlen = (sys_socklen_t)(len < sizeof(self->addr) ? len
-                                                                     : sizeof(self->addr));
+            self->addrlen = (sys_socklen_t)(len < sizeof(self->addr) ? len : sizeof(self->addr));
             memcpy(&self->addr, msg->name, (size_t)self->addrlen);
         }
-        self->control_len = msg->controllen < self->control_cap ? msg->controllen
-                                                                : self->control_cap;
+        self->control_len =
+            msg->controllen < self->control_cap ? msg->controllen : self->control_cap;
         self->flags = msg->flags;
         rc = record_fds(self);
         Py_END_CRITICAL_SECTION();
@@ -554,8 +557,10 @@ msghdrmut_finalize(PyObject *op)
     if (self->nfds == 0) {
         return;
     }
-    finalizer_warning(op, "%R closed %zd received descriptor(s) never taken with "
-                      "take_fds()", op, self->nfds);
+    finalizer_warning(op,
+                      "%R closed %zd received descriptor(s) never taken with "
+                      "take_fds()",
+                      op, self->nfds);
     close_untaken_fds(self);
 }
 
@@ -615,7 +620,8 @@ static PyMethodDef msghdrmut_methods[] = {
 static PyGetSetDef msghdrmut_getset[] = {
     {"addr", (getter)msghdrmut_get_addr, NULL,
      "The sender's SockAddr with the length the kernel reported, or None (not asked for, "
-     "or none received).", NULL},
+     "or none received).",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -49,28 +49,28 @@ interface_index_or_address(module_state *state, const char *fname, PyObject *obj
 {
     unsigned long long index = 0;
     if (!PyLong_Check(obj)) {
-#ifdef PYSOCK2_IP_MREQN
+#  ifdef PYSOCK2_IP_MREQN
         return option_ipv4_arg(state, fname, "interface", obj, &req->mreqn.imr_address);
-#else
+#  else
         return option_ipv4_arg(state, fname, "interface", obj, &req->mreq.imr_interface);
-#endif
+#  endif
     }
     if (option_uint_arg(fname, "interface index", obj, INT_MAX, &index) < 0) {
         return -1;
     }
-#ifdef PYSOCK2_IP_MREQN
+#  ifdef PYSOCK2_IP_MREQN
     req->mreqn.imr_ifindex = (int)index;
-#else
+#  else
     req->mreq.imr_interface.s_addr = htonl((uint32_t)index);
-#endif
+#  endif
     return 0;
 }
 #endif
 
 /* Fills the request of `kind` from the arguments; sets *len to its size. */
 static int
-membership_request_from_args(module_state *state, const membership_row *row,
-                             PyObject **argv, membership_request *req, sys_socklen_t *len)
+membership_request_from_args(module_state *state, const membership_row *row, PyObject **argv,
+                             membership_request *req, sys_socklen_t *len)
 {
     const char *fname = row->name;
     unsigned long long index = 0;
@@ -78,8 +78,11 @@ membership_request_from_args(module_state *state, const membership_row *row,
     case KIND_MREQ:
         *len = sizeof(req->mreq);
         return option_ipv4_arg(state, fname, "group", argv[0], &req->mreq.imr_multiaddr) < 0
-                       || option_ipv4_arg(state, fname, "interface", argv[1], &req->mreq.imr_interface) < 0
-                   ? -1 : 0;
+                       || option_ipv4_arg(state, fname, "interface", argv[1],
+                                          &req->mreq.imr_interface)
+                              < 0
+                   ? -1
+                   : 0;
 #ifdef PYSOCK2_HAS_MREQN
     case KIND_MREQN:
 #  ifdef PYSOCK2_IP_MREQN
@@ -99,9 +102,14 @@ membership_request_from_args(module_state *state, const membership_row *row,
     case KIND_SOURCE:
         *len = sizeof(req->source);
         return option_ipv4_arg(state, fname, "source", argv[0], &req->source.imr_sourceaddr) < 0
-                       || option_ipv4_arg(state, fname, "group", argv[1], &req->source.imr_multiaddr) < 0
-                       || option_ipv4_arg(state, fname, "interface", argv[2], &req->source.imr_interface) < 0
-                   ? -1 : 0;
+                       || option_ipv4_arg(state, fname, "group", argv[1],
+                                          &req->source.imr_multiaddr)
+                              < 0
+                       || option_ipv4_arg(state, fname, "interface", argv[2],
+                                          &req->source.imr_interface)
+                              < 0
+                   ? -1
+                   : 0;
 #endif
     case KIND_MREQ6:
         *len = sizeof(req->mreq6);
@@ -118,8 +126,8 @@ membership_request_from_args(module_state *state, const membership_row *row,
 }
 
 static PyObject *
-membership(SocketObject *self, const membership_row *row, PyObject *const *args,
-           Py_ssize_t nargs, PyObject *kwnames)
+membership(SocketObject *self, const membership_row *row, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
 {
     static const char *const pair[] = {"group", "interface"};
     static const char *const triple[] = {"source", "group", "interface"};
@@ -128,8 +136,9 @@ membership(SocketObject *self, const membership_row *row, PyObject *const *args,
     membership_request req;
     sys_socklen_t len = 0;
     memset(&req, 0, sizeof(req));
-    if (args_parse(row->name, args, nargs, kwnames, three ? triple : pair, 2 + three,
-                   2 + three, argv) < 0
+    if (args_parse(row->name, args, nargs, kwnames, three ? triple : pair, 2 + three, 2 + three,
+                   argv)
+            < 0
         || membership_request_from_args(self->state, row, argv, &req, &len) < 0
         || option_setsockopt(self, row->level, row->optname, &req, len) < 0) {
         return NULL;
@@ -138,7 +147,7 @@ membership(SocketObject *self, const membership_row *row, PyObject *const *args,
 }
 
 #define MEMBERSHIP(name, level, optname, kind)                                              \
-    static PyObject *mc_##name(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,  \
+    static PyObject *mc_##name(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, \
                                PyObject *kwnames)                                           \
     {                                                                                       \
         static const membership_row row = {#name, level, optname, KIND_##kind};             \
@@ -147,13 +156,17 @@ membership(SocketObject *self, const membership_row *row, PyObject *const *args,
 #include "multicast_table.h"
 #undef MEMBERSHIP
 
-#define DOC_MREQ "(group, interface): group and interface are IPv4 addresses (str or " \
+#define DOC_MREQ                                                          \
+    "(group, interface): group and interface are IPv4 addresses (str or " \
     "ipaddress.IPv4Address); interface 0.0.0.0 lets the system choose."
-#define DOC_MREQN "(group, interface): group is an IPv4 address; interface an interface " \
+#define DOC_MREQN                                                           \
+    "(group, interface): group is an IPv4 address; interface an interface " \
     "index (int, 0: any) or the IPv4 address of one."
-#define DOC_SOURCE "(source, group, interface): source-specific membership; all IPv4 " \
+#define DOC_SOURCE                                                      \
+    "(source, group, interface): source-specific membership; all IPv4 " \
     "addresses."
-#define DOC_MREQ6 "(group, interface): group is an IPv6 address (str or " \
+#define DOC_MREQ6                                           \
+    "(group, interface): group is an IPv6 address (str or " \
     "ipaddress.IPv6Address); interface an interface index (0: any)."
 #define SIGNATURE_MREQ "($self, /, group, interface)"
 #define SIGNATURE_MREQN SIGNATURE_MREQ
@@ -161,8 +174,8 @@ membership(SocketObject *self, const membership_row *row, PyObject *const *args,
 #define SIGNATURE_SOURCE "($self, /, source, group, interface)"
 
 PyMethodDef socket_multicast_methods[] = {
-#define MEMBERSHIP(name, level, optname, kind)                                              \
-    {#name, (PyCFunction)(void (*)(void))mc_##name, METH_FASTCALL | METH_KEYWORDS,          \
+#define MEMBERSHIP(name, level, optname, kind)                                     \
+    {#name, (PyCFunction)(void (*)(void))mc_##name, METH_FASTCALL | METH_KEYWORDS, \
      #name SIGNATURE_##kind "\n--\n\n" #optname " " DOC_##kind},
 #include "multicast_table.h"
 #undef MEMBERSHIP

@@ -68,8 +68,7 @@ offload_segment_size(size_t len, void *control, size_t controllen, int msg_flags
 
 /* send_gso(data, segment_size, address=None, *, flags=0) -> int */
 static PyObject *
-socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                PyObject *kwnames)
+socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"data", "segment_size", "address", "flags"};
     PyObject *argv[4];
@@ -86,8 +85,9 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     struct sockaddr_storage to;
     sys_socklen_t tolen = 0;
     int has_to = argv[2] != NULL && argv[2] != Py_None;
-    if (has_to && (socket_address_arg(self, "send_gso", argv[2], &to, &tolen) < 0
-                   || PySys_Audit("socket.sendmsg", "OO", self, argv[2]) < 0)) {
+    if (has_to
+        && (socket_address_arg(self, "send_gso", argv[2], &to, &tolen) < 0
+            || PySys_Audit("socket.sendmsg", "OO", self, argv[2]) < 0)) {
         return NULL;
     }
     /* A bytes object is read in place (immutable, kept alive by the caller); anything
@@ -114,8 +114,11 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     memcpy(CMSG_DATA(c), &size16, sizeof(size16));
     sys_iovec iov;
     sys_iovec_set(&iov, view.buf, (size_t)view.len);
-    msg_call call = {.msg = {.name = has_to ? (struct sockaddr *)&to : NULL, .namelen = tolen,
-                             .iov = &iov, .iovlen = 1, .control = control.buf,
+    msg_call call = {.msg = {.name = has_to ? (struct sockaddr *)&to : NULL,
+                             .namelen = tolen,
+                             .iov = &iov,
+                             .iovlen = 1,
+                             .control = control.buf,
                              .controllen = sizeof(control.buf)},
                      .flags = flags};
     ptrdiff_t n = socket_call_flags(self, msg_send_attempt, &call, &call.flags, SOCKET_SENDS);
@@ -132,8 +135,8 @@ socket_send_gso(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
 
 /* (nbytes, segment_size[, sender]) */
 static PyObject *
-gro_result(SocketObject *self, ptrdiff_t n, size_t segment,
-           const struct sockaddr_storage *from, const sys_socklen_t *fromlen)
+gro_result(SocketObject *self, ptrdiff_t n, size_t segment, const struct sockaddr_storage *from,
+           const sys_socklen_t *fromlen)
 {
     PyObject *result = PyTuple_New(fromlen != NULL ? 3 : 2);
     PyObject *nbytes = PyLong_FromSsize_t(n);
@@ -174,7 +177,9 @@ receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssi
     sys_iovec iov;
     sys_iovec_set(&iov, view.buf, (size_t)view.len);
     msg_call call = {.msg = {.name = want_sender ? (struct sockaddr *)&from : NULL,
-                             .iov = &iov, .iovlen = 1, .control = control.buf},
+                             .iov = &iov,
+                             .iovlen = 1,
+                             .control = control.buf},
                      .flags = msg_recv_request(flags, 1),
                      .namecap = want_sender ? sizeof(from) : 0,
                      .controlcap = sizeof(control.buf)};
@@ -184,14 +189,13 @@ receive_gro(SocketObject *self, const char *fname, PyObject *const *args, Py_ssi
         return NULL;
     }
     cmsg_close_fds(control.buf, call.msg.controllen);
-    size_t segment = offload_segment_size((size_t)n, control.buf, call.msg.controllen,
-                                          call.msg.flags);
+    size_t segment =
+        offload_segment_size((size_t)n, control.buf, call.msg.controllen, call.msg.flags);
     return gro_result(self, n, segment, &from, want_sender ? &call.msg.namelen : NULL);
 }
 
 static PyObject *
-socket_recv_gro_into(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                     PyObject *kwnames)
+socket_recv_gro_into(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     return receive_gro(self, "recv_gro_into", args, nargs, kwnames, 0);
 }

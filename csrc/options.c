@@ -60,7 +60,7 @@ static const option_row option_rows[OPT_COUNT] = {
 
 int
 option_uint_arg(const char *fname, const char *what, PyObject *obj, unsigned long long max,
-         unsigned long long *out)
+                unsigned long long *out)
 {
     if (!PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s() %s must be an int, not %.100s", fname, what,
@@ -77,8 +77,7 @@ option_uint_arg(const char *fname, const char *what, PyObject *obj, unsigned lon
         return -1;
     }
     if (overflow > 0 || (unsigned long long)value > max) {
-        PyErr_Format(PyExc_OverflowError, "%s() %s must be <= %llu, not %R", fname, what, max,
-                     obj);
+        PyErr_Format(PyExc_OverflowError, "%s() %s must be <= %llu, not %R", fname, what, max, obj);
         return -1;
     }
     *out = (unsigned long long)value;
@@ -106,14 +105,14 @@ ip_arg(module_state *state, const char *fname, const char *what, PyObject *obj, 
 
 int
 option_ipv4_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
-         struct in_addr *out)
+                struct in_addr *out)
 {
     return ip_arg(state, fname, what, obj, AF_INET, out);
 }
 
 int
 option_ipv6_arg(module_state *state, const char *fname, const char *what, PyObject *obj,
-         struct in6_addr *out)
+                struct in6_addr *out)
 {
     return ip_arg(state, fname, what, obj, AF_INET6, out);
 }
@@ -132,15 +131,16 @@ int
 option_getsockopt(SocketObject *self, int level, int name, void *value, sys_socklen_t *len)
 {
     sys_socket_t fd = socket_checked_fd(self);
-    return fd == SYS_INVALID_SOCKET ? -1 : option_checked(sys_getsockopt(fd, level, name, value, len));
+    return fd == SYS_INVALID_SOCKET ? -1
+                                    : option_checked(sys_getsockopt(fd, level, name, value, len));
 }
 
 int
-option_setsockopt(SocketObject *self, int level, int name, const void *value,
-                  sys_socklen_t len)
+option_setsockopt(SocketObject *self, int level, int name, const void *value, sys_socklen_t len)
 {
     sys_socket_t fd = socket_checked_fd(self);
-    return fd == SYS_INVALID_SOCKET ? -1 : option_checked(sys_setsockopt(fd, level, name, value, len));
+    return fd == SYS_INVALID_SOCKET ? -1
+                                    : option_checked(sys_setsockopt(fd, level, name, value, len));
 }
 
 /* ---------------------------------------------------------------- values */
@@ -158,13 +158,19 @@ static sys_socklen_t
 value_size(option_shape shape)
 {
     switch (shape) {
-    case SHAPE_U8: return 1;
-    case SHAPE_U64: return sizeof(uint64_t);
-    case SHAPE_LINGER: return sizeof(struct linger);
-    case SHAPE_IPV4: return sizeof(struct in_addr);
+    case SHAPE_U8:
+        return 1;
+    case SHAPE_U64:
+        return sizeof(uint64_t);
+    case SHAPE_LINGER:
+        return sizeof(struct linger);
+    case SHAPE_IPV4:
+        return sizeof(struct in_addr);
     case SHAPE_BYTES:
-    case SHAPE_OPTIONAL_BYTES: return PYSOCK2_NAME_MAX + 1;
-    default: return sizeof(int);
+    case SHAPE_OPTIONAL_BYTES:
+        return PYSOCK2_NAME_MAX + 1;
+    default:
+        return sizeof(int);
     }
 }
 
@@ -184,8 +190,7 @@ name_object(const option_value *v, sys_socklen_t len, int optional)
 }
 
 static PyObject *
-value_object(module_state *state, const option_row *row, const option_value *v,
-             sys_socklen_t len)
+value_object(module_state *state, const option_row *row, const option_value *v, sys_socklen_t len)
 {
     unsigned int u = (unsigned int)v->i;
     switch (row->shape) {
@@ -336,8 +341,10 @@ value_from_object(module_state *state, const option_row *row, const char *fname,
                 return -1;
             }
             if (n == 0) {
-                PyErr_Format(PyExc_ValueError, "%s() interface index must be >= 1; None "
-                             "removes the binding", fname);
+                PyErr_Format(PyExc_ValueError,
+                             "%s() interface index must be >= 1; None "
+                             "removes the binding",
+                             fname);
                 return -1;
             }
         }
@@ -358,8 +365,10 @@ value_from_object(module_state *state, const option_row *row, const char *fname,
         /* A fraction of a second would truncate to 0, which is not a short linger but an
          * abortive close (RST): refuse it rather than change what close() does. */
         if (obj != Py_None && n == 0 && PyObject_IsTrue(obj)) {
-            PyErr_Format(PyExc_ValueError, "%s() linger is in whole seconds: %R would be 0, "
-                         "which resets the connection on close(); pass 0 for that", fname, obj);
+            PyErr_Format(PyExc_ValueError,
+                         "%s() linger is in whole seconds: %R would be 0, "
+                         "which resets the connection on close(); pass 0 for that",
+                         fname, obj);
             return -1;
         }
         memset(&v->linger, 0, sizeof(v->linger));
@@ -418,8 +427,10 @@ option_set(SocketObject *self, const option_row *row, PyObject *obj)
                 return NULL;
             }
             if (usec == 0) {
-                PyErr_Format(PyExc_ValueError, "%s() timeout must be positive; None means "
-                             "no timeout", fname);
+                PyErr_Format(PyExc_ValueError,
+                             "%s() timeout must be positive; None means "
+                             "no timeout",
+                             fname);
                 return NULL;
             }
         }
@@ -443,16 +454,16 @@ option_set(SocketObject *self, const option_row *row, PyObject *obj)
 /* ---------------------------------------------------------------- generated methods */
 
 /* optset_<key> sets row OPT_<key>; the getter's name is the key of a get/set pair. */
-#define SETTER(key)                                                                         \
-    static PyObject *optset_##key(SocketObject *self, PyObject *value)                      \
-    {                                                                                       \
-        return option_set(self, &option_rows[OPT_##key], value);                            \
+#define SETTER(key)                                                    \
+    static PyObject *optset_##key(SocketObject *self, PyObject *value) \
+    {                                                                  \
+        return option_set(self, &option_rows[OPT_##key], value);       \
     }
-#define OPTION_GET(get, level, optname, shape)                                              \
-    static PyObject *optget_##get(SocketObject *self, PyObject *unused)                     \
-    {                                                                                       \
-        (void)unused;                                                                       \
-        return option_get(self, &option_rows[OPT_##get]);                                   \
+#define OPTION_GET(get, level, optname, shape)                          \
+    static PyObject *optget_##get(SocketObject *self, PyObject *unused) \
+    {                                                                   \
+        (void)unused;                                                   \
+        return option_get(self, &option_rows[OPT_##get]);               \
     }
 #define OPTION_SET(set, level, optname, shape) SETTER(set)
 #define OPTION(get, set, level, optname, shape) OPTION_GET(get, level, optname, shape) SETTER(get)
@@ -512,20 +523,18 @@ socket_take_error(SocketObject *self, PyObject *unused)
 
 /* The table macros stringify the option's C name themselves: passed on to another macro
  * first, it would be expanded to its number. */
-#define GET_ENTRY(get, where, shape)                                                        \
-    {#get, (PyCFunction)optget_##get, METH_NOARGS,                                          \
+#define GET_ENTRY(get, where, shape)               \
+    {#get, (PyCFunction)optget_##get, METH_NOARGS, \
      #get "($self, /)\n--\n\nReads " where " as " GET_DOC_##shape "."},
-#define SET_ENTRY(set, key, where, shape)                                                   \
-    {#set, (PyCFunction)optset_##key, METH_O,                                               \
+#define SET_ENTRY(set, key, where, shape)     \
+    {#set, (PyCFunction)optset_##key, METH_O, \
      #set "($self, value, /)\n--\n\nSets " where " to " SET_DOC_##shape "."},
 
 PyMethodDef socket_option_methods[] = {
-#define OPTION_GET(get, level, optname, shape)                                              \
-    GET_ENTRY(get, #optname " (" #level ")", shape)
-#define OPTION_SET(set, level, optname, shape)                                              \
-    SET_ENTRY(set, set, #optname " (" #level ")", shape)
-#define OPTION(get, set, level, optname, shape)                                             \
-    GET_ENTRY(get, #optname " (" #level ")", shape)                                         \
+#define OPTION_GET(get, level, optname, shape) GET_ENTRY(get, #optname " (" #level ")", shape)
+#define OPTION_SET(set, level, optname, shape) SET_ENTRY(set, set, #optname " (" #level ")", shape)
+#define OPTION(get, set, level, optname, shape)     \
+    GET_ENTRY(get, #optname " (" #level ")", shape) \
     SET_ENTRY(set, get, #optname " (" #level ")", shape)
 #include "options_table.h"
 #undef OPTION

@@ -27,16 +27,18 @@ keepalive_ms(module_state *state, const char *what, PyObject *obj, int64_t *ms)
     }
     int64_t units = usec / ((int64_t)SYS_KEEPALIVE_UNIT_MS * 1000);
     if (units == 0) {
-        PyErr_Format(PyExc_ValueError, "set_tcp_keepalive() %s must be at least %d ms here "
+        PyErr_Format(PyExc_ValueError,
+                     "set_tcp_keepalive() %s must be at least %d ms here "
                      "(the kernel counts whole %s), not %R; None leaves the system's setting",
                      what, SYS_KEEPALIVE_UNIT_MS,
                      SYS_KEEPALIVE_UNIT_MS == 1000 ? "seconds" : "milliseconds", obj);
         return -1;
     }
     if (units > SYS_KEEPALIVE_MAX_MS / SYS_KEEPALIVE_UNIT_MS) {
-        PyErr_Format(PyExc_OverflowError, "set_tcp_keepalive() %s %R is over the "
-                     "platform's limit of %lld s", what, obj,
-                     (long long)(SYS_KEEPALIVE_MAX_MS / 1000));
+        PyErr_Format(PyExc_OverflowError,
+                     "set_tcp_keepalive() %s %R is over the "
+                     "platform's limit of %lld s",
+                     what, obj, (long long)(SYS_KEEPALIVE_MAX_MS / 1000));
         return -1;
     }
     *ms = units * SYS_KEEPALIVE_UNIT_MS;
@@ -57,21 +59,24 @@ socket_set_tcp_keepalive(SocketObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     int have_retries = argv[2] != NULL && argv[2] != Py_None;
-    if (have_retries && option_uint_arg("set_tcp_keepalive", "retries", argv[2],
-                                 SYS_KEEPALIVE_MAX_RETRIES, &retries) < 0) {
+    if (have_retries
+        && option_uint_arg("set_tcp_keepalive", "retries", argv[2], SYS_KEEPALIVE_MAX_RETRIES,
+                           &retries)
+               < 0) {
         return NULL;
     }
     if (have_retries && retries == 0) {
         PyErr_SetString(PyExc_ValueError, "set_tcp_keepalive() retries must be at least 1 "
-                        "(None leaves the system's setting)");
+                                          "(None leaves the system's setting)");
         return NULL;
     }
     /* Everything is in range: the system calls below can fail only as a whole (a socket
      * that is not TCP refuses the first option, before SO_KEEPALIVE is turned on). */
     sys_socket_t fd = socket_checked_fd(self);
     if (fd == SYS_INVALID_SOCKET
-        || option_checked(sys_set_tcp_keepalive(fd, time_ms, interval_ms,
-                                                have_retries ? (int)retries : -1)) < 0) {
+        || option_checked(
+               sys_set_tcp_keepalive(fd, time_ms, interval_ms, have_retries ? (int)retries : -1))
+               < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -94,13 +99,15 @@ filter_instruction(PyObject *item, Py_ssize_t i, struct sock_filter *out)
     }
     int rc = 0;
     if (PySequence_Fast_GET_SIZE(seq) != 4) {
-        PyErr_Format(PyExc_ValueError, "attach_filter() instruction %zd must have 4 fields "
-                     "(code, jt, jf, k), not %zd", i, PySequence_Fast_GET_SIZE(seq));
+        PyErr_Format(PyExc_ValueError,
+                     "attach_filter() instruction %zd must have 4 fields "
+                     "(code, jt, jf, k), not %zd",
+                     i, PySequence_Fast_GET_SIZE(seq));
         rc = -1;
     }
     for (int f = 0; rc == 0 && f < 4; f++) {
         rc = option_uint_arg("attach_filter", fields[f], PySequence_Fast_GET_ITEM(seq, f), max[f],
-                      &value[f]);
+                             &value[f]);
     }
     Py_DECREF(seq);
     if (rc == 0) {

@@ -76,8 +76,8 @@ OPTION(ttl_v4, set_ttl_v4, IPPROTO_IP, IP_TTL, U32)
 #if defined(IP_TOS) && !defined(__sun) && !defined(__Fuchsia__)
 OPTION(tos_v4, set_tos_v4, IPPROTO_IP, IP_TOS, U32)
 #endif
-#if defined(IP_RECVTOS) && (defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) \
-                            || defined(_WIN32))
+#if defined(IP_RECVTOS) \
+    && (defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) || defined(_WIN32))
 OPTION(recv_tos_v4, set_recv_tos_v4, IPPROTO_IP, IP_RECVTOS, BOOL)
 #endif
 #ifdef IP_HDRINCL
@@ -153,12 +153,10 @@ OPTION(dccp_service, set_dccp_service, SOL_DCCP, DCCP_SOCKOPT_SERVICE, U32)
 OPTION_SET(set_dccp_ccid, SOL_DCCP, DCCP_SOCKOPT_CCID, U8)
 OPTION_GET(dccp_tx_ccid, SOL_DCCP, DCCP_SOCKOPT_TX_CCID, U32)
 OPTION_GET(dccp_xx_ccid, SOL_DCCP, DCCP_SOCKOPT_RX_CCID, U32)
-OPTION(dccp_server_timewait, set_dccp_server_timewait, SOL_DCCP,
-       DCCP_SOCKOPT_SERVER_TIMEWAIT, BOOL)
+OPTION(dccp_server_timewait, set_dccp_server_timewait, SOL_DCCP, DCCP_SOCKOPT_SERVER_TIMEWAIT, BOOL)
 OPTION(dccp_send_cscov, set_dccp_send_cscov, SOL_DCCP, DCCP_SOCKOPT_SEND_CSCOV, U32)
 OPTION(dccp_recv_cscov, set_dccp_recv_cscov, SOL_DCCP, DCCP_SOCKOPT_RECV_CSCOV, U32)
-OPTION(dccp_qpolicy_txqlen, set_dccp_qpolicy_txqlen, SOL_DCCP, DCCP_SOCKOPT_QPOLICY_TXQLEN,
-       U32)
+OPTION(dccp_qpolicy_txqlen, set_dccp_qpolicy_txqlen, SOL_DCCP, DCCP_SOCKOPT_QPOLICY_TXQLEN, U32)
 OPTION_GET(dccp_cur_mps, SOL_DCCP, DCCP_SOCKOPT_GET_CUR_MPS, U32)
 #endif
 
@@ -179,8 +177,7 @@ OPTION(timestamp_ns, set_timestamp_ns, SOL_SOCKET, SO_TIMESTAMPNS, BOOL)
 OPTION(timestamping, set_timestamping, SOL_SOCKET, SO_TIMESTAMPING, U32)
 #endif
 #ifdef SO_EXCLUSIVEADDRUSE
-OPTION(exclusive_address_use, set_exclusive_address_use, SOL_SOCKET, SO_EXCLUSIVEADDRUSE,
-       BOOL)
+OPTION(exclusive_address_use, set_exclusive_address_use, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, BOOL)
 #endif
 #ifdef IP_MTU_DISCOVER
 OPTION(mtu_discover_v4, set_mtu_discover_v4, IPPROTO_IP, IP_MTU_DISCOVER, NONNEG)
@@ -215,8 +212,8 @@ OPTION(recv_err_v4, set_recv_err_v4, IPPROTO_IP, IP_RECVERR, BOOL)
 OPTION(recv_err_v6, set_recv_err_v6, IPPROTO_IPV6, IPV6_RECVERR, BOOL)
 #endif
 #ifdef IP_BIND_ADDRESS_NO_PORT
-OPTION(bind_address_no_port_v4, set_bind_address_no_port_v4, IPPROTO_IP,
-       IP_BIND_ADDRESS_NO_PORT, BOOL)
+OPTION(bind_address_no_port_v4, set_bind_address_no_port_v4, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
+       BOOL)
 #endif
 #ifdef IP_UNICAST_IF
 OPTION(unicast_if_v4, set_unicast_if_v4, IPPROTO_IP, IP_UNICAST_IF, BE_U32)
@@ -231,8 +228,7 @@ OPTION(unicast_if_v6, set_unicast_if_v6, IPPROTO_IPV6, IPV6_UNICAST_IF, BE_U32)
 OPTION(tcp_fastopen, set_tcp_fastopen, IPPROTO_TCP, TCP_FASTOPEN, NONNEG)
 #endif
 #if defined(TCP_FASTOPEN_CONNECT) && defined(__linux__)
-OPTION(tcp_fastopen_connect, set_tcp_fastopen_connect, IPPROTO_TCP, TCP_FASTOPEN_CONNECT,
-       BOOL)
+OPTION(tcp_fastopen_connect, set_tcp_fastopen_connect, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, BOOL)
 #endif
 #ifdef __linux__
 OPTION(udp_segment, set_udp_segment, SOL_UDP, UDP_SEGMENT, NONNEG)

@@ -50,7 +50,8 @@ typedef struct {
 } SockAddrObject;
 
 /* Fills storage/len from a SockAddr or anything SockAddr(...) accepts; 0 or -1 (raised). */
-int sockaddr_from_object(module_state *state, PyObject *obj, struct sockaddr_storage *storage, sys_socklen_t *len);
+int sockaddr_from_object(module_state *state, PyObject *obj, struct sockaddr_storage *storage,
+                         sys_socklen_t *len);
 /* A new SockAddr (of the registered public class) holding the first `len` bytes. */
 PyObject *sockaddr_new(module_state *state, const struct sockaddr_storage *storage,
                        sys_socklen_t len);
@@ -58,7 +59,7 @@ extern PyType_Spec sockaddr_spec;
 /* The 4 (AF_INET) or 16 (AF_INET6) bytes of a numeric host given as a str or an ipaddress
  * object; an IPv6 "%scope" suffix fills *scope_id. ValueError for a name. */
 int sockaddr_parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
-               uint32_t *scope_id);
+                        uint32_t *scope_id);
 /* ipaddress.IPv4Address / IPv6Address of 4 or 16 raw bytes. */
 PyObject *sockaddr_ip_object(module_state *state, int family, const void *raw);
 
@@ -188,16 +189,14 @@ socket_try_call(SocketObject *self, sys_call_fn fn, void *ctx, int *flags)
     return socket_try_call_slow(self, fn, ctx, flags);
 }
 /* socket_try_call(), then socket_call() when the call must wait; `sends` as SOCKET_SENDS. */
-ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags,
-                            int sends);
+ptrdiff_t socket_call_flags(SocketObject *self, sys_call_fn fn, void *ctx, int *flags, int sends);
 #ifdef MSG_DONTWAIT
 #  define IS_DONTWAIT(flags) (((flags) & MSG_DONTWAIT) != 0)
 #else
 #  define IS_DONTWAIT(flags) 0
 #endif
 /* The SockAddr for a sender: the socket's cached one when the raw bytes are equal. */
-PyObject *socket_sender(SocketObject *self, const struct sockaddr_storage *from,
-                        sys_socklen_t len);
+PyObject *socket_sender(SocketObject *self, const struct sockaddr_storage *from, sys_socklen_t len);
 
 /* The monotonic deadline `usec` microseconds after `start_ns`, or -1 (none) when usec is
  * 0 or the sum is past what the clock can count (about 292 years: no one could tell the
@@ -224,9 +223,9 @@ int connect_with_timeout(SocketObject *self, const struct sockaddr *addr, sys_so
 /* Parses FASTCALL positional + keyword arguments by name into out[]; missing optional ones
  * stay NULL. No tuple or dict is built. The first `positional` names may be passed by
  * position, the rest only by keyword. */
-int args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                      PyObject *kwnames, const char *const *names, Py_ssize_t required,
-                      Py_ssize_t positional, Py_ssize_t total, PyObject **out);
+int args_parse_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      const char *const *names, Py_ssize_t required, Py_ssize_t positional,
+                      Py_ssize_t total, PyObject **out);
 static inline int
 args_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
            const char *const *names, Py_ssize_t required, Py_ssize_t total, PyObject **out)
@@ -241,9 +240,9 @@ int args_parse_flags_slow(const char *fname, PyObject *const *args, Py_ssize_t n
                           PyObject *kwnames, const char *const *names, Py_ssize_t required,
                           Py_ssize_t total, PyObject **out, int *flags);
 static inline int
-args_parse_flags(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                 PyObject *kwnames, const char *const *names, Py_ssize_t required,
-                 Py_ssize_t total, PyObject **out, int *flags)
+args_parse_flags(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                 const char *const *names, Py_ssize_t required, Py_ssize_t total, PyObject **out,
+                 int *flags)
 {
     if (kwnames == NULL && nargs >= required && nargs < total) {
         for (Py_ssize_t i = 0; i < total; i++) {
@@ -252,8 +251,7 @@ args_parse_flags(const char *fname, PyObject *const *args, Py_ssize_t nargs,
         *flags = 0;
         return 0;
     }
-    return args_parse_flags_slow(fname, args, nargs, kwnames, names, required, total, out,
-                                 flags);
+    return args_parse_flags_slow(fname, args, nargs, kwnames, names, required, total, out, flags);
 }
 int args_int(const char *fname, const char *what, PyObject *obj, int *out);
 int args_size(const char *fname, const char *what, PyObject *obj, Py_ssize_t *out);

@@ -50,8 +50,7 @@ static int
 u32_from_object(PyObject *obj, const char *what, unsigned long max, uint32_t *out)
 {
     if (!PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
-                     Py_TYPE(obj)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(obj)->tp_name);
         return -1;
     }
     unsigned long value = PyLong_AsUnsignedLong(obj);
@@ -115,7 +114,7 @@ is_ip_address(module_state *state, PyObject *host)
  * For IPv6 text, an optional "%scope" (a number or an interface name) fills *scope_id. */
 int
 sockaddr_parse_host(module_state *state, PyObject *host, int *family, unsigned char raw[16],
-           uint32_t *scope_id)
+                    uint32_t *scope_id)
 {
     if (!PyUnicode_Check(host)) {
         int is_ip = is_ip_address(state, host);
@@ -188,7 +187,8 @@ ip_from_tuple(module_state *state, PyObject *tuple, struct sockaddr_storage *sto
     if (n < 2 || n > 4) {
         PyErr_Format(PyExc_TypeError,
                      "an IP address tuple is (host, port) or (host, port, flowinfo, scope_id), "
-                     "not a %zd-tuple", n);
+                     "not a %zd-tuple",
+                     n);
         return -1;
     }
     int family;
@@ -215,8 +215,8 @@ ip_from_tuple(module_state *state, PyObject *tuple, struct sockaddr_storage *sto
     if (n > 2 && u32_from_object(PyTuple_GET_ITEM(tuple, 2), "flowinfo", 0xfffff, &flowinfo) < 0) {
         return -1;
     }
-    if (n > 3 && u32_from_object(PyTuple_GET_ITEM(tuple, 3), "scope_id", 0xffffffffUL,
-                                 &scope_id) < 0) {
+    if (n > 3
+        && u32_from_object(PyTuple_GET_ITEM(tuple, 3), "scope_id", 0xffffffffUL, &scope_id) < 0) {
         return -1;
     }
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)storage;
@@ -246,8 +246,10 @@ unix_from_bytes(const char *path, Py_ssize_t n, struct sockaddr_storage *storage
         return -1;
 #endif
         if (n > SUN_PATH_SIZE) {
-            PyErr_Format(PyExc_ValueError, "abstract name must be at most %zd bytes with its "
-                         "leading NUL", SUN_PATH_SIZE);
+            PyErr_Format(PyExc_ValueError,
+                         "abstract name must be at most %zd bytes with its "
+                         "leading NUL",
+                         SUN_PATH_SIZE);
             return -1;
         }
     }
@@ -278,14 +280,12 @@ unix_from_object(PyObject *obj, struct sockaddr_storage *storage, sys_socklen_t 
     if (path == NULL) {
         return -1;
     }
-    PyObject *encoded = PyUnicode_Check(path) ? PyUnicode_EncodeFSDefault(path)
-                                              : Py_NewRef(path);
+    PyObject *encoded = PyUnicode_Check(path) ? PyUnicode_EncodeFSDefault(path) : Py_NewRef(path);
     Py_DECREF(path);
     if (encoded == NULL) {
         return -1;
     }
-    int rc = unix_from_bytes(PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded), storage,
-                             len);
+    int rc = unix_from_bytes(PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded), storage, len);
     Py_DECREF(encoded);
     return rc;
 }
@@ -308,7 +308,8 @@ sockaddr_from_object(module_state *state, PyObject *obj, struct sockaddr_storage
     }
     PyErr_Format(PyExc_TypeError,
                  "an address must be a SockAddr, an (host, port) tuple or a Unix path, "
-                 "not %.100s", Py_TYPE(obj)->tp_name);
+                 "not %.100s",
+                 Py_TYPE(obj)->tp_name);
     return -1;
 }
 
@@ -421,13 +422,18 @@ static sys_socklen_t
 min_len_of_family(int family)
 {
     switch (family) {
-    case AF_INET: return sizeof(struct sockaddr_in);
-    case AF_INET6: return sizeof(struct sockaddr_in6);
-    case AF_UNIX: return UNIX_PATH_OFFSET;
+    case AF_INET:
+        return sizeof(struct sockaddr_in);
+    case AF_INET6:
+        return sizeof(struct sockaddr_in6);
+    case AF_UNIX:
+        return UNIX_PATH_OFFSET;
 #ifdef SYS_HAS_VSOCK
-    case AF_VSOCK: return sizeof(struct sockaddr_vm);
+    case AF_VSOCK:
+        return sizeof(struct sockaddr_vm);
 #endif
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -459,7 +465,8 @@ sockaddr_of_raw(PyObject *cls, PyObject *raw, const char *fname, int strict)
         PyErr_SetString(PyExc_ValueError, "raw socket address has family AF_UNSPEC");
         goto done;
     }
-    if (view.len < min_len || (family == AF_UNIX && view.len > (Py_ssize_t)sizeof(struct sockaddr_un))) {
+    if (view.len < min_len
+        || (family == AF_UNIX && view.len > (Py_ssize_t)sizeof(struct sockaddr_un))) {
         PyErr_Format(PyExc_ValueError, "%zd bytes is not a valid length for address family %d",
                      view.len, family);
         goto done;
@@ -593,9 +600,12 @@ sockaddr_as_socket(SockAddrObject *self, PyObject *unused)
 {
     (void)unused;
     switch (FAMILY(self)) {
-    case AF_INET: return as_ipv4_tuple(self);
-    case AF_INET6: return as_ipv6_tuple(self);
-    default: Py_RETURN_NONE;
+    case AF_INET:
+        return as_ipv4_tuple(self);
+    case AF_INET6:
+        return as_ipv6_tuple(self);
+    default:
+        Py_RETURN_NONE;
     }
 }
 
@@ -647,8 +657,8 @@ sockaddr_ip(SockAddrObject *self, PyObject *unused)
     if (state == NULL) {
         return NULL;
     }
-    return sockaddr_ip_object(state, family, family == AF_INET
-                                                ? (const void *)&SIN(self)->sin_addr
+    return sockaddr_ip_object(state, family,
+                              family == AF_INET ? (const void *)&SIN(self)->sin_addr
                                                 : (const void *)&SIN6(self)->sin6_addr);
 }
 
@@ -657,9 +667,12 @@ sockaddr_port(SockAddrObject *self, PyObject *unused)
 {
     (void)unused;
     switch (FAMILY(self)) {
-    case AF_INET: return PyLong_FromLong(ntohs(SIN(self)->sin_port));
-    case AF_INET6: return PyLong_FromLong(ntohs(SIN6(self)->sin6_port));
-    default: Py_RETURN_NONE;
+    case AF_INET:
+        return PyLong_FromLong(ntohs(SIN(self)->sin_port));
+    case AF_INET6:
+        return PyLong_FromLong(ntohs(SIN6(self)->sin6_port));
+    default:
+        Py_RETURN_NONE;
     }
 }
 
@@ -719,8 +732,7 @@ sockaddr_repr(SockAddrObject *self)
         const char *path = SUN(self)->sun_path;
         if (n > 0 && path[0] == '\0') {
             inner = PyBytes_FromStringAndSize(path + 1, n - 1);
-            result = inner == NULL ? NULL
-                                   : PyUnicode_FromFormat("SockAddr.abstract(%R)", inner);
+            result = inner == NULL ? NULL : PyUnicode_FromFormat("SockAddr.abstract(%R)", inner);
         }
         else {
             inner = n <= 0 ? PyBytes_FromStringAndSize("", 0) : sockaddr_as_pathname(self, NULL);
@@ -798,8 +810,7 @@ sockaddr_reduce(SockAddrObject *self, PyObject *unused)
     if (unpickle == NULL) {
         return NULL;
     }
-    return Py_BuildValue("(N(y#))", unpickle, (const char *)&self->storage,
-                         (Py_ssize_t)self->len);
+    return Py_BuildValue("(N(y#))", unpickle, (const char *)&self->storage, (Py_ssize_t)self->len);
 }
 
 /* An immutable value: a copy, shallow or deep, is the object itself. */
@@ -822,11 +833,13 @@ static PyMethodDef sockaddr_methods[] = {
     {"__bytes__", (PyCFunction)sockaddr_bytes, METH_NOARGS,
      "__bytes__($self, /)\n--\n\nThe raw sockaddr bytes (len of them), as the kernel takes them."},
     {"unix", (PyCFunction)sockaddr_unix, METH_O | METH_CLASS,
-     "unix($type, path, /)\n--\n\nReturns SockAddr: a Unix address; a leading NUL makes an abstract name, "
+     "unix($type, path, /)\n--\n\nReturns SockAddr: a Unix address; a leading NUL makes an "
+     "abstract name, "
      "'' an unnamed one."},
 #ifdef HAVE_ABSTRACT_NAMESPACE
     {"abstract", (PyCFunction)sockaddr_abstract, METH_O | METH_CLASS,
-     "abstract($type, name, /)\n--\n\nReturns SockAddr: a name in Linux's abstract Unix namespace."},
+     "abstract($type, name, /)\n--\n\nReturns SockAddr: a name in Linux's abstract Unix "
+     "namespace."},
 #endif
 #ifdef SYS_HAS_VSOCK
     {"vsock", (PyCFunction)(void (*)(void))sockaddr_vsock, METH_FASTCALL | METH_CLASS,
@@ -836,11 +849,16 @@ static PyMethodDef sockaddr_methods[] = {
      "_unpickle($type, raw, /)\n--\n\nInternal: the SockAddr a pickle holds (from_bytes, also "
      "taking the empty and AF_UNSPEC addresses the kernel returns)."},
     {"from_bytes", (PyCFunction)sockaddr_from_bytes, METH_O | METH_CLASS,
-     "from_bytes($type, raw, /)\n--\n\nReturns SockAddr: a raw sockaddr, length and family validated."},
-    {"domain", (PyCFunction)sockaddr_domain, METH_NOARGS, "domain($self, /)\n--\n\nThe address family."},
-    {"is_ipv4", (PyCFunction)sockaddr_is_ipv4, METH_NOARGS, "is_ipv4($self, /)\n--\n\nWhether this is AF_INET."},
-    {"is_ipv6", (PyCFunction)sockaddr_is_ipv6, METH_NOARGS, "is_ipv6($self, /)\n--\n\nWhether this is AF_INET6."},
-    {"is_unix", (PyCFunction)sockaddr_is_unix, METH_NOARGS, "is_unix($self, /)\n--\n\nWhether this is AF_UNIX."},
+     "from_bytes($type, raw, /)\n--\n\nReturns SockAddr: a raw sockaddr, length and family "
+     "validated."},
+    {"domain", (PyCFunction)sockaddr_domain, METH_NOARGS,
+     "domain($self, /)\n--\n\nThe address family."},
+    {"is_ipv4", (PyCFunction)sockaddr_is_ipv4, METH_NOARGS,
+     "is_ipv4($self, /)\n--\n\nWhether this is AF_INET."},
+    {"is_ipv6", (PyCFunction)sockaddr_is_ipv6, METH_NOARGS,
+     "is_ipv6($self, /)\n--\n\nWhether this is AF_INET6."},
+    {"is_unix", (PyCFunction)sockaddr_is_unix, METH_NOARGS,
+     "is_unix($self, /)\n--\n\nWhether this is AF_UNIX."},
 #ifndef _WIN32
     {"is_unnamed", (PyCFunction)sockaddr_is_unnamed, METH_NOARGS,
      "is_unnamed($self, /)\n--\n\nWhether this is an unnamed Unix address."},
@@ -850,12 +868,14 @@ static PyMethodDef sockaddr_methods[] = {
     {"as_socket_ipv4", (PyCFunction)sockaddr_as_socket_ipv4, METH_NOARGS,
      "as_socket_ipv4($self, /)\n--\n\n(host, port) of an IPv4 address, or None."},
     {"as_socket_ipv6", (PyCFunction)sockaddr_as_socket_ipv6, METH_NOARGS,
-     "as_socket_ipv6($self, /)\n--\n\n(host, port, flowinfo, scope_id) of an IPv6 address, or None."},
+     "as_socket_ipv6($self, /)\n--\n\n(host, port, flowinfo, scope_id) of an IPv6 address, or "
+     "None."},
     {"as_pathname", (PyCFunction)sockaddr_as_pathname, METH_NOARGS,
      "as_pathname($self, /)\n--\n\nThe path of a pathname Unix address, or None."},
 #ifdef HAVE_ABSTRACT_NAMESPACE
     {"as_abstract_namespace", (PyCFunction)sockaddr_as_abstract_namespace, METH_NOARGS,
-     "as_abstract_namespace($self, /)\n--\n\nThe name of an abstract Unix address (without the leading NUL), or None."},
+     "as_abstract_namespace($self, /)\n--\n\nThe name of an abstract Unix address (without the "
+     "leading NUL), or None."},
 #endif
 #ifdef SYS_HAS_VSOCK
     {"as_vsock_address", (PyCFunction)sockaddr_as_vsock_address, METH_NOARGS,
@@ -863,7 +883,8 @@ static PyMethodDef sockaddr_methods[] = {
 #endif
     {"ip", (PyCFunction)sockaddr_ip, METH_NOARGS,
      "ip($self, /)\n--\n\nThe ipaddress.IPv4Address/IPv6Address of an IP address, or None."},
-    {"port", (PyCFunction)sockaddr_port, METH_NOARGS, "port($self, /)\n--\n\nThe port of an IP address, or None."},
+    {"port", (PyCFunction)sockaddr_port, METH_NOARGS,
+     "port($self, /)\n--\n\nThe port of an IP address, or None."},
     {"__reduce__", (PyCFunction)sockaddr_reduce, METH_NOARGS,
      "__reduce__($self, /)\n--\n\nPickles as the raw bytes, validated again on load."},
     {"__copy__", (PyCFunction)sockaddr_copy, METH_NOARGS,

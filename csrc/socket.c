@@ -55,7 +55,8 @@ create(PyTypeObject *cls, const char *fname, PyObject *const *args, Py_ssize_t n
 {
     module_state *state = module_state_of_type(cls);
     int domain, type, protocol;
-    if (state == NULL || parse_new_args(fname, args, nargs, kwnames, &domain, &type, &protocol) < 0) {
+    if (state == NULL
+        || parse_new_args(fname, args, nargs, kwnames, &domain, &type, &protocol) < 0) {
         return NULL;
     }
     sys_socket_t fd = sys_socket(domain, type, protocol, raw);
@@ -115,7 +116,8 @@ make_pair(PyObject *cls, const char *fname, PyObject *const *args, Py_ssize_t na
 {
     module_state *state = module_state_of_type((PyTypeObject *)cls);
     int domain, type, protocol;
-    if (state == NULL || parse_new_args(fname, args, nargs, kwnames, &domain, &type, &protocol) < 0) {
+    if (state == NULL
+        || parse_new_args(fname, args, nargs, kwnames, &domain, &type, &protocol) < 0) {
         return NULL;
     }
     sys_socket_t fds[2];
@@ -372,13 +374,13 @@ socket_family(SocketObject *self, sys_socket_t fd)
     WSAPROTOCOL_INFOW info;
     sys_socklen_t len = sizeof(info);
     family = sys_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL_INFOW, (void *)&info, &len) < 0
-                 ? AF_UNSPEC : info.iAddressFamily;
+                 ? AF_UNSPEC
+                 : info.iAddressFamily;
 #else
     struct sockaddr_storage name;
     sys_socklen_t len = sizeof(name);
     memset(&name, 0, sizeof(name));
-    family = sys_getsockname(fd, (struct sockaddr *)&name, &len) < 0 ? AF_UNSPEC
-                                                                     : name.ss_family;
+    family = sys_getsockname(fd, (struct sockaddr *)&name, &len) < 0 ? AF_UNSPEC : name.ss_family;
 #endif
     compat_atomic_store_int_relaxed(&self->family, family);
     return family;
@@ -388,15 +390,21 @@ static const char *
 family_name(int family, char *buf, size_t size)
 {
     switch (family) {
-    case AF_INET: return "AF_INET";
-    case AF_INET6: return "AF_INET6";
+    case AF_INET:
+        return "AF_INET";
+    case AF_INET6:
+        return "AF_INET6";
 #ifdef AF_PACKET
-    case AF_PACKET: return "AF_PACKET";
+    case AF_PACKET:
+        return "AF_PACKET";
 #endif
 #ifdef AF_VSOCK
-    case AF_VSOCK: return "AF_VSOCK";
+    case AF_VSOCK:
+        return "AF_VSOCK";
 #endif
-    default: PyOS_snprintf(buf, size, "family %d", family); return buf;
+    default:
+        PyOS_snprintf(buf, size, "family %d", family);
+        return buf;
     }
 }
 
@@ -413,8 +421,8 @@ socket_address_arg(SocketObject *self, const char *fname, PyObject *obj,
             char buf[32];
             PyErr_Format(PyExc_TypeError,
                          "%s(): an %s socket takes a (host, port) tuple or a SockAddr, "
-                         "not %.100s (a str, bytes or path is a Unix address)", fname,
-                         family_name(family, buf, sizeof(buf)), Py_TYPE(obj)->tp_name);
+                         "not %.100s (a str, bytes or path is a Unix address)",
+                         fname, family_name(family, buf, sizeof(buf)), Py_TYPE(obj)->tp_name);
             return -1;
         }
     }
@@ -512,7 +520,7 @@ do_accept(sys_socket_t fd, void *arg)
     }
     else
 #endif
-    conn = sys_accept(fd, (struct sockaddr *)&ctx->storage, &ctx->len, ctx->raw);
+        conn = sys_accept(fd, (struct sockaddr *)&ctx->storage, &ctx->len, ctx->raw);
     /* A SOCKET is a handle, not a small int, on Windows; it still fits ptrdiff_t. */
     return conn == SYS_INVALID_SOCKET ? -1 : (ptrdiff_t)conn;
 }
@@ -610,8 +618,10 @@ socket_shutdown(SocketObject *self, PyObject *arg)
         return NULL;
     }
     if (how != SYS_SHUT_RD && how != SYS_SHUT_WR && how != SYS_SHUT_RDWR) {
-        PyErr_Format(PyExc_ValueError, "shutdown() how must be Shutdown.READ, WRITE or BOTH, "
-                     "not %d", how);
+        PyErr_Format(PyExc_ValueError,
+                     "shutdown() how must be Shutdown.READ, WRITE or BOTH, "
+                     "not %d",
+                     how);
         return NULL;
     }
     sys_socket_t fd = socket_checked_fd(self);
@@ -700,12 +710,15 @@ socket_set_no_inherit(SocketObject *self, PyObject *arg)
 
 static PyMethodDef socket_methods[] = {
     {"new_raw", FASTCALL_KW(socket_new_raw) | METH_CLASS,
-     "new_raw($type, domain, type, protocol=None)\n--\n\nA socket with no flags set (no close-on-exec)."},
+     "new_raw($type, domain, type, protocol=None)\n--\n\nA socket with no flags set (no "
+     "close-on-exec)."},
 #ifdef SYS_HAS_SOCKETPAIR
     {"pair", FASTCALL_KW(socket_pair) | METH_CLASS,
-     "pair($type, domain, type, protocol=None)\n--\n\nReturns (Socket, Socket): connected, close-on-exec."},
+     "pair($type, domain, type, protocol=None)\n--\n\nReturns (Socket, Socket): connected, "
+     "close-on-exec."},
     {"pair_raw", FASTCALL_KW(socket_pair_raw) | METH_CLASS,
-     "pair_raw($type, domain, type, protocol=None)\n--\n\nReturns (Socket, Socket): with no flags set."},
+     "pair_raw($type, domain, type, protocol=None)\n--\n\nReturns (Socket, Socket): with no flags "
+     "set."},
 #endif
     {"from_fd", (PyCFunction)socket_from_fd, METH_O | METH_CLASS,
      "from_fd($type, fd, /)\n--\n\nReturns Socket: takes ownership of an open socket descriptor."},
@@ -714,14 +727,17 @@ static PyMethodDef socket_methods[] = {
     {"fileno", (PyCFunction)socket_fileno, METH_NOARGS,
      "fileno($self, /)\n--\n\nThe descriptor, or -1 once closed or detached."},
     {"detach", (PyCFunction)socket_detach, METH_NOARGS,
-     "detach($self, /)\n--\n\nGives up the descriptor without closing it and returns it (-1 if closed)."},
+     "detach($self, /)\n--\n\nGives up the descriptor without closing it and returns it (-1 if "
+     "closed)."},
     {"close", (PyCFunction)socket_close, METH_NOARGS,
-     "close($self, /)\n--\n\nCloses the descriptor (idempotent); a borrowed one is released, never closed."},
+     "close($self, /)\n--\n\nCloses the descriptor (idempotent); a borrowed one is released, never "
+     "closed."},
     {"__enter__", (PyCFunction)socket_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nReturns the socket."},
     {"__exit__", (PyCFunction)(void (*)(void))socket_exit, METH_FASTCALL,
      "__exit__($self, *args)\n--\n\nCloses the socket (close())."},
-    {"bind", (PyCFunction)socket_bind, METH_O, "bind($self, address, /)\n--\n\nBinds to a local address."},
+    {"bind", (PyCFunction)socket_bind, METH_O,
+     "bind($self, address, /)\n--\n\nBinds to a local address."},
     {"connect", (PyCFunction)socket_connect, METH_O,
      "connect($self, address, /)\n--\n\nConnects (waits for the outcome after a signal, PEP 475)."},
     {"connect_timeout", FASTCALL_KW(socket_connect_timeout),
@@ -732,13 +748,17 @@ static PyMethodDef socket_methods[] = {
     {"accept", (PyCFunction)socket_accept, METH_NOARGS,
      "accept($self, /)\n--\n\nReturns (Socket, SockAddr): the new socket is close-on-exec."},
     {"accept_raw", (PyCFunction)socket_accept_raw, METH_NOARGS,
-     "accept_raw($self, /)\n--\n\nReturns (Socket, SockAddr): with no flags set on the new socket."},
+     "accept_raw($self, /)\n--\n\nReturns (Socket, SockAddr): with no flags set on the new "
+     "socket."},
 #ifdef SYS_HAS_ACCEPT4
     {"accept4", (PyCFunction)socket_accept4, METH_O,
-     "accept4($self, flags, /)\n--\n\nReturns (Socket, SockAddr): accept4(2) with SOCK_NONBLOCK/SOCK_CLOEXEC flags."},
+     "accept4($self, flags, /)\n--\n\nReturns (Socket, SockAddr): accept4(2) with "
+     "SOCK_NONBLOCK/SOCK_CLOEXEC flags."},
 #endif
-    {"local_addr", (PyCFunction)socket_local_addr, METH_NOARGS, "local_addr($self, /)\n--\n\nThe bound address."},
-    {"peer_addr", (PyCFunction)socket_peer_addr, METH_NOARGS, "peer_addr($self, /)\n--\n\nThe connected peer's address."},
+    {"local_addr", (PyCFunction)socket_local_addr, METH_NOARGS,
+     "local_addr($self, /)\n--\n\nThe bound address."},
+    {"peer_addr", (PyCFunction)socket_peer_addr, METH_NOARGS,
+     "peer_addr($self, /)\n--\n\nThe connected peer's address."},
     {"shutdown", (PyCFunction)socket_shutdown, METH_O,
      "shutdown($self, how, /)\n--\n\nShuts down reading, writing or both (a Shutdown)."},
     {"try_clone", (PyCFunction)socket_try_clone, METH_NOARGS,
@@ -758,8 +778,7 @@ static PyMethodDef socket_methods[] = {
 };
 
 static PyGetSetDef socket_getset[] = {
-    {"closed", (getter)socket_get_closed, NULL, "Whether the socket is closed or detached.",
-     NULL},
+    {"closed", (getter)socket_get_closed, NULL, "Whether the socket is closed or detached.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -786,7 +805,7 @@ static PyType_Slot socket_slots[] = {
 PyType_Spec socket_spec = {
     .name = "pysock2.Socket",
     .basicsize = sizeof(SocketObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
-             | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags =
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = socket_slots,
 };

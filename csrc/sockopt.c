@@ -20,8 +20,7 @@ level_and_name(const char *fname, PyObject *const *argv, int *level, int *optnam
 }
 
 static PyObject *
-socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                  PyObject *kwnames)
+socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"level", "optname", "buflen"};
     PyObject *argv[3];
@@ -63,16 +62,14 @@ socket_getsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(result);
         return error_set_from_sys(sys_last_error());
     }
-    if ((Py_ssize_t)len < buflen
-        && _PyBytes_Resize(&result, (Py_ssize_t)(len > 0 ? len : 0)) < 0) {
+    if ((Py_ssize_t)len < buflen && _PyBytes_Resize(&result, (Py_ssize_t)(len > 0 ? len : 0)) < 0) {
         return NULL;
     }
     return result;
 }
 
 static PyObject *
-socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
-                  PyObject *kwnames)
+socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"level", "optname", "value", "optlen"};
     PyObject *argv[4];
@@ -117,7 +114,8 @@ socket_setsockopt(SocketObject *self, PyObject *const *args, Py_ssize_t nargs,
     else {
         PyErr_Format(PyExc_TypeError,
                      "setsockopt() value must be an int, a bytes-like object or None, "
-                     "not %.100s", Py_TYPE(value)->tp_name);
+                     "not %.100s",
+                     Py_TYPE(value)->tp_name);
         return NULL;
     }
     PyObject *result = NULL;

@@ -73,15 +73,15 @@ typedef socklen_t sys_socklen_t;
 #  if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__)
 #    define SYS_HAS_SENDFILE 1
 #  endif
-#  if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) \
-      || defined(__OpenBSD__) || defined(__DragonFly__)
+#  if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) \
+      || defined(__DragonFly__)
 #    define SYS_HAS_ACCEPT4 1
 #  endif
 #endif
 
 /* BSD-derived systems carry the address length in the first byte of every sockaddr. */
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) \
-    || defined(__OpenBSD__) || defined(__DragonFly__)
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) \
+    || defined(__DragonFly__)
 #  define SYS_HAS_SA_LEN 1
 #endif
 
@@ -178,8 +178,8 @@ int sys_get_timeout(sys_socket_t fd, int name, int64_t *usec);
 
 /* Scalar I/O; lengths are clamped to what the platform accepts in one call. */
 ptrdiff_t sys_recv(sys_socket_t fd, void *buf, size_t len, int flags);
-ptrdiff_t sys_recvfrom(sys_socket_t fd, void *buf, size_t len, int flags,
-                       struct sockaddr *addr, sys_socklen_t *addrlen);
+ptrdiff_t sys_recvfrom(sys_socket_t fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                       sys_socklen_t *addrlen);
 ptrdiff_t sys_send(sys_socket_t fd, const void *buf, size_t len, int flags);
 ptrdiff_t sys_sendto(sys_socket_t fd, const void *buf, size_t len, int flags,
                      const struct sockaddr *addr, sys_socklen_t addrlen);
@@ -283,12 +283,28 @@ int64_t sys_monotonic_ns(void);
  * CMSG_SPACE / CMSG_LEN arithmetic, with no pointer into a real msghdr needed. */
 #ifdef _WIN32
 typedef WSACMSGHDR sys_cmsghdr;
-static inline size_t sys_cmsg_space(size_t n) { return WSA_CMSG_SPACE(n); }
-static inline size_t sys_cmsg_len(size_t n) { return WSA_CMSG_LEN(n); }
+static inline size_t
+sys_cmsg_space(size_t n)
+{
+    return WSA_CMSG_SPACE(n);
+}
+static inline size_t
+sys_cmsg_len(size_t n)
+{
+    return WSA_CMSG_LEN(n);
+}
 #else
 typedef struct cmsghdr sys_cmsghdr;
-static inline size_t sys_cmsg_space(size_t n) { return CMSG_SPACE(n); }
-static inline size_t sys_cmsg_len(size_t n) { return CMSG_LEN(n); }
+static inline size_t
+sys_cmsg_space(size_t n)
+{
+    return CMSG_SPACE(n);
+}
+static inline size_t
+sys_cmsg_len(size_t n)
+{
+    return CMSG_LEN(n);
+}
 #endif
 /* The distance from a header whose cmsg_len is `len` (>= sys_cmsg_len(0)) to the next. */
 static inline size_t
@@ -329,10 +345,26 @@ sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
     m->msg_hdr.msg_namelen = namelen;
     m->msg_hdr.msg_controllen = controllen;
 }
-static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->msg_len; }
-static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg_hdr.msg_namelen; }
-static inline size_t sys_mmsg_controllen(const sys_mmsg *m) { return m->msg_hdr.msg_controllen; }
-static inline int sys_mmsg_flags(const sys_mmsg *m) { return m->msg_hdr.msg_flags; }
+static inline size_t
+sys_mmsg_len(const sys_mmsg *m)
+{
+    return m->msg_len;
+}
+static inline sys_socklen_t
+sys_mmsg_namelen(const sys_mmsg *m)
+{
+    return m->msg_hdr.msg_namelen;
+}
+static inline size_t
+sys_mmsg_controllen(const sys_mmsg *m)
+{
+    return m->msg_hdr.msg_controllen;
+}
+static inline int
+sys_mmsg_flags(const sys_mmsg *m)
+{
+    return m->msg_hdr.msg_flags;
+}
 /* Receives up to `count` datagrams; waits (unless the socket or `flags` say otherwise) for
  * the first one only and takes the rest only if already queued (MSG_WAITFORONE). Returns
  * the number received (>= 1) or -1; an error after the first is reported by the next
@@ -366,10 +398,26 @@ sys_mmsg_rearm(sys_mmsg *m, sys_socklen_t namelen, size_t controllen)
     m->msg.namelen = namelen;
     m->msg.controllen = controllen;
 }
-static inline size_t sys_mmsg_len(const sys_mmsg *m) { return m->len; }
-static inline sys_socklen_t sys_mmsg_namelen(const sys_mmsg *m) { return m->msg.namelen; }
-static inline size_t sys_mmsg_controllen(const sys_mmsg *m) { return m->msg.controllen; }
-static inline int sys_mmsg_flags(const sys_mmsg *m) { return m->msg.flags; }
+static inline size_t
+sys_mmsg_len(const sys_mmsg *m)
+{
+    return m->len;
+}
+static inline sys_socklen_t
+sys_mmsg_namelen(const sys_mmsg *m)
+{
+    return m->msg.namelen;
+}
+static inline size_t
+sys_mmsg_controllen(const sys_mmsg *m)
+{
+    return m->msg.controllen;
+}
+static inline int
+sys_mmsg_flags(const sys_mmsg *m)
+{
+    return m->msg.flags;
+}
 #endif
 
 #endif /* PYSOCK2_SYS_H */

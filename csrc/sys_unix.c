@@ -42,13 +42,28 @@ sys_init(int *err)
 
 void
 sys_fini(void)
-{
-}
+{}
 
-int sys_last_error(void) { return errno; }
-int sys_error_is_interrupted(int err) { return err == EINTR; }
-int sys_error_in_progress(int err) { return err == EINPROGRESS; }
-int sys_connect_pending(int err) { return err == EINPROGRESS; }
+int
+sys_last_error(void)
+{
+    return errno;
+}
+int
+sys_error_is_interrupted(int err)
+{
+    return err == EINTR;
+}
+int
+sys_error_in_progress(int err)
+{
+    return err == EINPROGRESS;
+}
+int
+sys_connect_pending(int err)
+{
+    return err == EINPROGRESS;
+}
 
 int
 sys_error_is_would_block(int err)
@@ -131,7 +146,8 @@ apply_default_flags(int fd, int cloexec_done)
     }
 #endif
     return 0;
-fail: {
+fail:
+    {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -335,8 +351,8 @@ sys_send(sys_socket_t fd, const void *buf, size_t len, int flags)
 }
 
 ptrdiff_t
-sys_sendto(sys_socket_t fd, const void *buf, size_t len, int flags,
-           const struct sockaddr *addr, sys_socklen_t addrlen)
+sys_sendto(sys_socket_t fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+           sys_socklen_t addrlen)
 {
     return sendto(fd, buf, clamp_len(len), flags, addr, addrlen);
 }
@@ -452,14 +468,14 @@ sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int
         return -1;
     }
 #ifdef KEEPALIVE_IDLE
-    if (time_ms >= 0 && set_int_option(fd, IPPROTO_TCP, KEEPALIVE_IDLE,
-                                       (int)(time_ms / 1000)) < 0) {
+    if (time_ms >= 0
+        && set_int_option(fd, IPPROTO_TCP, KEEPALIVE_IDLE, (int)(time_ms / 1000)) < 0) {
         return -1;
     }
 #endif
 #ifdef TCP_KEEPINTVL
-    if (interval_ms >= 0 && set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL,
-                                           (int)(interval_ms / 1000)) < 0) {
+    if (interval_ms >= 0
+        && set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)(interval_ms / 1000)) < 0) {
         return -1;
     }
 #endif

@@ -33,15 +33,39 @@ clamp_len(size_t len)
     return len > (size_t)INT_MAX ? INT_MAX : (int)len;
 }
 
-int sys_last_error(void) { return WSAGetLastError(); }
-int sys_error_is_interrupted(int err) { return err == WSAEINTR; }
-int sys_error_is_would_block(int err) { return err == WSAEWOULDBLOCK; }
+int
+sys_last_error(void)
+{
+    return WSAGetLastError();
+}
+int
+sys_error_is_interrupted(int err)
+{
+    return err == WSAEINTR;
+}
+int
+sys_error_is_would_block(int err)
+{
+    return err == WSAEWOULDBLOCK;
+}
 /* Only WSAEINPROGRESS: a non-blocking connect reports WSAEWOULDBLOCK, which must stay a
  * BlockingIOError since sys_is_blocking cannot tell the mode. */
-int sys_error_in_progress(int err) { return err == WSAEINPROGRESS; }
-int sys_connect_pending(int err) { return err == WSAEWOULDBLOCK || err == WSAEINPROGRESS; }
+int
+sys_error_in_progress(int err)
+{
+    return err == WSAEINPROGRESS;
+}
+int
+sys_connect_pending(int err)
+{
+    return err == WSAEWOULDBLOCK || err == WSAEINPROGRESS;
+}
 /* An expired SO_RCVTIMEO/SO_SNDTIMEO is its own error on Windows, never WSAEWOULDBLOCK. */
-int sys_error_is_timeout(int err) { return err == WSAETIMEDOUT; }
+int
+sys_error_is_timeout(int err)
+{
+    return err == WSAETIMEDOUT;
+}
 
 /* For calls outside Winsock (SetHandleInformation): their GetLastError() code becomes what
  * sys_last_error() reports. */
@@ -71,8 +95,9 @@ static int
 lookup_extension(SOCKET probe, GUID guid, void *fn, size_t fn_size)
 {
     DWORD returned = 0;
-    if (WSAIoctl(probe, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), fn,
-                 (DWORD)fn_size, &returned, NULL, NULL) == SOCKET_ERROR) {
+    if (WSAIoctl(probe, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), fn, (DWORD)fn_size,
+                 &returned, NULL, NULL)
+        == SOCKET_ERROR) {
         return WSAGetLastError();
     }
     return 0;
@@ -99,8 +124,8 @@ resolve_extensions(PINIT_ONCE once, PVOID param, PVOID *context)
     (void)param;
     (void)context;
     extension_functions found = {NULL, NULL, 0};
-    SOCKET probe = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0,
-                              WSA_FLAG_NO_HANDLE_INHERIT);
+    SOCKET probe =
+        WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_NO_HANDLE_INHERIT);
     if (probe == INVALID_SOCKET) {
         found.error = WSAGetLastError();
     }
@@ -108,8 +133,7 @@ resolve_extensions(PINIT_ONCE once, PVOID param, PVOID *context)
         GUID send_id = WSAID_WSASENDMSG, recv_id = WSAID_WSARECVMSG;
         found.error = lookup_extension(probe, send_id, &found.sendmsg, sizeof(found.sendmsg));
         if (found.error == 0) {
-            found.error = lookup_extension(probe, recv_id, &found.recvmsg,
-                                           sizeof(found.recvmsg));
+            found.error = lookup_extension(probe, recv_id, &found.recvmsg, sizeof(found.recvmsg));
         }
         if (found.error == 0) {
             /* Through an integer: a function pointer is not a data pointer in ISO C. */
@@ -340,8 +364,8 @@ sys_set_tcp_keepalive(sys_socket_t fd, int64_t time_ms, int64_t interval_ms, int
         .keepaliveinterval = clamp_ms(interval_ms),
     };
     DWORD returned = 0;
-    if (WSAIoctl(fd, SIO_KEEPALIVE_VALS, &values, sizeof(values), NULL, 0, &returned, NULL,
-                 NULL) == SOCKET_ERROR) {
+    if (WSAIoctl(fd, SIO_KEEPALIVE_VALS, &values, sizeof(values), NULL, 0, &returned, NULL, NULL)
+        == SOCKET_ERROR) {
         return -1;
     }
     if (retries >= 0) {
@@ -358,8 +382,11 @@ sys_set_tcp_ack_frequency(sys_socket_t fd, unsigned char frequency)
      * an option, so it cannot be read back. */
     DWORD value = frequency;
     DWORD returned = 0;
-    return WSAIoctl(fd, SIO_TCP_SET_ACK_FREQUENCY, &value, sizeof(value), NULL, 0, &returned,
-                    NULL, NULL) == SOCKET_ERROR ? -1 : 0;
+    return WSAIoctl(fd, SIO_TCP_SET_ACK_FREQUENCY, &value, sizeof(value), NULL, 0, &returned, NULL,
+                    NULL)
+                   == SOCKET_ERROR
+               ? -1
+               : 0;
 }
 
 /* ---------------------------------------------------------------- scalar I/O */
@@ -408,8 +435,8 @@ sys_send(sys_socket_t fd, const void *buf, size_t len, int flags)
 }
 
 ptrdiff_t
-sys_sendto(sys_socket_t fd, const void *buf, size_t len, int flags,
-           const struct sockaddr *addr, sys_socklen_t addrlen)
+sys_sendto(sys_socket_t fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+           sys_socklen_t addrlen)
 {
     int n = sendto(fd, (const char *)buf, clamp_len(len), flags, addr, addrlen);
     return n == SOCKET_ERROR ? -1 : n;
@@ -432,8 +459,9 @@ to_wsamsg(sys_msg *msg, WSAMSG *hdr)
     hdr->lpBuffers = msg->iov;
     hdr->dwBufferCount = buffer_count(msg);
     hdr->Control.buf = (CHAR *)msg->control;
-    hdr->Control.len = msg->control == NULL ? 0
-                       : msg->controllen > ULONG_MAX ? ULONG_MAX : (ULONG)msg->controllen;
+    hdr->Control.len = msg->control == NULL          ? 0
+                       : msg->controllen > ULONG_MAX ? ULONG_MAX
+                                                     : (ULONG)msg->controllen;
 }
 
 /* Reports a missing extension function the way a failed call would. */
@@ -485,8 +513,8 @@ sys_recvmsg(sys_socket_t fd, sys_msg *msg, int flags)
     if (msg->control == NULL) {
         /* WSARecvFrom scatters too and, unlike WSARecvMsg, works on stream sockets. */
         INT namelen = msg->name ? msg->namelen : 0;
-        rc = WSARecvFrom(fd, msg->iov, buffer_count(msg), &received_bytes, &out_flags,
-                         msg->name, msg->name ? &namelen : NULL, NULL, NULL);
+        rc = WSARecvFrom(fd, msg->iov, buffer_count(msg), &received_bytes, &out_flags, msg->name,
+                         msg->name ? &namelen : NULL, NULL, NULL);
         msg->namelen = namelen;
         msg->controllen = 0;
     }

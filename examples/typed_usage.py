@@ -7,6 +7,7 @@ used as its declared type without a cast or an ``Any``.
 
     python examples/typed_usage.py
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -21,15 +22,15 @@ import pysock2
 from pysock2 import (
     DatagramBatch,
     Domain,
-    MsgHdr,
     MsgFlags,
+    MsgHdr,
     MsgHdrMut,
     Protocol,
     RecvFlags,
     Shutdown,
     SockAddr,
-    SockRef,
     Socket,
+    SockRef,
     TcpInfo,
     TcpKeepalive,
     Type,

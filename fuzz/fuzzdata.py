@@ -4,6 +4,7 @@ atheris, so that saved inputs replay anywhere.
 A module of its own so that run.py can leave it uninstrumented: its arithmetic branches
 say nothing about pysock2 (every byte value takes the same path), yet instrumenting them
 made each execution several times slower (atheris hooks every comparison in it)."""
+
 from __future__ import annotations
 
 import datetime
@@ -22,7 +23,7 @@ class Data:
         self.pos = 0
 
     def take(self, n: int) -> bytes:
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += len(chunk)
         return chunk
 
@@ -46,8 +47,27 @@ class Data:
 
     def integer(self) -> int:
         """An int biased to the edges that matter: 0, +-1, C type limits, huge."""
-        edges = [0, 1, -1, 2**7, 2**8 - 1, 2**8, 2**15, 2**16 - 1, 2**16, 2**31 - 1, 2**31,
-                 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64, -2**31, -2**63 - 1, 10**30]
+        edges = [
+            0,
+            1,
+            -1,
+            2**7,
+            2**8 - 1,
+            2**8,
+            2**15,
+            2**16 - 1,
+            2**16,
+            2**31 - 1,
+            2**31,
+            2**32 - 1,
+            2**32,
+            2**63 - 1,
+            2**63,
+            2**64,
+            -(2**31),
+            -(2**63) - 1,
+            10**30,
+        ]
         kind = self.below(4)
         if kind == 0:
             return self.pick(edges)
@@ -60,8 +80,9 @@ class Data:
     def number(self) -> float:
         kind = self.below(3)
         if kind == 0:
-            return self.pick([0.0, -0.0, 1e-9, 0.5, 1.0, 1e9, 9.2e12, 1e300, -1.0,
-                              math.inf, -math.inf, math.nan])
+            return self.pick(
+                [0.0, -0.0, 1e-9, 0.5, 1.0, 1e9, 9.2e12, 1e300, -1.0, math.inf, -math.inf, math.nan]
+            )
         if kind == 1:
             return struct.unpack("<d", self.take(8).ljust(8, b"\0"))[0]
         return self.uint(4) / 1000
@@ -84,8 +105,18 @@ class Data:
         if kind == 7:
             return datetime.timedelta(microseconds=self.integer() % 10**15)
         if kind == 8:
-            return self.pick(["127.0.0.1", "::1", "0.0.0.0", "224.0.0.1", "ff02::1", "lo",
-                              "1.2.3.4%1", ipaddress.IPv4Address("127.0.0.1")])
+            return self.pick(
+                [
+                    "127.0.0.1",
+                    "::1",
+                    "0.0.0.0",
+                    "224.0.0.1",
+                    "ff02::1",
+                    "lo",
+                    "1.2.3.4%1",
+                    ipaddress.IPv4Address("127.0.0.1"),
+                ]
+            )
         if kind == 9:
             return tuple(self.integer() for _ in range(self.below(5)))
         if kind == 10:

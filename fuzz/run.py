@@ -3,6 +3,7 @@ flags] [corpus dirs]``. Python code (pysock2's and the target's) is instrumented
 coverage; the C extension is built with ASan+UBSan by .ci/fuzz.sh, which also preloads the
 sanitizer runtimes. A target that cannot run in this build (see targets.available) exits
 0 after saying why."""
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ atheris (libFuzzer); tests/test_fuzz_regressions.py replays every input saved in
 ``regressions/<target>/`` so that a crash once found stays fixed. Plain Python: no
 atheris needed to replay.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -17,19 +18,31 @@ import struct
 import sys
 from typing import Any, Callable
 
+from fuzzdata import Data  # not instrumented by run.py: see there
+
 import pysock2
 from pysock2 import Domain, SockAddr, Socket, Type
-
-from fuzzdata import Data  # not instrumented by run.py: see there
 
 ARGUMENT_ERRORS = (TypeError, ValueError, OverflowError)
 
 
 def exercise(addr: SockAddr) -> None:
     """Every accessor of an address answers, and it survives a round trip."""
-    for name in ("as_socket", "as_socket_ipv4", "as_socket_ipv6", "as_pathname", "ip",
-                 "port", "is_ipv4", "is_ipv6", "is_unix", "domain", "is_unnamed",
-                 "as_abstract_namespace", "as_vsock_address"):
+    for name in (
+        "as_socket",
+        "as_socket_ipv4",
+        "as_socket_ipv6",
+        "as_pathname",
+        "ip",
+        "port",
+        "is_ipv4",
+        "is_ipv6",
+        "is_unix",
+        "domain",
+        "is_unnamed",
+        "as_abstract_namespace",
+        "as_vsock_address",
+    ):
         method = getattr(addr, name, None)
         if method is not None:
             method()
@@ -49,8 +62,14 @@ def exercise(addr: SockAddr) -> None:
 
 # ---------------------------------------------------------------- targets
 
-FAMILIES = [stdlib_socket.AF_INET, stdlib_socket.AF_INET6, stdlib_socket.AF_UNIX,
-            getattr(stdlib_socket, "AF_VSOCK", 40), 0, 0xFFFF]
+FAMILIES = [
+    stdlib_socket.AF_INET,
+    stdlib_socket.AF_INET6,
+    stdlib_socket.AF_UNIX,
+    getattr(stdlib_socket, "AF_VSOCK", 40),
+    0,
+    0xFFFF,
+]
 
 
 def sockaddr_from_bytes(data: bytes) -> None:
@@ -68,9 +87,29 @@ def sockaddr_from_bytes(data: bytes) -> None:
     exercise(addr)
 
 
-HOST_PARTS = ["127.0.0.1", "::1", "::", "0.0.0.0", "fe80::1", "::ffff:1.2.3.4",
-              "255.255.255.255", "1.2.3", "01.2.3.4", "1::2::3", ":::", "[::1]",
-              "2001:db8::1%", "%", "%lo", "%1", "%4294967296", "%-1", "\0", "é", "localhost"]
+HOST_PARTS = [
+    "127.0.0.1",
+    "::1",
+    "::",
+    "0.0.0.0",
+    "fe80::1",
+    "::ffff:1.2.3.4",
+    "255.255.255.255",
+    "1.2.3",
+    "01.2.3.4",
+    "1::2::3",
+    ":::",
+    "[::1]",
+    "2001:db8::1%",
+    "%",
+    "%lo",
+    "%1",
+    "%4294967296",
+    "%-1",
+    "\0",
+    "é",
+    "localhost",
+]
 
 
 def address_like(data: bytes) -> None:
@@ -79,14 +118,15 @@ def address_like(data: bytes) -> None:
     kind = d.below(7)
     obj: Any
     if kind <= 2:  # an IP tuple: host text built from pieces, then 1-5 fields
-        host: Any = "".join(d.pick(HOST_PARTS) if d.below(3) else d.text(8)
-                            for _ in range(1 + d.below(3)))
+        host: Any = "".join(
+            d.pick(HOST_PARTS) if d.below(3) else d.text(8) for _ in range(1 + d.below(3))
+        )
         if d.below(5) == 0:
             try:
                 host = ipaddress.ip_address(host.split("%")[0])
             except ValueError:
                 pass
-        obj = (host, d.integer(), d.integer(), d.integer(), d.integer())[:d.below(6)]
+        obj = (host, d.integer(), d.integer(), d.integer(), d.integer())[: d.below(6)]
     elif kind == 3:
         obj = d.blob(120)  # a Unix path as bytes (NUL, too long, abstract, empty)
     elif kind == 4:
@@ -114,10 +154,26 @@ def address_like(data: bytes) -> None:
 
 
 def _setters() -> list[str]:
-    names = [n for n in dir(Socket) if n.startswith("set_") or n in (
-        "bind_device", "bind_device_by_index_v4", "bind_device_by_index_v6", "attach_filter",
-        "join_multicast_v4", "join_multicast_v4_n", "join_ssm_v4", "join_multicast_v6",
-        "leave_multicast_v4", "leave_multicast_v4_n", "leave_ssm_v4", "leave_multicast_v6")]
+    names = [
+        n
+        for n in dir(Socket)
+        if n.startswith("set_")
+        or n
+        in (
+            "bind_device",
+            "bind_device_by_index_v4",
+            "bind_device_by_index_v6",
+            "attach_filter",
+            "join_multicast_v4",
+            "join_multicast_v4_n",
+            "join_ssm_v4",
+            "join_multicast_v6",
+            "leave_multicast_v4",
+            "leave_multicast_v4_n",
+            "leave_ssm_v4",
+            "leave_multicast_v6",
+        )
+    ]
     return sorted(n for n in names if hasattr(Socket, n))
 
 
@@ -130,7 +186,9 @@ def _socket(kind: str) -> Socket:
     sock = _SOCKETS.get(kind)
     if sock is None or sock.closed:
         domain = {"4": Domain.IPV4, "6": Domain.IPV6, "u": Domain.UNIX}[kind[-1]]
-        sock = _SOCKETS[kind] = Socket(domain, Type.STREAM if kind.startswith("tcp") else Type.DGRAM)
+        sock = _SOCKETS[kind] = Socket(
+            domain, Type.STREAM if kind.startswith("tcp") else Type.DGRAM
+        )
     return sock
 
 
@@ -155,8 +213,11 @@ def _args_for(d: Data, name: str) -> tuple:
     if name == "set_tcp_congestion":
         return (d.pick([b"reno", b"cubic", "reno", b"x" * 16, b"re\0no", 1, None]),)
     if name == "attach_filter":
-        return ([tuple(d.integer() for _ in range(d.pick([4, 4, 4, 3, 5])))
-                 for _ in range(d.below(6))] if d.below(4) else d.value(),)
+        return (
+            [tuple(d.integer() for _ in range(d.pick([4, 4, 4, 3, 5]))) for _ in range(d.below(6))]
+            if d.below(4)
+            else d.value(),
+        )
     if name == "set_tcp_keepalive":
         return (pysock2.TcpKeepalive(d.value(), d.value(), d.value()) if d.below(4) else d.value(),)
     return tuple(d.value() for _ in range(d.pick([1, 1, 1, 1, 0, 2])))
@@ -213,11 +274,28 @@ def control_messages(data: bytes) -> None:
         chunks = []
         for _ in range(1 + d.below(4)):
             payload = d.blob(24)
-            length = d.pick([header.size + len(payload), 0, 1, header.size - 1, header.size,
-                             cmsg.length(len(payload)), cmsg.space(len(payload)) + 8,
-                             2**31, 2**32 + header.size, 2**(8 * struct.calcsize("N")) - 1])
-            chunk = header.pack(length % 2**(8 * struct.calcsize("N")), d.integer() % 2**31,
-                                d.integer() % 2**31) + payload
+            length = d.pick(
+                [
+                    header.size + len(payload),
+                    0,
+                    1,
+                    header.size - 1,
+                    header.size,
+                    cmsg.length(len(payload)),
+                    cmsg.space(len(payload)) + 8,
+                    2**31,
+                    2**32 + header.size,
+                    2 ** (8 * struct.calcsize("N")) - 1,
+                ]
+            )
+            chunk = (
+                header.pack(
+                    length % 2 ** (8 * struct.calcsize("N")),
+                    d.integer() % 2**31,
+                    d.integer() % 2**31,
+                )
+                + payload
+            )
             chunks.append(chunk.ljust(cmsg.space(len(payload)), b"\0") if d.below(4) else chunk)
         data = b"".join(chunks)
     parsers = PARSERS

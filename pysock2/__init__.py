@@ -3,10 +3,11 @@
 Every socket option typed and named, zero-copy I/O into your own buffers, and the kernel
 features that performance-sensitive network code needs. See README.md and docs/API.md.
 """
+
 from ._batch import DatagramBatch, segments
 from ._enums import Domain, MsgFlags, Protocol, RecvFlags, Shutdown, Type
-from ._socket import SockAddr, Socket
 from ._msg import MsgHdr, MsgHdrMut
+from ._socket import SockAddr, Socket
 from ._sockref import SockRef
 
 # Not `from typing import ...`: typing would cost more than the rest of the import

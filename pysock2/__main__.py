@@ -1,5 +1,6 @@
 """``python -m pysock2``: ``info`` says what this platform, build and running kernel offer;
 ``bench`` measures pysock2 against the stdlib and C; ``--version``."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,22 @@ def _section(title: str, names: Iterable[str], out: list[str]) -> tuple[int, int
 def _beyond_socket2() -> list[str]:
     """Public Socket methods socket2 does not have, other than Python's own conventions
     (ownership helpers, sendall, and the `_into` twins of socket2's receives)."""
-    known = (set(_catalog.LIFECYCLE) | set(_catalog.IO) | set(_catalog.OPTIONS)
-             | set(_catalog.RENAMED.values()))
-    conventions = {"closed", "fileno", "detach", "close", "from_fd", "from_stdlib",
-                   "into_stdlib", "sendall"}
+    known = (
+        set(_catalog.LIFECYCLE)
+        | set(_catalog.IO)
+        | set(_catalog.OPTIONS)
+        | set(_catalog.RENAMED.values())
+    )
+    conventions = {
+        "closed",
+        "fileno",
+        "detach",
+        "close",
+        "from_fd",
+        "from_stdlib",
+        "into_stdlib",
+        "sendall",
+    }
     return sorted(
         name
         for name in dir(Socket)
@@ -50,36 +63,39 @@ def summary() -> dict[str, str]:
     import os
     import sysconfig
 
-    from . import _pysock2, __version__
+    from . import __version__, _pysock2
 
     free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     if not free_threaded:
         gil = "enabled (a default, non-free-threaded build)"
     elif getattr(sys, "_is_gil_enabled", lambda: True)():
-        gil = ("enabled at run time in a free-threaded build (PYTHON_GIL=1, or an "
-               "extension without free-threading support re-enabled it)")
+        gil = (
+            "enabled at run time in a free-threaded build (PYTHON_GIL=1, or an "
+            "extension without free-threading support re-enabled it)"
+        )
     else:
         gil = "disabled (free-threaded build)"
     libc = " ".join(part for part in platform.libc_ver() if part)
     return {
         "version": __version__,
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}"
-                    + (f" ({libc})" if libc else ""),
+        + (f" ({libc})" if libc else ""),
         "build": f"{os.path.basename(_pysock2.__file__)} in "
-                 f"{os.path.dirname(os.path.abspath(_pysock2.__file__))}",
+        f"{os.path.dirname(os.path.abspath(_pysock2.__file__))}",
         "python": f"{platform.python_implementation()} {platform.python_version()}"
-                   f"{' free-threaded' if free_threaded else ''}"
-                   f"{' debug' if hasattr(sys, 'gettotalrefcount') else ''}",
+        f"{' free-threaded' if free_threaded else ''}"
+        f"{' debug' if hasattr(sys, 'gettotalrefcount') else ''}",
         "gil": gil,
     }
 
 
 def _capabilities() -> tuple[dict[str, dict[str, bool]], dict[str, dict[str, bool]]]:
     sections = {"lifecycle": _catalog.LIFECYCLE, "io": _catalog.IO, "options": _catalog.OPTIONS}
-    methods = {key: {name: _has(name) for name in sorted(names)}
-               for key, names in sections.items()}
-    enums = {enum_name: {m: hasattr(getattr(_enums, enum_name), m) for m in members}
-             for enum_name, members in _catalog.ENUM_MEMBERS.items()}
+    methods = {key: {name: _has(name) for name in sorted(names)} for key, names in sections.items()}
+    enums = {
+        enum_name: {m: hasattr(getattr(_enums, enum_name), m) for m in members}
+        for enum_name, members in _catalog.ENUM_MEMBERS.items()
+    }
     return methods, enums
 
 
@@ -101,13 +117,13 @@ def build_info(probes: list[Any] | None = None) -> str:
         "Kernel probes (tried on loopback just now)",
     ]
     width = max((len(p.name) for p in probes), default=0)
-    out.extend(f"  {p.name:<{width}}  {'yes' if p.works else 'no ':<3}  {p.reason}"
-               for p in probes)
+    out.extend(f"  {p.name:<{width}}  {'yes' if p.works else 'no ':<3}  {p.reason}" for p in probes)
     out.append("\npysock2 capability table")
     totals = [
         _section("Socket: lifecycle", _catalog.LIFECYCLE, out),
-        _section("Socket: I/O (socket2's _with_flags twins are the flags= keyword)",
-                 _catalog.IO, out),
+        _section(
+            "Socket: I/O (socket2's _with_flags twins are the flags= keyword)", _catalog.IO, out
+        ),
         _section("Socket: options", _catalog.OPTIONS, out),
     ]
     extras = _beyond_socket2()
@@ -162,10 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"pysock2 {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser(
-        "info", help="summary, kernel probes, and which methods and enum members exist here")
+        "info", help="summary, kernel probes, and which methods and enum members exist here"
+    )
     info.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    commands.add_parser("bench", help="pysock2 vs stdlib vs C: a table (--json, --check; "
-                                      "bench --help)", add_help=False)
+    commands.add_parser(
+        "bench",
+        help="pysock2 vs stdlib vs C: a table (--json, --check; bench --help)",
+        add_help=False,
+    )
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # its own options: see pysock2/_bench.py
         from ._bench import main as bench_main

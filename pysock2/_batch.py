@@ -3,6 +3,7 @@
 The batch calls themselves (``Socket.recv_batch``/``send_batch``) and the per-index reads
 (``length``, ``address``, ...) are C; this layer adds only cold-path conveniences.
 """
+
 from __future__ import annotations
 
 from . import _pysock2
@@ -31,9 +32,7 @@ class DatagramBatch(_pysock2.DatagramBatch["_B_co"]):
     __slots__ = ()
 
     @classmethod
-    def allocate(
-        cls, count: int, size: int, *, control_size: int = 0
-    ) -> DatagramBatch[memoryview]:
+    def allocate(cls, count: int, size: int, *, control_size: int = 0) -> DatagramBatch[memoryview]:
         """A batch of ``count`` slots of ``size`` bytes each, carved from one new
         ``bytearray`` (``buffer(i)`` is a ``memoryview`` of slot ``i``)."""
         if not isinstance(count, int) or not isinstance(size, int):
@@ -45,7 +44,7 @@ class DatagramBatch(_pysock2.DatagramBatch["_B_co"]):
         view = memoryview(bytearray(count * size))
         # DatagramBatch, not cls: the slots' type is memoryview whatever cls says.
         return DatagramBatch(
-            [view[i * size:(i + 1) * size] for i in range(count)], control_size=control_size
+            [view[i * size : (i + 1) * size] for i in range(count)], control_size=control_size
         )
 
     def flags(self, index: int) -> RecvFlags:
@@ -82,4 +81,4 @@ def segments(buffer: Buffer, nbytes: int, segment_size: int) -> Iterator[memoryv
 
 def _cut(view: memoryview, nbytes: int, size: int) -> Iterator[memoryview]:
     for start in range(0, nbytes, max(size, 1)):
-        yield view[start:min(start + size, nbytes)]
+        yield view[start : min(start + size, nbytes)]

@@ -11,6 +11,7 @@ ratio is the median over rounds of that round's ratio, so a noisy neighbour slow
 sides of it alike. The C loops (bench/ref_udp.c) are compiled at run time with the
 system compiler; without a compiler or outside a source checkout the C columns are null.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,17 +44,32 @@ PROFILES: dict[str, dict[str, int]] = {
     # chunk lasts a few milliseconds); import_runs: fresh interpreters per statement.
     # echo_rounds: interleaved rounds of the asyncio echo workload, each echo_count
     # datagrams per server.
-    "quick": {"rounds": 101, "rt_iters": 500, "batch_iters": 10, "gso_iters": 50,
-              "import_runs": 15, "alloc_calls": 5000, "echo_rounds": 5, "echo_count": 10000},
-    "full": {"rounds": 601, "rt_iters": 500, "batch_iters": 10, "gso_iters": 50,
-             "import_runs": 61, "alloc_calls": 20000, "echo_rounds": 21,
-             "echo_count": 20000},
+    "quick": {
+        "rounds": 101,
+        "rt_iters": 500,
+        "batch_iters": 10,
+        "gso_iters": 50,
+        "import_runs": 15,
+        "alloc_calls": 5000,
+        "echo_rounds": 5,
+        "echo_count": 10000,
+    },
+    "full": {
+        "rounds": 601,
+        "rt_iters": 500,
+        "batch_iters": 10,
+        "gso_iters": 50,
+        "import_runs": 61,
+        "alloc_calls": 20000,
+        "echo_rounds": 21,
+        "echo_count": 20000,
+    },
 }
-SMALL = 64          # bytes per datagram: per-call and batch workloads
-BATCH = 64          # datagrams per batch call
-LARGE = 1200        # bytes per datagram: the GSO workload
-SEGMENTS = 40       # datagrams per GSO send
-ECHO_WINDOW = 64    # datagrams the echo load generator keeps in flight
+SMALL = 64  # bytes per datagram: per-call and batch workloads
+BATCH = 64  # datagrams per batch call
+LARGE = 1200  # bytes per datagram: the GSO workload
+SEGMENTS = 40  # datagrams per GSO send
+ECHO_WINDOW = 64  # datagrams the echo load generator keeps in flight
 TARGETS = {
     "roundtrip_pysock2_vs_c": ("<=", 1.12),
     "roundtrip_stdlib_vs_pysock2": (">=", 1.08),
@@ -115,8 +131,12 @@ class Reference:
         self.lib = ctypes.CDLL(out)
         self.floor = build_floor(cc, src, workdir)
         udp_load = os.path.join(workdir, "udp_load")
-        if subprocess.run([cc, "-O2", "-o", udp_load, os.path.join(src, "udp_load.c")],
-                          capture_output=True).returncode == 0:
+        if (
+            subprocess.run(
+                [cc, "-O2", "-o", udp_load, os.path.join(src, "udp_load.c")], capture_output=True
+            ).returncode
+            == 0
+        ):
             self.udp_load = udp_load
         echo = getattr(self.lib, "ref_echo", None)
         if echo is not None:
@@ -127,7 +147,8 @@ class Reference:
             if fn is not None:
                 fn.restype = ctypes.c_longlong
                 fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long] + [ctypes.c_int] * (
-                    args - 3)
+                    args - 3
+                )
 
     def call(self, name: str, *args: int) -> int | None:
         fn = getattr(self.lib, name, None) if self.lib is not None else None
@@ -146,8 +167,16 @@ def build_floor(cc: str, src: str, workdir: str) -> Any:
 
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     out = os.path.join(workdir, "floor_ext" + suffix)
-    cmd = [cc, "-O2", "-shared", "-fPIC", "-I" + sysconfig.get_paths()["include"], "-o", out,
-           os.path.join(src, "floor_ext.c")]
+    cmd = [
+        cc,
+        "-O2",
+        "-shared",
+        "-fPIC",
+        "-I" + sysconfig.get_paths()["include"],
+        "-o",
+        out,
+        os.path.join(src, "floor_ext.c"),
+    ]
     if sys.platform == "darwin":
         cmd[1:1] = ["-undefined", "dynamic_lookup"]
     if subprocess.run(cmd, capture_output=True).returncode != 0:
@@ -189,8 +218,9 @@ class Pair:
             s.close()
 
 
-def interleave(rounds: int, runners: Mapping[str, Callable[[], _Sample]]
-               ) -> dict[str, list[_Sample]]:
+def interleave(
+    rounds: int, runners: Mapping[str, Callable[[], _Sample]]
+) -> dict[str, list[_Sample]]:
     """Runs each runner once per round, rotating the order; per-round results. A first,
     discarded round warms caches, pages and lazily built state."""
     names = list(runners)
@@ -204,8 +234,7 @@ def interleave(rounds: int, runners: Mapping[str, Callable[[], _Sample]]
     return results
 
 
-def summarise(samples: dict[str, list[Any]], ratios: dict[str, tuple[str, str]]
-              ) -> dict[str, Any]:
+def summarise(samples: dict[str, list[Any]], ratios: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """Medians of each implementation and the median of per-round ratios."""
     out: dict[str, Any] = {"ns": {}, "ratios": {}, "ratio_of_medians": {}}
     for name, values in samples.items():
@@ -224,8 +253,13 @@ def summarise(samples: dict[str, list[Any]], ratios: dict[str, tuple[str, str]]
 # ---------------------------------------------------------------- workloads
 
 
-def python_roundtrip(send: Callable[[bytes], int], recv_into: Callable[[memoryview], int],
-                     data: bytes, buf: memoryview, iters: int) -> int:
+def python_roundtrip(
+    send: Callable[[bytes], int],
+    recv_into: Callable[[memoryview], int],
+    data: bytes,
+    buf: memoryview,
+    iters: int,
+) -> int:
     """The Python loop, identical for the stdlib and pysock2: ns for `iters` trips."""
     start = perf_ns()
     for _ in repeat(None, iters):
@@ -244,31 +278,41 @@ def bench_roundtrip(ref: Reference, p: dict[str, int]) -> dict[str, Any]:
     a, b = pair.fds
     runners = {
         "c": lambda: (lambda ns: None if ns is None else ns / iters)(
-            ref.call("ref_roundtrip", a, b, iters, SMALL)),
-        "stdlib": lambda: python_roundtrip(pair.tx.send, pair.rx.recv_into, data, buf,
-                                           iters) / iters,
-        "pysock2": lambda: python_roundtrip(pair.p_tx.send, pair.p_rx.recv_into, data, buf,
-                                            iters) / iters,
+            ref.call("ref_roundtrip", a, b, iters, SMALL)
+        ),
+        "stdlib": lambda: (
+            python_roundtrip(pair.tx.send, pair.rx.recv_into, data, buf, iters) / iters
+        ),
+        "pysock2": lambda: (
+            python_roundtrip(pair.p_tx.send, pair.p_rx.recv_into, data, buf, iters) / iters
+        ),
     }
-    ratios = {"pysock2_vs_c": ("pysock2", "c"), "stdlib_vs_pysock2": ("stdlib", "pysock2"),
-              "stdlib_vs_c": ("stdlib", "c")}
+    ratios = {
+        "pysock2_vs_c": ("pysock2", "c"),
+        "stdlib_vs_pysock2": ("stdlib", "pysock2"),
+        "stdlib_vs_c": ("stdlib", "c"),
+    }
     if ref.floor is not None:
         f_tx, f_rx = ref.floor(a), ref.floor(b)
-        runners["floor"] = lambda: python_roundtrip(f_tx.send, f_rx.recv_into, data, buf,
-                                                    iters) / iters
+        runners["floor"] = lambda: (
+            python_roundtrip(f_tx.send, f_rx.recv_into, data, buf, iters) / iters
+        )
         ratios.update({"floor_vs_c": ("floor", "c"), "pysock2_vs_floor": ("pysock2", "floor")})
     try:
         samples = interleave(p["rounds"], runners)
     finally:
         pair.close()
     result = summarise(samples, ratios)
-    result["what"] = (f"ns per round trip: send {SMALL} bytes + recv_into(memoryview); floor "
-                      "= a minimal METH_FASTCALL extension type (bench/floor_ext.c)")
+    result["what"] = (
+        f"ns per round trip: send {SMALL} bytes + recv_into(memoryview); floor "
+        "= a minimal METH_FASTCALL extension type (bench/floor_ext.c)"
+    )
     return result
 
 
-def kept_blocks(send: Callable[[], object], receive: Callable[[], Any], calls: int
-                ) -> tuple[float, list[Any]]:
+def kept_blocks(
+    send: Callable[[], object], receive: Callable[[], Any], calls: int
+) -> tuple[float, list[Any]]:
     """Blocks still allocated per call when every result is kept alive: any object a call
     built (other than cached ones) shows up here."""
     results: list[Any] = [None] * calls
@@ -288,8 +332,10 @@ def bench_alloc(p: dict[str, int]) -> dict[str, Any]:
     data = b"y" * SMALL
     buf = bytearray(2048)
     batch = DatagramBatch([bytearray(2048)])
-    out: dict[str, Any] = {"what": "Python blocks kept per call (results kept alive)",
-                           "calls": calls}
+    out: dict[str, Any] = {
+        "what": "Python blocks kept per call (results kept alive)",
+        "calls": calls,
+    }
     try:
         p_send = lambda: pair.p_tx.send(data)  # noqa: E731
         s_send = lambda: pair.tx.send(data)  # noqa: E731
@@ -318,17 +364,23 @@ def bench_alloc(p: dict[str, int]) -> dict[str, Any]:
         pair.close()
     out["targets"] = {
         "recv_into keeps no object": out["pysock2.recv_into"] <= 0.01,
-        "recv_from_into keeps only its result tuple, no new SockAddr":
-            out["pysock2.recv_from_into"] <= 1.01
-            and out["pysock2.recv_from_into.new_sockaddrs"] == 1,
+        "recv_from_into keeps only its result tuple, no new SockAddr": out["pysock2.recv_from_into"]
+        <= 1.01
+        and out["pysock2.recv_from_into.new_sockaddrs"] == 1,
         "recv_batch with a 1-slot batch keeps no object": out["pysock2.recv_batch[1]+address"]
-            <= 0.01,
+        <= 0.01,
     }
     return out
 
 
-def python_per_datagram(send: Callable[[bytes], int], recv_into: Callable[[memoryview], int],
-                        data: bytes, buf: memoryview, iters: int, count: int) -> int:
+def python_per_datagram(
+    send: Callable[[bytes], int],
+    recv_into: Callable[[memoryview], int],
+    data: bytes,
+    buf: memoryview,
+    iters: int,
+    count: int,
+) -> int:
     """The stdlib one-call-per-datagram loop: `count` sends, then `count` receives."""
     start = perf_ns()
     for _ in repeat(None, iters):
@@ -339,9 +391,14 @@ def python_per_datagram(send: Callable[[bytes], int], recv_into: Callable[[memor
     return perf_ns() - start
 
 
-def python_batch(send_batch: Callable[[DatagramBatch], int],
-                 recv_batch: Callable[[DatagramBatch], int], tx: DatagramBatch,
-                 rx: DatagramBatch, iters: int, count: int) -> int:
+def python_batch(
+    send_batch: Callable[[DatagramBatch], int],
+    recv_batch: Callable[[DatagramBatch], int],
+    tx: DatagramBatch,
+    rx: DatagramBatch,
+    iters: int,
+    count: int,
+) -> int:
     start = perf_ns()
     for _ in repeat(None, iters):
         send_batch(tx)
@@ -367,11 +424,14 @@ def bench_batch(ref: Reference, p: dict[str, int]) -> dict[str, Any]:
     a, b = pair.fds
     runners = {
         "c": lambda: (lambda ns: None if ns is None else ns / per)(
-            ref.call("ref_batch", a, b, iters, BATCH, SMALL)),
-        "stdlib": lambda: python_per_datagram(pair.tx.send, pair.rx.recv_into, data, buf,
-                                              iters, BATCH) / per,
-        "pysock2": lambda: python_batch(pair.p_tx.send_batch, pair.p_rx.recv_batch, tx, rx,
-                                        iters, BATCH) / per,
+            ref.call("ref_batch", a, b, iters, BATCH, SMALL)
+        ),
+        "stdlib": lambda: (
+            python_per_datagram(pair.tx.send, pair.rx.recv_into, data, buf, iters, BATCH) / per
+        ),
+        "pysock2": lambda: (
+            python_batch(pair.p_tx.send_batch, pair.p_rx.recv_batch, tx, rx, iters, BATCH) / per
+        ),
     }
     try:
         samples = interleave(p["rounds"], runners)
@@ -379,16 +439,18 @@ def bench_batch(ref: Reference, p: dict[str, int]) -> dict[str, Any]:
         tx.release()
         rx.release()
         pair.close()
-    result = summarise(samples, {"pysock2_vs_c": ("pysock2", "c"),
-                                 "stdlib_vs_pysock2": ("stdlib", "pysock2")})
-    result["what"] = (f"ns per {SMALL}-byte datagram: pysock2 send_batch + recv_batch and C "
-                      f"sendmmsg + recvmmsg ({BATCH} per call) vs stdlib send + recv_into "
-                      "per datagram")
+    result = summarise(
+        samples, {"pysock2_vs_c": ("pysock2", "c"), "stdlib_vs_pysock2": ("stdlib", "pysock2")}
+    )
+    result["what"] = (
+        f"ns per {SMALL}-byte datagram: pysock2 send_batch + recv_batch and C "
+        f"sendmmsg + recvmmsg ({BATCH} per call) vs stdlib send + recv_into "
+        "per datagram"
+    )
     return result
 
 
-def python_gso(sock_tx: Socket, sock_rx: Socket, data: bytes, buf: bytearray,
-               iters: int) -> int:
+def python_gso(sock_tx: Socket, sock_rx: Socket, data: bytes, buf: bytearray, iters: int) -> int:
     """One GSO send, one GRO receive per iteration; check_drained() afterwards proves
     every receive took a whole send (the kernel coalesced it)."""
     send_gso, recv_gro_into = sock_tx.send_gso, sock_rx.recv_gro_into
@@ -431,24 +493,35 @@ def bench_gso(ref: Reference, p: dict[str, int]) -> dict[str, Any] | None:
     per = iters * SEGMENTS
     runners = {
         "c_loop": lambda: (lambda ns: None if ns is None else ns / loop_iters)(
-            ref.call("ref_roundtrip", a, b, loop_iters, LARGE)),
-        "stdlib_loop": lambda: python_roundtrip(plain.tx.send, plain.rx.recv_into, one,
-                                                small_buf, loop_iters) / loop_iters,
+            ref.call("ref_roundtrip", a, b, loop_iters, LARGE)
+        ),
+        "stdlib_loop": lambda: (
+            python_roundtrip(plain.tx.send, plain.rx.recv_into, one, small_buf, loop_iters)
+            / loop_iters
+        ),
         "pysock2_gso": lambda: python_gso(offload.p_tx, offload.p_rx, data, buf, iters) / per,
         "c_gso": lambda: (lambda ns: None if ns is None else ns / per)(
-            ref.call("ref_gso", ga, gb, iters, SEGMENTS, LARGE)),
+            ref.call("ref_gso", ga, gb, iters, SEGMENTS, LARGE)
+        ),
     }
     try:
         samples = interleave(p["rounds"], runners)
     finally:
         plain.close()
         offload.close()
-    result = summarise(samples, {"c_loop_vs_pysock2": ("c_loop", "pysock2_gso"),
-                                 "stdlib_loop_vs_pysock2": ("stdlib_loop", "pysock2_gso"),
-                                 "pysock2_vs_c_gso": ("pysock2_gso", "c_gso")})
-    result["what"] = (f"ns per {LARGE}-byte datagram: pysock2 send_gso ({SEGMENTS} segments) "
-                      "+ recv_gro_into vs one send + recv per datagram (C, stdlib); C GSO "
-                      "for reference")
+    result = summarise(
+        samples,
+        {
+            "c_loop_vs_pysock2": ("c_loop", "pysock2_gso"),
+            "stdlib_loop_vs_pysock2": ("stdlib_loop", "pysock2_gso"),
+            "pysock2_vs_c_gso": ("pysock2_gso", "c_gso"),
+        },
+    )
+    result["what"] = (
+        f"ns per {LARGE}-byte datagram: pysock2 send_gso ({SEGMENTS} segments) "
+        "+ recv_gro_into vs one send + recv per datagram (C, stdlib); C GSO "
+        "for reference"
+    )
     return result
 
 
@@ -488,8 +561,11 @@ def _echo_socket(kind: str) -> Any:
 # The pysock2.aio echo servers: kind -> create_datagram_endpoint options. aio: the
 # defaults (GRO on receive and GSO on send where available); aio_no_gso: neither offload.
 AIO_ECHO: dict[str, dict[str, bool]] = {
-    "aio": {}, "aio_no_gro": {"gro": False}, "aio_no_gso": {"gro": False, "gso": False},
-    "aio_uvloop": {}}
+    "aio": {},
+    "aio_no_gro": {"gro": False},
+    "aio_no_gso": {"gro": False, "gso": False},
+    "aio_uvloop": {},
+}
 C_ECHO = {"c": 0, "c_gso": 1, "c_gro": 2}  # ref_echo's modes (bench/ref_udp.c)
 # The two senders of bench/udp_load.c: a message per datagram, or UDP_SEGMENT trains.
 ECHO_SENDERS = {"per_datagram": [], "gso_sender": ["gso"]}
@@ -501,7 +577,8 @@ async def _serve_async(loop: Any, kind: str, sock: Any, done_fd: int) -> None:
         from . import aio
 
         transport, _ = await aio.create_datagram_endpoint(
-            _EchoProtocol, sock=sock, **AIO_ECHO[kind])  # type: ignore[type-var]
+            _EchoProtocol, sock=sock, **AIO_ECHO[kind]
+        )  # type: ignore[type-var]
     else:
         transport, _ = await loop.create_datagram_endpoint(_EchoProtocol, sock=sock)
     done = loop.create_future()
@@ -534,18 +611,37 @@ def _serve_blocking(sock: Socket, batch: DatagramBatch) -> None:
         send_batch(batch)
 
 
-def echo_round(ref: Reference, kind: str, sender: str, loop: Any, batch: DatagramBatch,
-               count: int, lost: dict[str, int]) -> float | None:
+def echo_round(
+    ref: Reference,
+    kind: str,
+    sender: str,
+    loop: Any,
+    batch: DatagramBatch,
+    count: int,
+    lost: dict[str, int],
+) -> float | None:
     """Server CPU ns per datagram for one run of the load generator against `kind`."""
     c_mode = C_ECHO.get(kind)
-    if ((loop is None and kind != "blocking" and c_mode is None) or ref.udp_load is None
-            or (c_mode is not None and getattr(ref.lib, "ref_echo", None) is None)):
+    if (
+        (loop is None and kind != "blocking" and c_mode is None)
+        or ref.udp_load is None
+        or (c_mode is not None and getattr(ref.lib, "ref_echo", None) is None)
+    ):
         return None
     sock = _echo_socket(kind)
     port = sock.getsockname()[1] if kind in ("asyncio", "uvloop") else sock.local_addr().port()
-    proc = subprocess.Popen([ref.udp_load, "127.0.0.1", str(port), str(count),
-                             str(ECHO_WINDOW), str(SMALL), *ECHO_SENDERS[sender]],
-                            stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            ref.udp_load,
+            "127.0.0.1",
+            str(port),
+            str(count),
+            str(ECHO_WINDOW),
+            str(SMALL),
+            *ECHO_SENDERS[sender],
+        ],
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     try:
         start = time.thread_time_ns()
@@ -594,10 +690,18 @@ ECHO_RATIOS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 ECHO_SERVERS = {
-    "per_datagram": ["asyncio", "uvloop", "blocking", "c", "c_gso", "aio", "aio_no_gro",
-                     "aio_no_gso", "aio_uvloop"],
-    "gso_sender": ["asyncio", "uvloop", "blocking", "c", "c_gso", "c_gro", "aio",
-                   "aio_no_gro"],
+    "per_datagram": [
+        "asyncio",
+        "uvloop",
+        "blocking",
+        "c",
+        "c_gso",
+        "aio",
+        "aio_no_gro",
+        "aio_no_gso",
+        "aio_uvloop",
+    ],
+    "gso_sender": ["asyncio", "uvloop", "blocking", "c", "c_gso", "c_gro", "aio", "aio_no_gro"],
 }
 
 
@@ -628,9 +732,15 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict[str, Any] | None:
     batch = DatagramBatch.allocate(64, 2048)
     count = p.get("echo_count", 2000)  # profiles set it; a bare dict (tests) runs short
     lost: dict[str, int] = {}
-    runners = {f"{sender}:{kind}": (lambda kind=kind, sender=sender: echo_round(
-                   ref, kind, sender, loops[kind], batch, count, lost))
-               for sender, kinds in ECHO_SERVERS.items() for kind in kinds}
+    runners = {
+        f"{sender}:{kind}": (
+            lambda kind=kind, sender=sender: echo_round(
+                ref, kind, sender, loops[kind], batch, count, lost
+            )
+        )
+        for sender, kinds in ECHO_SERVERS.items()
+        for kind in kinds
+    }
     try:
         samples = interleave(p.get("echo_rounds", 5), runners)
     finally:
@@ -653,13 +763,15 @@ def bench_aio_echo(ref: Reference, p: dict[str, int]) -> dict[str, Any] | None:
     result = workloads["per_datagram"]
     result["gso_sender"] = workloads["gso_sender"]
     result["uvloop"] = getattr(uvloop, "__version__", None)
-    result["what"] = (f"server CPU ns per {SMALL}-byte datagram echoed (thread_time), "
-                      f"{count} datagrams per run, {ECHO_WINDOW} in flight (bench/udp_load.c) "
-                      "sending a message per datagram (top level) or UDP_SEGMENT trains "
-                      "(gso_sender); ratios are capacities (the other's CPU / pysock2.aio's); "
-                      "aio: create_datagram_endpoint's defaults (GRO, GSO), aio_no_gro: "
-                      "gro=False, aio_no_gso: neither; c/c_gso/c_gro: C servers "
-                      "(bench/ref_udp.c)")
+    result["what"] = (
+        f"server CPU ns per {SMALL}-byte datagram echoed (thread_time), "
+        f"{count} datagrams per run, {ECHO_WINDOW} in flight (bench/udp_load.c) "
+        "sending a message per datagram (top level) or UDP_SEGMENT trains "
+        "(gso_sender); ratios are capacities (the other's CPU / pysock2.aio's); "
+        "aio: create_datagram_endpoint's defaults (GRO, GSO), aio_no_gro: "
+        "gro=False, aio_no_gso: neither; c/c_gso/c_gro: C servers "
+        "(bench/ref_udp.c)"
+    )
     return result
 
 
@@ -672,28 +784,43 @@ def bench_import(p: dict[str, int]) -> dict[str, Any]:
     # As installed, pysock2 has cached bytecode like the stdlib: the warm-up round of
     # interleave() writes it.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    where = subprocess.run([sys.executable, "-c", "import pysock2; print(pysock2.__file__)"],
-                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import pysock2; print(pysock2.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     out: dict[str, Any] = {"pysock2_imported_from": where}
     modes = {"default": [], "no_site": ["-S"]}
     statements = {"baseline": "pass", "socket": "import socket", "pysock2": "import pysock2"}
     for mode, flags in modes.items():
-        runners = {name: _interpreter(flags, statement, env)
-                   for name, statement in statements.items()}
+        runners = {
+            name: _interpreter(flags, statement, env) for name, statement in statements.items()
+        }
         samples = interleave(p["import_runs"], runners)
         wall = summarise(samples, {"pysock2_vs_socket": ("pysock2", "socket")})
-        only = {k: round(statistics.median(v) - statistics.median(samples["baseline"]), 2)
-                for k, v in samples.items() if k != "baseline"}
-        out[mode] = {"wall_ms": wall["ns"], "import_only_ms": only,
-                     "ratio": wall["ratios"]["pysock2_vs_socket"],
-                     "importtime_us": importtime(flags, env, max(5, p["import_runs"] // 3))}
-    out["what"] = ("fresh interpreter: median wall ms of python -c 'import X' (interleaved) "
-                   "and -X importtime cumulative us; default = with site, no_site = -S")
+        only = {
+            k: round(statistics.median(v) - statistics.median(samples["baseline"]), 2)
+            for k, v in samples.items()
+            if k != "baseline"
+        }
+        out[mode] = {
+            "wall_ms": wall["ns"],
+            "import_only_ms": only,
+            "ratio": wall["ratios"]["pysock2_vs_socket"],
+            "importtime_us": importtime(flags, env, max(5, p["import_runs"] // 3)),
+        }
+    out["what"] = (
+        "fresh interpreter: median wall ms of python -c 'import X' (interleaved) "
+        "and -X importtime cumulative us; default = with site, no_site = -S"
+    )
     return out
 
 
 def _interpreter(flags: list[str], statement: str, env: dict[str, str]) -> Callable[[], float]:
     """A runner: ms of wall time for a fresh interpreter running `statement`."""
+
     def run() -> float:
         start = perf_ns()
         subprocess.run([sys.executable, *flags, "-c", statement], env=env, check=True)
@@ -706,9 +833,13 @@ def importtime(flags: list[str], env: dict[str, str], runs: int) -> dict[str, fl
     values: dict[str, list[int]] = {"socket": [], "pysock2": []}
     for _ in range(runs):
         for module in values:
-            done = subprocess.run([sys.executable, *flags, "-X", "importtime", "-c",
-                                   f"import {module}"], env=env, capture_output=True,
-                                  text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, *flags, "-X", "importtime", "-c", f"import {module}"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             for line in done.stderr.splitlines():
                 parts = [x.strip() for x in line.split("|")]
                 if len(parts) == 3 and parts[2] == module:
@@ -749,10 +880,10 @@ def check_targets(report: dict[str, Any]) -> dict[str, Any]:
         "roundtrip_stdlib_vs_pysock2": report["roundtrip"]["ratios"]["stdlib_vs_pysock2"],
         "batch_stdlib_vs_pysock2": report["batch"]["ratios"]["stdlib_vs_pysock2"],
         "batch_pysock2_vs_c": report["batch"]["ratios"]["pysock2_vs_c"],
-        "gso_c_loop_vs_pysock2": (report["gso"] or {}).get("ratios", {}).get(
-            "c_loop_vs_pysock2"),
+        "gso_c_loop_vs_pysock2": (report["gso"] or {}).get("ratios", {}).get("c_loop_vs_pysock2"),
         "import_pysock2_vs_socket": max(
-            (report["import"][m]["ratio"] for m in ("default", "no_site")), default=None),
+            (report["import"][m]["ratio"] for m in ("default", "no_site")), default=None
+        ),
     }
     echo = (report.get("aio_echo") or {}).get("ratios", {})
     values["echo_aio_vs_asyncio"] = echo.get("aio_vs_asyncio")
@@ -770,7 +901,8 @@ def check_targets(report: dict[str, Any]) -> dict[str, Any]:
     echo_report = report.get("aio_echo") or {}
     lost = [echo_report.get("lost"), echo_report.get("gso_sender", {}).get("lost")]
     out["echo_no_datagram_lost"] = {
-        "met": None if lost[0] is None else not any(n for d in lost if d for n in d.values())}
+        "met": None if lost[0] is None else not any(n for d in lost if d for n in d.values())
+    }
     return out
 
 
@@ -789,7 +921,8 @@ def run(profile: str, rounds: int | None = None) -> dict[str, Any]:
             ("batch", lambda: bench_batch(ref, p)),
             ("gso", lambda: bench_gso(ref, p)),
             ("aio_echo", lambda: bench_aio_echo(ref, p)),
-            ("import", lambda: bench_import(p))]
+            ("import", lambda: bench_import(p)),
+        ]
         for name, fn in benches:
             log(f"pysock2 bench: {name} ...")
             report[name] = fn()
@@ -806,35 +939,51 @@ def format_table(report: dict[str, Any]) -> str:
     """The report as a table a person reads: ns per operation of each implementation, the
     ratios the targets are about, and every target with its verdict."""
     m = report["machine"]
-    out = [f"pysock2 bench: {report['profile']} profile, {report['settings']['rounds']} "
-           f"interleaved rounds, {report['seconds']} s",
-           f"  {m['python']} on {m['platform']}; {m['cpus']} CPUs; load {m['load_average_at_start']}",
-           "",
-           f"{'workload (ns per operation)':<34}{'stdlib':>10}{'pysock2':>10}{'C':>10}"]
-    rows = [("roundtrip: send + recv_into, 64 B", report["roundtrip"]["ns"], "stdlib",
-             "pysock2", "c"),
-            ("batch: 64 B datagrams, 64 per call", report["batch"]["ns"], "stdlib", "pysock2",
-             "c")]
+    out = [
+        f"pysock2 bench: {report['profile']} profile, {report['settings']['rounds']} "
+        f"interleaved rounds, {report['seconds']} s",
+        f"  {m['python']} on {m['platform']}; {m['cpus']} CPUs; load {m['load_average_at_start']}",
+        "",
+        f"{'workload (ns per operation)':<34}{'stdlib':>10}{'pysock2':>10}{'C':>10}",
+    ]
+    rows = [
+        ("roundtrip: send + recv_into, 64 B", report["roundtrip"]["ns"], "stdlib", "pysock2", "c"),
+        ("batch: 64 B datagrams, 64 per call", report["batch"]["ns"], "stdlib", "pysock2", "c"),
+    ]
     if report.get("gso"):
-        rows.append(("GSO: 1200 B, 40 segments (C: loop)", report["gso"]["ns"], "stdlib_loop",
-                     "pysock2_gso", "c_loop"))
+        rows.append(
+            (
+                "GSO: 1200 B, 40 segments (C: loop)",
+                report["gso"]["ns"],
+                "stdlib_loop",
+                "pysock2_gso",
+                "c_loop",
+            )
+        )
     for label, ns, std, ours, c in rows:
-        out.append(f"{label:<34}{_number(ns.get(std)):>10}{_number(ns.get(ours)):>10}"
-                   f"{_number(ns.get(c)):>10}")
+        out.append(
+            f"{label:<34}{_number(ns.get(std)):>10}{_number(ns.get(ours)):>10}"
+            f"{_number(ns.get(c)):>10}"
+        )
     imp = report["import"]["default"]
-    out.append(f"{'import (ms, fresh interpreter)':<34}"
-               f"{_number(imp['import_only_ms'].get('socket'), 1):>10}"
-               f"{_number(imp['import_only_ms'].get('pysock2'), 1):>10}{'':>10}")
+    out.append(
+        f"{'import (ms, fresh interpreter)':<34}"
+        f"{_number(imp['import_only_ms'].get('socket'), 1):>10}"
+        f"{_number(imp['import_only_ms'].get('pysock2'), 1):>10}{'':>10}"
+    )
     width = max(map(len, report["targets"])) + 2
     out += ["", f"{'target':<{width}}{'value':>9}  {'wanted':<9} verdict"]
     for key, target in report["targets"].items():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
-        out.append(f"{key:<{width}}{_number(target.get('value'), 3):>9}  "
-                   f"{target.get('target', ''):<9} {verdict}")
+        out.append(
+            f"{key:<{width}}{_number(target.get('value'), 3):>9}  "
+            f"{target.get('target', ''):<9} {verdict}"
+        )
     if m.get("c_reference") and "not found" in str(m["c_reference"]):
         out.append(f"\n(C columns: {m['c_reference']})")
-    out.append("\nratios are medians of per-round ratios; --json prints every figure "
-               "(docs/performance.md)")
+    out.append(
+        "\nratios are medians of per-round ratios; --json prints every figure (docs/performance.md)"
+    )
     return "\n".join(out)
 
 
@@ -844,21 +993,34 @@ def missed_targets(report: dict[str, Any]) -> list[str]:
     return [key for key, target in report["targets"].items() if target["met"] is False]
 
 
-def main(argv: list[str] | None = None, default_profile: str = "quick",
-         prog: str = "python -m pysock2 bench") -> int:
+def main(
+    argv: list[str] | None = None,
+    default_profile: str = "quick",
+    prog: str = "python -m pysock2 bench",
+) -> int:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="pysock2 vs the stdlib socket module vs C loops: a table of the figures "
-                    "and of every performance target (docs/performance.md).")
-    parser.add_argument("--full", action="store_const", const="full", dest="profile",
-                        default=default_profile, help="the full run (~50 s)")
-    parser.add_argument("--quick", action="store_const", const="quick", dest="profile",
-                        help="the short run (~9 s)")
+        "and of every performance target (docs/performance.md).",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_const",
+        const="full",
+        dest="profile",
+        default=default_profile,
+        help="the full run (~50 s)",
+    )
+    parser.add_argument(
+        "--quick", action="store_const", const="quick", dest="profile", help="the short run (~9 s)"
+    )
     parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
-    parser.add_argument("--json", action="store_true",
-                        help="print the whole report as one JSON document instead")
-    parser.add_argument("--check", action="store_true",
-                        help="exit with status 1 when a measured target is missed")
+    parser.add_argument(
+        "--json", action="store_true", help="print the whole report as one JSON document instead"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 when a measured target is missed"
+    )
     parser.add_argument("--output", help="also write the JSON report to this file")
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 5:

@@ -3,6 +3,7 @@
 A member exists only where the platform defines its constant, so ``hasattr(Domain,
 "VSOCK")`` is the feature test, as ``hasattr(Socket, "set_tcp_cork")`` is for methods.
 """
+
 from __future__ import annotations
 
 import enum

@@ -4,6 +4,7 @@
 side). The receive calls return ``RecvFlags``: the C core calls the class registered here,
 once per distinct value (cached), so no Python frame runs on the hot path.
 """
+
 from __future__ import annotations
 
 from . import _pysock2

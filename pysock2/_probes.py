@@ -5,6 +5,7 @@ seccomp filter, a module not loaded, a static key not switched on yet).
 Every probe returns a ``Probe``: whether the feature works and one line saying why. None
 waits more than about a second, and none raises: a failure is a "no" with its reason.
 """
+
 from __future__ import annotations
 
 import time
@@ -57,10 +58,13 @@ def probe_recvmmsg() -> tuple[bool, str]:
         tx.send_batch([b"a", b"b", b"c"])
         count = rx.recv_batch(DatagramBatch([bytearray(8) for _ in range(4)]))
     if getattr(_c, "BATCH_NATIVE", 0):
-        return True, (f"native recvmmsg(2)/sendmmsg(2): one recv_batch call received "
-                      f"{count} datagrams")
-    return False, (f"fallback: this build loops recvmsg(2) per datagram (recv_batch still "
-                   f"works: {count} datagrams)")
+        return True, (
+            f"native recvmmsg(2)/sendmmsg(2): one recv_batch call received {count} datagrams"
+        )
+    return False, (
+        f"fallback: this build loops recvmsg(2) per datagram (recv_batch still "
+        f"works: {count} datagrams)"
+    )
 
 
 def probe_udp_gso() -> tuple[bool, str]:
@@ -80,10 +84,12 @@ def probe_udp_gro() -> tuple[bool, str]:
         tx.send_gso(bytes(3000), 1000)
         nbytes, segment = rx.recv_gro_into(bytearray(65536))
     if (nbytes, segment) == (3000, 1000):
-        return True, ("3 segments of 1000 bytes arrived coalesced in one recv_gro_into "
-                      "(segment_size 1000)")
-    return False, (f"the kernel did not coalesce: the first read was {nbytes} bytes "
-                   f"(segment_size {segment})")
+        return True, (
+            "3 segments of 1000 bytes arrived coalesced in one recv_gro_into (segment_size 1000)"
+        )
+    return False, (
+        f"the kernel did not coalesce: the first read was {nbytes} bytes (segment_size {segment})"
+    )
 
 
 def probe_timestamping() -> tuple[bool, str]:
@@ -100,12 +106,17 @@ def probe_timestamping() -> tuple[bool, str]:
             tx.send(b"x")
             with MsgHdrMut(buffers=[bytearray(8)], control=256) as msg:
                 rx.recvmsg(msg)
-                stamps = [data for level, kind, data in msg.control_messages()
-                          if (level, kind) == (_c.SOL_SOCKET, cmsg.SCM_TIMESTAMPING)]
+                stamps = [
+                    data
+                    for level, kind, data in msg.control_messages()
+                    if (level, kind) == (_c.SOL_SOCKET, cmsg.SCM_TIMESTAMPING)
+                ]
             if stamps:
                 age_ms = (time.time_ns() - cmsg.parse_timestamping_ns(stamps[0])[0]) / 1e6
-                return True, (f"a received datagram carried a software SCM_TIMESTAMPING "
-                              f"stamp ({age_ms:.1f} ms old)")
+                return True, (
+                    f"a received datagram carried a software SCM_TIMESTAMPING "
+                    f"stamp ({age_ms:.1f} ms old)"
+                )
             if time.monotonic() > deadline:
                 return False, f"no SCM_TIMESTAMPING message within {_WAIT:g} s"
 

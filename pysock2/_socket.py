@@ -3,6 +3,7 @@
 The hot methods (send, recv_into, ...) are inherited straight from C; the subclasses add
 only cold-path conversions (ints to enums, stdlib interop).
 """
+
 from __future__ import annotations
 
 import errno
@@ -71,9 +72,13 @@ class Socket(_pysock2.Socket):
         if fd < 0:
             return f"<{name} [closed] fd=-1>"
         parts = [f"fd={fd}"]
-        for key, get in (("family", _repr_family), ("type", Socket.type),
-                         ("proto", _repr_protocol), ("laddr", Socket.local_addr),
-                         ("raddr", Socket.peer_addr)):
+        for key, get in (
+            ("family", _repr_family),
+            ("type", Socket.type),
+            ("proto", _repr_protocol),
+            ("laddr", Socket.local_addr),
+            ("raddr", Socket.peer_addr),
+        ):
             try:
                 value = get(self)
             except Exception:  # unbound, unconnected, not knowable here: never raise
@@ -113,8 +118,11 @@ class Socket(_pysock2.Socket):
         finally:
             # getattr: a type checker cannot narrow the file's Protocol type by hasattr.
             seek = None if isinstance(file, int) else getattr(file, "seek", None)
-            if ((progress.position > offset or progress.read_ahead)
-                    and seek is not None and _seekable(file)):
+            if (
+                (progress.position > offset or progress.read_ahead)
+                and seek is not None
+                and _seekable(file)
+            ):
                 seek(progress.position)
 
     # ---- options: cold-path conversions (docs/options.md) -------------------------------
@@ -199,8 +207,10 @@ _READ_BLOCK = 8192
 # sendfile(2)'s refusals of the file itself (not mmap-able, a pipe, no kernel support):
 # the transfer falls back to read-and-send, as the stdlib's does.
 _SENDFILE_UNSUPPORTED = frozenset(
-    getattr(errno, name) for name in ("EINVAL", "ENOSYS", "EOPNOTSUPP", "ENOTSUP", "ESPIPE",
-                                      "ENOTSOCK", "EOVERFLOW") if hasattr(errno, name))
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOSYS", "EOPNOTSUPP", "ENOTSUP", "ESPIPE", "ENOTSOCK", "EOVERFLOW")
+    if hasattr(errno, name)
+)
 
 
 def _check_sendfile_arguments(sock: Socket, file: Any, offset: int, count: int | None) -> None:
@@ -217,8 +227,9 @@ def _check_sendfile_arguments(sock: Socket, file: Any, offset: int, count: int |
         if count <= 0:
             raise ValueError(f"count must be a positive integer (got {count!r})")
     if not isinstance(file, int) and not hasattr(file, "read") and _fileno(file) is None:
-        raise TypeError(f"sendfile() takes a binary file object or a descriptor, not "
-                        f"{type(file).__name__}")
+        raise TypeError(
+            f"sendfile() takes a binary file object or a descriptor, not {type(file).__name__}"
+        )
     if "b" not in getattr(file, "mode", "b"):
         raise ValueError("file should be opened in binary mode")
     if sock.type() != Type.STREAM:
@@ -251,8 +262,9 @@ class _Progress:
 
 def _send_with_sendfile(sock: Socket, fd: int, progress: _Progress) -> None:
     while progress.end is None or progress.position < progress.end:
-        sent = sock.sendfile_once(fd, offset=progress.position,
-                                  length=progress.block(_SENDFILE_BLOCK))
+        sent = sock.sendfile_once(
+            fd, offset=progress.position, length=progress.block(_SENDFILE_BLOCK)
+        )
         if sent == 0:
             return  # end of file
         progress.position += sent

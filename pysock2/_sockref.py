@@ -18,6 +18,7 @@ Decisions (see docs/messages.md, "SockRef"):
 * A ``SockRef`` cannot stop ``obj`` from being closed by its owner; do not use the
   ``SockRef`` after that (the descriptor number may already name another file).
 """
+
 from __future__ import annotations
 
 import errno

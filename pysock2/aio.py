@@ -10,6 +10,7 @@ never in a loop callback, so a cancelled receive consumes nothing.
 readable socket is drained with ``recv_batch``, and what the protocol sends from
 ``datagram_received`` leaves with one ``sendmmsg`` when the drain ends.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,7 +52,8 @@ _SLOT = 65536  # bytes per receive slot: any UDP datagram, or a GRO receive, fit
 _UNIX_SLOT = 256 * 1024  # an AF_UNIX datagram can be larger: asyncio's max_size
 # The transports' sockets, by (id(loop), fd): a coroutine may not use one (as asyncio).
 _TRANSPORTS: weakref.WeakValueDictionary[tuple[int, int], _DatagramTransport] = (
-    weakref.WeakValueDictionary())
+    weakref.WeakValueDictionary()
+)
 # Waiters for readiness, by (id(loop), fd, readable): one reader or writer per key
 # wakes them all, removed with the last waiter.
 _WAITERS: dict[tuple[int, int, bool], list[asyncio.Future[None]]] = {}
@@ -69,18 +71,21 @@ def _running_loop(sock: object, fname: str) -> asyncio.AbstractEventLoop:
         raise OSError(9, f"{fname}(): the socket is closed")
     nonblocking = getattr(sock, "nonblocking", None)  # not on Windows: it cannot be read
     if nonblocking is not None and not nonblocking():
-        raise ValueError(f"{fname}(): the socket must be non-blocking "
-                         "(call sock.set_nonblocking(True) first)")
+        raise ValueError(
+            f"{fname}(): the socket must be non-blocking (call sock.set_nonblocking(True) first)"
+        )
     transport = _TRANSPORTS.get((id(loop), sock.fileno()))
     if transport is not None:
-        raise RuntimeError(f"{fname}(): file descriptor {sock.fileno()} is used by "
-                           f"transport {transport!r}")
+        raise RuntimeError(
+            f"{fname}(): file descriptor {sock.fileno()} is used by transport {transport!r}"
+        )
     if _is_proactor(loop):
         raise RuntimeError(
             f"{fname}(): pysock2.aio needs an event loop with add_reader()/add_writer(); "
             "the Windows ProactorEventLoop has none. Use asyncio.SelectorEventLoop "
             "(asyncio.run(main(), loop_factory=asyncio.SelectorEventLoop) on Python 3.12+, "
-            "or asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy()))")
+            "or asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy()))"
+        )
     return loop
 
 
@@ -124,8 +129,9 @@ async def _ready(loop: asyncio.AbstractEventLoop, fd: int, readable: bool) -> No
                 loop.remove_writer(fd)
 
 
-async def _retry(loop: asyncio.AbstractEventLoop, sock: Socket, readable: bool,
-                 call: Callable[[], _T]) -> _T:
+async def _retry(
+    loop: asyncio.AbstractEventLoop, sock: Socket, readable: bool, call: Callable[[], _T]
+) -> _T:
     """call() until it does not block, waiting for readiness in between. The call runs
     here in the task, after the wait, so cancelling the wait consumes nothing."""
     fd = sock.fileno()
@@ -201,8 +207,9 @@ async def recv_batch(sock: Socket, batch: DatagramBatch) -> int:
         return await _retry(loop, sock, True, lambda: sock.recv_batch(batch))
 
 
-async def send_batch(sock: Socket, datagrams: DatagramBatch | Any,
-                     address: _AddressLike | None = None) -> int:
+async def send_batch(
+    sock: Socket, datagrams: DatagramBatch | Any, address: _AddressLike | None = None
+) -> int:
     """Sends a DatagramBatch's first count slots (or each item of a sequence of bytes-like
     objects) in one call once the socket takes any; returns how many were sent (fewer
     when the send buffer filled up, as with Socket.send_batch)."""
@@ -263,8 +270,13 @@ async def sock_accept(sock: Socket) -> tuple[Socket, SockAddr]:
 
 
 async def create_datagram_endpoint(
-    protocol_factory: Callable[[], _P], *, sock: Socket, batch_size: int = 64,
-    max_batches: int = 4, gro: bool | None = None, gso: bool | None = None,
+    protocol_factory: Callable[[], _P],
+    *,
+    sock: Socket,
+    batch_size: int = 64,
+    max_batches: int = 4,
+    gro: bool | None = None,
+    gso: bool | None = None,
 ) -> tuple[asyncio.DatagramTransport, _P]:
     """An asyncio.DatagramTransport over a non-blocking datagram Socket, and the protocol
     `protocol_factory()` made for it (connection_made() has run when this returns).
@@ -298,19 +310,29 @@ async def create_datagram_endpoint(
         raise ValueError("gso=True: UDP GSO is not available for this socket")
     fd = sock.fileno()
     if (id(loop), fd, True) in _WAITERS or (id(loop), fd, False) in _WAITERS:
-        raise RuntimeError(f"create_datagram_endpoint(): a coroutine is waiting on file "
-                           f"descriptor {fd}")
+        raise RuntimeError(
+            f"create_datagram_endpoint(): a coroutine is waiting on file descriptor {fd}"
+        )
     protocol = protocol_factory()
     gro_auto = gro is None
     if gro is None:
-        gro = (udp and getattr(protocol, "datagrams_received", None) is None
-               and _try_gro(sock))
+        gro = udp and getattr(protocol, "datagrams_received", None) is None and _try_gro(sock)
     elif gro:
         sock.set_udp_gro(True)  # type: ignore[attr-defined, unused-ignore]
     waiter = loop.create_future()
     slot = _SLOT if sock.local_addr().family != getattr(_pysock2, "AF_UNIX", None) else _UNIX_SLOT
-    transport = _DatagramTransport(loop, sock, protocol, waiter, batch_size, max_batches, gro,
-                                   gro_auto, gso_available if gso is None else gso, slot)
+    transport = _DatagramTransport(
+        loop,
+        sock,
+        protocol,
+        waiter,
+        batch_size,
+        max_batches,
+        gro,
+        gro_auto,
+        gso_available if gso is None else gso,
+        slot,
+    )
     try:
         await waiter
     except BaseException:
@@ -323,10 +345,19 @@ class _DatagramTransport(asyncio.DatagramTransport):
     """asyncio's selector datagram transport with its per-datagram paths in C; where
     asyncio's documentation is silent it behaves as asyncio's own does."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: Socket,
-                 protocol: asyncio.BaseProtocol, waiter: asyncio.Future[None],
-                 batch_size: int, max_batches: int, gro: bool, gro_auto: bool, gso: bool,
-                 slot: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: Socket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None],
+        batch_size: int,
+        max_batches: int,
+        gro: bool,
+        gro_auto: bool,
+        gso: bool,
+        slot: int,
+    ) -> None:
         on_datagram, on_batch = _receivers(protocol)  # first: a TypeError leaves nothing
         try:
             peer: SockAddr | None = sock.peer_addr()
@@ -346,14 +377,24 @@ class _DatagramTransport(asyncio.DatagramTransport):
         self._low_water = 16 * 1024
         self._memory = mmap.mmap(-1, batch_size * slot)  # pages are touched only as used
         with memoryview(self._memory) as whole:
-            slots = [whole[i * slot:(i + 1) * slot] for i in range(batch_size)]
+            slots = [whole[i * slot : (i + 1) * slot] for i in range(batch_size)]
         # Control room for UDP_GRO behind whatever else the socket was set to report
         # (SCM_TIMESTAMPING alone takes 64 bytes and comes first).
         self._batch = DatagramBatch(slots, control_size=256 if gro else 0)
         self._engine = _pysock2._DatagramEngine(
-            sock, self._batch, on_datagram, on_batch, getattr(protocol, "error_received", None),
-            self._callback_failed, self._on_backlog, self._fatal_error,
-            max_batches=max_batches, split_gro=gro, cut_batches=gro_auto, gso=gso)
+            sock,
+            self._batch,
+            on_datagram,
+            on_batch,
+            getattr(protocol, "error_received", None),
+            self._callback_failed,
+            self._on_backlog,
+            self._fatal_error,
+            max_batches=max_batches,
+            split_gro=gro,
+            cut_batches=gro_auto,
+            gso=gso,
+        )
         self._key = (id(loop), self._fd)
         self._sock: Socket | None = sock  # from here on the transport owns it
         _TRANSPORTS[self._key] = self
@@ -432,9 +473,14 @@ class _DatagramTransport(asyncio.DatagramTransport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": f"protocol.{name}() failed", "exception": exc,
-                "transport": self, "protocol": self._protocol})
+            self._loop.call_exception_handler(
+                {
+                    "message": f"protocol.{name}() failed",
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -473,15 +519,25 @@ class _DatagramTransport(asyncio.DatagramTransport):
         """The transport cannot receive any more (the protocol released its batch, or the
         socket was closed or detached under it): the loop's exception handler hears of
         it and connection_lost(exc) follows."""
-        self._loop.call_exception_handler({
-            "message": "Fatal error on a pysock2.aio transport", "exception": exc,
-            "transport": self, "protocol": self._protocol})
+        self._loop.call_exception_handler(
+            {
+                "message": "Fatal error on a pysock2.aio transport",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            }
+        )
         self._force_close(exc)  # type: ignore[arg-type]
 
     def _callback_failed(self, exc: BaseException) -> None:
-        self._loop.call_exception_handler({
-            "message": "Exception in a protocol callback of a pysock2.aio transport",
-            "exception": exc, "transport": self, "protocol": self._protocol})
+        self._loop.call_exception_handler(
+            {
+                "message": "Exception in a protocol callback of a pysock2.aio transport",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            }
+        )
 
     # ---- the rest of the contract ----------------------------------------------------------
 
@@ -490,8 +546,7 @@ class _DatagramTransport(asyncio.DatagramTransport):
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         on_datagram, on_batch = _receivers(protocol)
-        self._engine.set_protocol(on_datagram, on_batch,
-                                  getattr(protocol, "error_received", None))
+        self._engine.set_protocol(on_datagram, on_batch, getattr(protocol, "error_received", None))
         self._protocol = protocol
 
     def is_closing(self) -> bool:
@@ -554,8 +609,10 @@ def _receivers(protocol: object) -> tuple[Callable[..., Any] | None, Callable[..
         return None, on_batch
     on_datagram = getattr(protocol, "datagram_received", None)
     if on_datagram is None:
-        raise TypeError(f"{type(protocol).__name__} defines neither datagram_received() nor "
-                        "datagrams_received()")
+        raise TypeError(
+            f"{type(protocol).__name__} defines neither datagram_received() nor "
+            "datagrams_received()"
+        )
     return on_datagram, None
 
 
@@ -582,4 +639,3 @@ def _try_gro(sock: Socket) -> bool:
 def _set_result_unless_done(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
-

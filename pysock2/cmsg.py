@@ -22,6 +22,7 @@ open until ``sendmsg`` returns. On receipt the descriptors belong to the ``MsgHd
 ``MsgHdrMut.take_fds()`` hands them over; ``parse_scm_rights`` only decodes numbers and
 transfers nothing.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -171,16 +172,16 @@ if hasattr(_c, "IPV6_TCLASS"):
 
     def ipv6_tclass(value: int) -> bytes:
         """An IPV6_TCLASS message (-1: the socket's default)."""
-        return build(IPPROTO_IPV6, IPV6_TCLASS,
-                     _INT.pack(_ranged("ipv6_tclass()", value, -1, 255)))
+        return build(IPPROTO_IPV6, IPV6_TCLASS, _INT.pack(_ranged("ipv6_tclass()", value, -1, 255)))
 
 
 if hasattr(_c, "IPV6_HOPLIMIT"):
 
     def ipv6_hoplimit(value: int) -> bytes:
         """An IPV6_HOPLIMIT message (-1: the socket's default)."""
-        return build(IPPROTO_IPV6, IPV6_HOPLIMIT,
-                     _INT.pack(_ranged("ipv6_hoplimit()", value, -1, 255)))
+        return build(
+            IPPROTO_IPV6, IPV6_HOPLIMIT, _INT.pack(_ranged("ipv6_hoplimit()", value, -1, 255))
+        )
 
 
 # ---------------------------------------------------------------- descriptors
@@ -206,8 +207,9 @@ if hasattr(_c, "SCM_RIGHTS"):
         if isinstance(fds, (bytes, bytearray, memoryview)):
             # Iterating one would read its bytes as descriptor numbers (or, for a view of
             # several dimensions, raise NotImplementedError).
-            raise TypeError("scm_rights() takes an iterable of descriptors, not a "
-                            f"{type(fds).__name__}")
+            raise TypeError(
+                f"scm_rights() takes an iterable of descriptors, not a {type(fds).__name__}"
+            )
         numbers = [_fd_of(fd) for fd in fds]
         return build(SOL_SOCKET, SCM_RIGHTS, b"".join(_INT.pack(fd) for fd in numbers))
 
@@ -243,10 +245,15 @@ if hasattr(_c, "SCM_CREDENTIALS"):
         sender's own or that it may claim them). Each value must fit its C type
         (``pid_t``, ``uid_t``, ``gid_t``): ``TypeError`` for a non-integer, ``ValueError``
         outside the type's range."""
-        return build(SOL_SOCKET, SCM_CREDENTIALS, _UCRED.pack(
-            _ranged("scm_credentials() pid", pid, *_PID_RANGE),
-            _ranged("scm_credentials() uid", uid, *_UID_RANGE),
-            _ranged("scm_credentials() gid", gid, *_GID_RANGE)))
+        return build(
+            SOL_SOCKET,
+            SCM_CREDENTIALS,
+            _UCRED.pack(
+                _ranged("scm_credentials() pid", pid, *_PID_RANGE),
+                _ranged("scm_credentials() uid", uid, *_UID_RANGE),
+                _ranged("scm_credentials() gid", gid, *_GID_RANGE),
+            ),
+        )
 
     def parse_scm_credentials(data: Buffer) -> tuple[int, int, int]:
         """``(pid, uid, gid)`` of an SCM_CREDENTIALS payload (``struct ucred``)."""
@@ -279,13 +286,18 @@ class Ipv6PktInfo(NamedTuple):
 if hasattr(_c, "IP_PKTINFO"):
     _IN_PKTINFO = _layout("i4s4s", _c.SIZEOF_IN_PKTINFO)
 
-    def ip_pktinfo(ifindex: int = 0, spec_dst: _IPv4 = "0.0.0.0",
-                   addr: _IPv4 = "0.0.0.0") -> bytes:
+    def ip_pktinfo(ifindex: int = 0, spec_dst: _IPv4 = "0.0.0.0", addr: _IPv4 = "0.0.0.0") -> bytes:
         """An IP_PKTINFO message: send from interface ``ifindex`` (0: any) with source
         address ``spec_dst`` (0.0.0.0: chosen by routing). ``addr`` is ignored on send."""
-        return build(IPPROTO_IP, IP_PKTINFO, _IN_PKTINFO.pack(
-            _ranged("ip_pktinfo() ifindex", ifindex, 0, 2**31 - 1),
-            ipaddress.IPv4Address(spec_dst).packed, ipaddress.IPv4Address(addr).packed))
+        return build(
+            IPPROTO_IP,
+            IP_PKTINFO,
+            _IN_PKTINFO.pack(
+                _ranged("ip_pktinfo() ifindex", ifindex, 0, 2**31 - 1),
+                ipaddress.IPv4Address(spec_dst).packed,
+                ipaddress.IPv4Address(addr).packed,
+            ),
+        )
 
     def parse_ip_pktinfo(data: Buffer) -> IpPktInfo:
         """The ``IpPktInfo(ifindex, spec_dst, addr)`` of an IP_PKTINFO payload."""
@@ -302,9 +314,14 @@ if hasattr(_c, "IPV6_PKTINFO"):
     def ipv6_pktinfo(addr: _IPv6 = "::", ifindex: int = 0) -> bytes:
         """An IPV6_PKTINFO message: send from source ``addr`` (``::``: chosen by routing)
         through interface ``ifindex`` (0: any)."""
-        return build(IPPROTO_IPV6, IPV6_PKTINFO, _IN6_PKTINFO.pack(
-            ipaddress.IPv6Address(addr).packed,
-            _ranged("ipv6_pktinfo() ifindex", ifindex, 0, 2**32 - 1)))
+        return build(
+            IPPROTO_IPV6,
+            IPV6_PKTINFO,
+            _IN6_PKTINFO.pack(
+                ipaddress.IPv6Address(addr).packed,
+                _ranged("ipv6_pktinfo() ifindex", ifindex, 0, 2**32 - 1),
+            ),
+        )
 
     def parse_ipv6_pktinfo(data: Buffer) -> Ipv6PktInfo:
         """The ``Ipv6PktInfo(addr, ifindex)`` of an IPV6_PKTINFO payload."""
@@ -386,4 +403,3 @@ if hasattr(_c, "UDP_SEGMENT"):
             small: int = _U16.unpack(view)[0]
             return small
         raise _size_error("a UDP_GRO", len(view), _INT.size, _U16.size)
-

@@ -6,20 +6,23 @@ The fixtures built on them (run, pair_for_transport, unix_pair) are in conftest.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 
 import pytest
 
-from pysock2 import SockAddr, Socket, Domain, Type, aio
+from pysock2 import Domain, SockAddr, Socket, Type, aio
 
 try:
     import uvloop
 except ImportError:  # free-threaded and debug builds: CI installs no extras there
     uvloop = None
 
-LOOPS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
-    uvloop is None, reason="uvloop is not installed"))]
+LOOPS = [
+    "asyncio",
+    pytest.param(
+        "uvloop", marks=pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")
+    ),
+]
 
 
 def tracking(base: type) -> type:
@@ -128,5 +131,4 @@ class Recorder(asyncio.DatagramProtocol):
 
 
 async def endpoint(sock: Socket, protocol=None, **kwargs):
-    return await aio.create_datagram_endpoint(lambda: protocol or Recorder(), sock=sock,
-                                              **kwargs)
+    return await aio.create_datagram_endpoint(lambda: protocol or Recorder(), sock=sock, **kwargs)

@@ -1,5 +1,6 @@
 """The fixtures and helpers test files share, each defined once: connected socket pairs on
 loopback, full listeners, the loopback interface's index, and a descriptor-leak guard."""
+
 from __future__ import annotations
 
 import gc

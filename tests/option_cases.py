@@ -1,6 +1,7 @@
 """The option table shared by test_options (round trips, bad values, closed sockets),
 test_properties (any value is accepted or refused with a documented error) and test_leaks
 (every row in a loop): one `Case` per option, and the socket each row runs on."""
+
 from __future__ import annotations
 
 import datetime
@@ -53,13 +54,22 @@ def congestion_algorithm() -> bytes:
 
 # Bad values per kind of value: (value, the exception expected before any system call).
 BOOL_BAD = (("yes", TypeError), (1.5, TypeError), (None, TypeError))
-U32_BAD = (("1", TypeError), (1.5, TypeError), (-1, ValueError), (2**32, OverflowError),
-           (None, TypeError))
+U32_BAD = (
+    ("1", TypeError),
+    (1.5, TypeError),
+    (-1, ValueError),
+    (2**32, OverflowError),
+    (None, TypeError),
+)
 U8_BAD = (("1", TypeError), (-1, ValueError), (256, OverflowError))
 NONNEG_BAD = (("1", TypeError), (2.0, TypeError), (-1, ValueError), (2**31, OverflowError))
 INDEX_BAD = (("lo", TypeError), (0, ValueError), (-1, ValueError), (2**32, OverflowError))
-DURATION_BAD = (("10", TypeError), (-1, ValueError), (float("nan"), ValueError),
-                (1e300, OverflowError))
+DURATION_BAD = (
+    ("10", TypeError),
+    (-1, ValueError),
+    (float("nan"), ValueError),
+    (1e300, OverflowError),
+)
 TIMEOUT_BAD = DURATION_BAD + ((0, ValueError),)
 MILLIS_BAD = DURATION_BAD + ((2**32 / 1000, OverflowError),)
 LINGER_BAD = DURATION_BAD + ((2**31, OverflowError),)
@@ -87,8 +97,14 @@ class Case:
         return self.value if self.expected is SAME else self.expected
 
 
-def case(getter: str | None, socket: str, value: Any, bad: tuple, expected: Any = SAME,
-         setter: str | None = None) -> Case:
+def case(
+    getter: str | None,
+    socket: str,
+    value: Any,
+    bad: tuple,
+    expected: Any = SAME,
+    setter: str | None = None,
+) -> Case:
     setter = setter or f"set_{getter}"
     return Case(setter, getter, socket, value, bad, expected, id=setter)
 
@@ -125,8 +141,7 @@ CASES = [
     case("ip_transparent_v4", "tcp4", True, BOOL_BAD),
     case("freebind_v4", "tcp4", True, BOOL_BAD),
     case("multicast_all_v4", "udp4", False, BOOL_BAD),
-    case("multicast_if_v4", "udp4", "127.0.0.1", IPV4_BAD,
-         ipaddress.IPv4Address("127.0.0.1")),
+    case("multicast_if_v4", "udp4", "127.0.0.1", IPV4_BAD, ipaddress.IPv4Address("127.0.0.1")),
     case("multicast_loop_v4", "udp4", False, BOOL_BAD),
     case("multicast_ttl_v4", "udp4", 5, U32_BAD),
     # ---- IPPROTO_IPV6 ----

@@ -3,6 +3,7 @@
 Each test is a break found by attacking pysock2 (session 4), written as the behaviour
 expected of it; each failed on the code it was found in.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,11 +15,13 @@ import sys
 import tempfile
 
 import pytest
-from conftest import child_python, needs_unix, open_fds
 from aio_support import LOOPS, Runner, udp, until
 
 from pysock2 import DatagramBatch, Domain, MsgHdr, Socket, Type, aio, cmsg
 from pysock2 import Protocol as IpProtocol
+
+from conftest import child_python, needs_unix, open_fds
+
 
 @pytest.fixture(params=LOOPS)
 def run(request):
@@ -182,8 +185,9 @@ def test_set_protocol_mid_batch_hands_the_rest_to_the_new_protocol(run, peers):
 
     class Successor(Protocol):
         def datagrams_received(self, batch):
-            self.datagrams += [bytes(batch.buffer(i)[:batch.length(i)])
-                               for i in range(batch.count)]
+            self.datagrams += [
+                bytes(batch.buffer(i)[: batch.length(i)]) for i in range(batch.count)
+            ]
 
     successor = Successor()
 
@@ -293,8 +297,9 @@ def test_a_batch_protocol_set_later_gets_single_datagrams_too(run, peers):
 
     class Batches(Protocol):
         def datagrams_received(self, batch):
-            self.datagrams += [bytes(batch.buffer(i)[:batch.length(i)])
-                               for i in range(batch.count)]
+            self.datagrams += [
+                bytes(batch.buffer(i)[: batch.length(i)]) for i in range(batch.count)
+            ]
 
     async def main():
         transport = await endpoint(server, Protocol())
@@ -369,7 +374,6 @@ def test_sendto_a_unix_path_on_an_ip_transport_is_refused_before_the_kernel(run,
     run(main())
 
 
-
 def test_detaching_the_transports_socket_causes_no_error_storm(run, peers):
     """asyncio hands out a TransportSocket that cannot be detached or closed; here the
     socket may refuse, or the transport may end, but it must not report EBADF to
@@ -393,6 +397,7 @@ def test_detaching_the_transports_socket_causes_no_error_storm(run, peers):
         assert reports <= 1, f"{reports} error_received calls in 50 ms"
 
     run(main())
+
 
 # ---------------------------------------------------------------- the coroutines
 
@@ -461,7 +466,6 @@ def test_a_coroutine_cannot_take_the_transports_socket(run, peers):
     run(main())
 
 
-
 def test_a_transport_made_while_a_receive_waits_keeps_receiving(run, peers):
     """asyncio's transport takes the descriptor over from a pending loop.sock_recv (whose
     cancellation then leaves the transport's reader alone); refusing the endpoint while a
@@ -487,6 +491,7 @@ def test_a_transport_made_while_a_receive_waits_keeps_receiving(run, peers):
 
     assert run(main()) in (None, [b"for the transport"])
 
+
 # ---------------------------------------------------------------- a hostile local peer
 
 
@@ -500,8 +505,7 @@ def _hostile_datagram(hostile: Socket, fds: list[int]) -> None:
 
 class BatchProtocol(Protocol):
     def datagrams_received(self, batch):
-        self.datagrams += [bytes(batch.buffer(i)[:batch.length(i)])
-                           for i in range(batch.count)]
+        self.datagrams += [bytes(batch.buffer(i)[: batch.length(i)]) for i in range(batch.count)]
 
 
 async def _via_transport(victim: Socket, protocol: Protocol) -> bytes:
@@ -516,7 +520,7 @@ async def _via_recv_batch(victim: Socket) -> bytes:
     batch = DatagramBatch.allocate(2, 64)
     try:
         await aio.recv_batch(victim, batch)
-        return bytes(batch.buffer(0)[:batch.length(0)])
+        return bytes(batch.buffer(0)[: batch.length(0)])
     finally:
         batch.release()
 
@@ -684,7 +688,12 @@ except RuntimeError as exc:
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ in Python is 3.12+")
 def test_send_batch_holds_each_item_while_exporting_its_buffer():
-    child = subprocess.run([sys.executable, "-c", _EDITED_DURING_EXPORT], capture_output=True,
-                           text=True, timeout=60, **child_python())
+    child = subprocess.run(
+        [sys.executable, "-c", _EDITED_DURING_EXPORT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **child_python(),
+    )
     assert child.returncode == 0, child.stderr
     assert child.stdout.startswith("RuntimeError: send_batch()")

@@ -1,17 +1,16 @@
 """pysock2.aio's coroutines on asyncio's default loop and on uvloop, debug mode on: each
 tries its call first, waits only when it would block, leaves no reader or writer
 registered on any path, and a cancelled receive consumes nothing."""
+
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
 
 import pytest
-
-from pysock2 import DatagramBatch, Domain, SockAddr, Socket, Type, aio
-
 from aio_support import LOOPS, Runner, udp, until  # noqa: F401
+
+from pysock2 import DatagramBatch, Domain, Socket, Type, aio
 
 
 @pytest.fixture
@@ -80,7 +79,7 @@ def test_sock_recv_into(run, pair):
         task = asyncio.ensure_future(aio.sock_recv_into(b, buf))
         await asyncio.sleep(0)
         a.send(b"into")
-        return bytes(buf[:await task])
+        return bytes(buf[: await task])
 
     assert run(main()) == b"into"
 
@@ -96,7 +95,7 @@ def test_recv_batch_and_send_batch(run, pair):
         n = await receiving
         while n < 3:  # recv_batch waits only for the first
             n += await aio.recv_batch(b, batch)
-        got = [bytes(batch.buffer(i)[:batch.length(i)]) for i in range(batch.count)]
+        got = [bytes(batch.buffer(i)[: batch.length(i)]) for i in range(batch.count)]
         batch.release()
         return got
 
@@ -200,17 +199,33 @@ def refused_address():
 # ---------------------------------------------------------------- refusals
 
 
-@pytest.mark.parametrize("call", [
-    lambda s: aio.sock_recv(s, 1), lambda s: aio.sock_recv_into(s, bytearray(1)),
-    lambda s: aio.sock_recv_from_into(s, bytearray(1)), lambda s: aio.sock_sendall(s, b"x"),
-    lambda s: aio.sock_send_to(s, b"x", ("127.0.0.1", 9)), lambda s: aio.sock_accept(s),
-    lambda s: aio.sock_connect(s, ("127.0.0.1", 9)),
-    lambda s: aio.recv_batch(s, DatagramBatch([bytearray(1)])),
-    lambda s: aio.send_batch(s, [b"x"]),
-    lambda s: aio.create_datagram_endpoint(asyncio.DatagramProtocol, sock=s),
-], ids=["sock_recv", "sock_recv_into", "sock_recv_from_into", "sock_sendall",
-        "sock_send_to", "sock_accept", "sock_connect", "recv_batch", "send_batch",
-        "create_datagram_endpoint"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: aio.sock_recv(s, 1),
+        lambda s: aio.sock_recv_into(s, bytearray(1)),
+        lambda s: aio.sock_recv_from_into(s, bytearray(1)),
+        lambda s: aio.sock_sendall(s, b"x"),
+        lambda s: aio.sock_send_to(s, b"x", ("127.0.0.1", 9)),
+        lambda s: aio.sock_accept(s),
+        lambda s: aio.sock_connect(s, ("127.0.0.1", 9)),
+        lambda s: aio.recv_batch(s, DatagramBatch([bytearray(1)])),
+        lambda s: aio.send_batch(s, [b"x"]),
+        lambda s: aio.create_datagram_endpoint(asyncio.DatagramProtocol, sock=s),
+    ],
+    ids=[
+        "sock_recv",
+        "sock_recv_into",
+        "sock_recv_from_into",
+        "sock_sendall",
+        "sock_send_to",
+        "sock_accept",
+        "sock_connect",
+        "recv_batch",
+        "send_batch",
+        "create_datagram_endpoint",
+    ],
+)
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows cannot read the mode back")
 def test_a_blocking_socket_is_refused(run, call):
     sock = Socket(Domain.IPV4, Type.DGRAM)

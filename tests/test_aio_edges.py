@@ -2,6 +2,7 @@
 mode on: pause_reading() inside datagram_received, a datagrams_received protocol doing
 what it should not with the transport's batch, hostile datagrams, closing from inside a
 callback, a transport the program forgets."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,14 +11,15 @@ import os
 import warnings
 
 import pytest
+from aio_support import LOOPS, Recorder, Runner, endpoint, udp, until  # noqa: F401
 
 from pysock2 import DatagramBatch, Domain, Socket, Type, aio
 
-from aio_support import LOOPS, Recorder, Runner, endpoint, udp, until  # noqa: F401
 from conftest import needs_unix
 
-needs_offload = pytest.mark.skipif(not hasattr(Socket, "send_gso"),
-                                   reason="UDP GSO/GRO is Linux-only")
+needs_offload = pytest.mark.skipif(
+    not hasattr(Socket, "send_gso"), reason="UDP GSO/GRO is Linux-only"
+)
 
 
 def numbered(n: int) -> list[bytes]:
@@ -41,8 +43,7 @@ class PausesAt(Recorder):
 
 
 @pytest.mark.parametrize("gro", [False, None])
-def test_pause_inside_datagram_received_holds_the_rest_of_the_batch(run, pair_for_transport,
-                                                                    gro):
+def test_pause_inside_datagram_received_holds_the_rest_of_the_batch(run, pair_for_transport, gro):
     server, client = pair_for_transport
 
     async def main():
@@ -141,12 +142,14 @@ def test_the_batch_holds_nothing_after_the_call(run, pair_for_transport):
 
 
 def test_a_protocol_releasing_the_batch_closes_the_transport_with_the_error(
-        run, pair_for_transport):
+    run, pair_for_transport
+):
     server, client = pair_for_transport
 
     async def main():
-        transport, protocol = await endpoint(server, BatchProtocol(
-            lambda protocol, batch: batch.release()))
+        transport, protocol = await endpoint(
+            server, BatchProtocol(lambda protocol, batch: batch.release())
+        )
         client.send(b"one")
         exc = await protocol.lost
         assert isinstance(exc, ValueError) and "released" in str(exc)
@@ -261,8 +264,7 @@ def test_a_datagram_larger_than_a_slot_is_dropped_and_reported(run, unix_pair):
         peer.send(b"y" * 262_144)  # exactly a slot: whole, so delivered
         peer.send(b"after")
         assert await until(lambda: len(protocol.datagrams) == 3)
-        assert [d for d, _ in protocol.datagrams] == [b"w" * 100_000, b"y" * 262_144,
-                                                      b"after"]
+        assert [d for d, _ in protocol.datagrams] == [b"w" * 100_000, b"y" * 262_144, b"after"]
         assert [e.errno for e in protocol.errors] == [errno.EMSGSIZE]
         assert "receive slot" in str(protocol.errors[0])
         transport.close()
@@ -609,8 +611,7 @@ def test_sock_connect_waits_for_room_in_a_full_unix_backlog(run, tmp_path):
 
 
 @pytest.mark.parametrize("gro", [False, True] if hasattr(Socket, "send_gso") else [False])
-def test_set_protocol_mid_batch_to_a_batch_protocol_hands_it_the_rest(
-        run, pair_for_transport, gro):
+def test_set_protocol_mid_batch_to_a_batch_protocol_hands_it_the_rest(run, pair_for_transport, gro):
     """The datagrams already received and not yet delivered go to the new protocol, in a
     batch of their own, in order, each datagram of a coalesced train in its own slot."""
     server, client = pair_for_transport
@@ -624,7 +625,9 @@ def test_set_protocol_mid_batch_to_a_batch_protocol_hands_it_the_rest(
         first = HandsOver()
         first.successor = successor = BatchProtocol(
             lambda protocol, batch: protocol.datagrams.extend(
-                (bytes(batch.data(i)), batch.address(i)) for i in range(batch.count)))
+                (bytes(batch.data(i)), batch.address(i)) for i in range(batch.count)
+            )
+        )
         transport, _ = await endpoint(server, first, gro=gro)
         if gro:
             client.send_gso(b"".join(numbered(6)), 3)
@@ -715,8 +718,9 @@ def test_gro_cuts_trains_apart_with_receive_timestamps_on(run, pair_for_transpor
         pytest.skip("no SO_TIMESTAMPING")
     from pysock2 import _pysock2
 
-    server.set_timestamping(_pysock2.SOF_TIMESTAMPING_RX_SOFTWARE
-                            | _pysock2.SOF_TIMESTAMPING_SOFTWARE)
+    server.set_timestamping(
+        _pysock2.SOF_TIMESTAMPING_RX_SOFTWARE | _pysock2.SOF_TIMESTAMPING_SOFTWARE
+    )
 
     async def main():
         transport, protocol = await endpoint(server)

@@ -2,6 +2,7 @@
 the process must end with as many descriptors, flat Python memory and (on a debug CPython)
 a flat total reference count. The transport's C paths are driven directly (read_ready is
 the loop's reader callback) so that nothing but them runs per call."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,9 @@ from pysock2 import DatagramBatch, Domain, Socket, Type, aio
 
 from test_leaks import assert_flat
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="counts descriptors via /proc "
-                                "or /dev/fd, which Windows lacks")
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="counts descriptors via /proc or /dev/fd, which Windows lacks"
+)
 
 
 class Echo(asyncio.DatagramProtocol):
@@ -34,7 +36,7 @@ class Faulty(Echo):
 class Batches(Echo):
     def datagrams_received(self, batch):
         for i in range(batch.count):
-            self.transport.sendto(batch.buffer(i)[:batch.length(i)], batch.address(i))
+            self.transport.sendto(batch.buffer(i)[: batch.length(i)], batch.address(i))
 
 
 @pytest.fixture
@@ -56,7 +58,8 @@ def nonblocking_udp() -> Socket:
 def endpoint(loop, request):
     """(transport, client) over a transport with the protocol class request.param."""
     transport, _ = loop.run_until_complete(
-        aio.create_datagram_endpoint(request.param, sock=nonblocking_udp()))
+        aio.create_datagram_endpoint(request.param, sock=nonblocking_udp())
+    )
     client = nonblocking_udp()
     client.connect(transport.get_extra_info("sockname"))
     yield transport, client
@@ -65,8 +68,9 @@ def endpoint(loop, request):
     client.close()
 
 
-@pytest.mark.parametrize("endpoint", [Echo, Batches], indirect=True, ids=["per-datagram",
-                                                                          "batches"])
+@pytest.mark.parametrize(
+    "endpoint", [Echo, Batches], indirect=True, ids=["per-datagram", "batches"]
+)
 def test_echo_through_the_c_paths(endpoint):
     transport, client = endpoint
     engine = transport._engine

@@ -1,5 +1,6 @@
 """The blocking mode crossing from_stdlib()/into_stdlib() honestly, which asyncio's
 streams over a pysock2 socket rely on (that recipe runs in tests/test_aio_docs.py)."""
+
 from __future__ import annotations
 
 import socket
@@ -32,7 +33,9 @@ def test_from_stdlib_in_timeout_mode_keeps_the_timeout():
     sock = Socket.from_stdlib(std)
     try:
         assert sock.read_timeout() == pytest.approx(0.25, abs=0.01)  # the kernel rounds to its tick
-        assert sock.write_timeout() == pytest.approx(0.25, abs=0.01)  # the kernel rounds to its tick
+        assert sock.write_timeout() == pytest.approx(
+            0.25, abs=0.01
+        )  # the kernel rounds to its tick
         if hasattr(sock, "nonblocking"):
             assert not sock.nonblocking()  # blocking, with the timeout in the kernel
         with pytest.raises(TimeoutError):

@@ -1,19 +1,20 @@
 """pysock2.aio.create_datagram_endpoint: the asyncio DatagramTransport contract on the
 default loop and on uvloop, debug mode on: echo of a flood with no loss, ICMP errors,
 flow control under a full send buffer, close/abort, batches, GRO."""
+
 from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import warnings
 
 import pytest
-
-from pysock2 import DatagramBatch, Domain, SockAddr, Socket, Type, aio
-
 from aio_support import LOOPS, Recorder, Runner, endpoint, udp, until  # noqa: F401
+
+from pysock2 import DatagramBatch, Domain, Socket, Type, aio
+
 from conftest import needs_unix
+
 
 def test_flood_echo_loses_nothing(run):
     async def main():
@@ -21,10 +22,11 @@ def test_flood_echo_loses_nothing(run):
         client = udp(transport.get_extra_info("sockname"))
         sent, received = 0, 0
         buf = bytearray(64)
-        for window in range(40):  # 40 windows of 100 in flight: 4000 datagrams
+        for _window in range(40):  # 40 windows of 100 in flight: 4000 datagrams
             for i in range(100):
-                await aio.sock_send_to(client, b"%6d" % (sent + i),
-                                       transport.get_extra_info("sockname"))
+                await aio.sock_send_to(
+                    client, b"%6d" % (sent + i), transport.get_extra_info("sockname")
+                )
             sent += 100
             while received < sent:
                 n, _ = await aio.sock_recv_from_into(client, buf)
@@ -228,8 +230,7 @@ class BatchRecorder(Recorder):
 
     def datagrams_received(self, batch: DatagramBatch) -> None:
         assert batch.count >= 1
-        self.batches.append([bytes(batch.buffer(i)[:batch.length(i)])
-                             for i in range(batch.count)])
+        self.batches.append([bytes(batch.buffer(i)[: batch.length(i)]) for i in range(batch.count)])
 
     def datagram_received(self, data, addr):
         raise AssertionError("datagrams_received takes precedence")

@@ -1,6 +1,7 @@
 """Batch datagram I/O: DatagramBatch, Socket.recv_batch and Socket.send_batch (recvmmsg and
 sendmmsg on Linux). Partial batches, truncation, EAGAIN part-way, buffers of different
 sizes, and no Python object per datagram."""
+
 from __future__ import annotations
 
 import array
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from pysock2 import _pysock2, DatagramBatch, Domain, RecvFlags, SockAddr, Socket, Type
+from pysock2 import DatagramBatch, Domain, RecvFlags, SockAddr, Socket, Type, _pysock2
 
 from conftest import wait_until
 
@@ -26,7 +27,8 @@ def unconnected_udp() -> Socket:
 
 class TestDatagramBatch:
     @pytest.mark.parametrize(
-        "make", [
+        "make",
+        [
             lambda: bytearray(32),
             lambda: memoryview(bytearray(64))[16:48],
             lambda: array.array("B", bytes(32)),
@@ -87,7 +89,7 @@ class TestDatagramBatch:
     @pytest.mark.parametrize(
         "buffers, exc",
         [
-            (bytearray(10), TypeError),          # one buffer, not a sequence of them
+            (bytearray(10), TypeError),  # one buffer, not a sequence of them
             (42, TypeError),
             ([b"read-only"], TypeError),
             ([bytearray(4), "text"], TypeError),
@@ -113,8 +115,12 @@ class TestDatagramBatch:
 
     @pytest.mark.parametrize(
         "count, size, exc",
-        [(0, 10, ValueError), (_pysock2.BATCH_MAX + 1, 1, ValueError), (2, -1, ValueError),
-         (2.0, 10, TypeError)],
+        [
+            (0, 10, ValueError),
+            (_pysock2.BATCH_MAX + 1, 1, ValueError),
+            (2, -1, ValueError),
+            (2.0, 10, TypeError),
+        ],
     )
     def test_bad_allocate(self, count, size, exc):
         with pytest.raises(exc):
@@ -128,7 +134,7 @@ class TestDatagramBatch:
         assert b.recv_batch(batch) == 2
         assert batch.length(-1) == 3  # counted from the datagrams held
         with pytest.raises(IndexError):
-            batch.length(2)           # a slot, but not a datagram held
+            batch.length(2)  # a slot, but not a datagram held
         with pytest.raises(IndexError):
             batch.address(-3)
         with pytest.raises(TypeError):
@@ -282,7 +288,9 @@ class TestRecvBatch:
             for i in range(4):
                 a.send(bytes([round_, i]))
             assert b.recv_batch(batch) == 4
-            assert [bytes(batch.data(i)) for i in range(4)] == [bytes([round_, i]) for i in range(4)]
+            assert [bytes(batch.data(i)) for i in range(4)] == [
+                bytes([round_, i]) for i in range(4)
+            ]
         batch.release()
 
     def test_no_python_object_per_datagram(self, udp_pair):
@@ -330,6 +338,7 @@ class TestRecvBatch:
         worker = threading.Thread(target=b.recv_batch, args=(batch,))
         worker.start()
         try:
+
             def batch_taken() -> bool:
                 try:
                     batch.count = 0
@@ -353,8 +362,12 @@ class TestRecvBatch:
 class TestSendBatch:
     def test_sends_a_sequence_of_bytes_likes(self, udp_pair):
         a, b = udp_pair
-        items = [b"bytes", bytearray(b"bytearray"), memoryview(b"..view..")[2:6],
-                 array.array("B", b"arr")]
+        items = [
+            b"bytes",
+            bytearray(b"bytearray"),
+            memoryview(b"..view..")[2:6],
+            array.array("B", b"arr"),
+        ]
         assert a.send_batch(items) == 4
         assert [b.recv(64) for _ in range(4)] == [b"bytes", b"bytearray", b"view", b"arr"]
 
@@ -369,14 +382,16 @@ class TestSendBatch:
             assert client.send_batch([b"p", b"q"], server.local_addr()) == 2
             assert client.send_batch([b"r"], address=server.local_addr().as_socket()) == 1
             assert [server.recv_from(8) for _ in range(3)] == [
-                (b"p", client.local_addr()), (b"q", client.local_addr()),
-                (b"r", client.local_addr())]
+                (b"p", client.local_addr()),
+                (b"q", client.local_addr()),
+                (b"r", client.local_addr()),
+            ]
 
     def test_sends_a_prepared_batch(self, udp_pair):
         a, b = udp_pair
         batch = DatagramBatch.allocate(4, 16)
         for i, payload in enumerate([b"zero", b"one", b"two"]):
-            batch.buffer(i)[:len(payload)] = payload
+            batch.buffer(i)[: len(payload)] = payload
             batch.set(i, len(payload))
         batch.count = 3
         assert a.send_batch(batch) == 3
@@ -495,9 +510,13 @@ class TestSendBatch:
         batch = DatagramBatch.allocate(4, 16)
         payload = bytearray(8)
 
-        calls = (lambda: a.send_batch([payload, "x"]), lambda: b.recv_batch(batch),
-                 lambda: closed_socket.send_batch([payload]),
-                 lambda: DatagramBatch([payload, b"ro"]), lambda: batch.set(9, 1))
+        calls = (
+            lambda: a.send_batch([payload, "x"]),
+            lambda: b.recv_batch(batch),
+            lambda: closed_socket.send_batch([payload]),
+            lambda: DatagramBatch([payload, b"ro"]),
+            lambda: batch.set(9, 1),
+        )
 
         def errors():
             failed = 0

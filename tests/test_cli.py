@@ -2,6 +2,7 @@
 platform, build, Python and GIL, then probes the running kernel (recvmmsg, UDP GSO and GRO,
 SO_TIMESTAMPING, TCP_INFO: each yes or no with the reason), then prints the capability
 table; ``info --json`` says the same to scripts; ``info | head`` ends without a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import pytest
 
 import pysock2
 from pysock2 import Socket, _probes
-from pysock2._catalog import RENAMED
 from pysock2.__main__ import build_info, build_info_json, main
+from pysock2._catalog import RENAMED
 
 from conftest import child_python
 
@@ -21,8 +22,13 @@ PROBE_NAMES = ["recvmmsg", "UDP GSO", "UDP GRO", "SO_TIMESTAMPING", "TCP_INFO"]
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pysock2", *args], capture_output=True,
-                          text=True, **child_python(), **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "pysock2", *args],
+        capture_output=True,
+        text=True,
+        **child_python(),
+        **kwargs,
+    )
 
 
 def test_version():
@@ -102,7 +108,9 @@ class TestKernelProbes:
         monkeypatch.setattr(_probes, "PROBES", (("UDP GSO", "no_such_method", "why", None),))
         [result] = _probes.run_probes()
         assert (result.works, result.reason) == (
-            False, "this build has no Socket.no_such_method (why)")
+            False,
+            "this build has no Socket.no_such_method (why)",
+        )
 
     def test_probes_appear_in_info(self):
         table = build_info(probes=[_probes.Probe("UDP GRO", False, "because")])
@@ -128,8 +136,12 @@ def test_info_runs_as_a_module():
 
 def test_a_reader_that_goes_away_is_no_traceback():
     """``python -m pysock2 info | head -1``: the pipe closes before info has written."""
-    child = subprocess.Popen([sys.executable, "-m", "pysock2", "info"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **child_python())
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pysock2", "info"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **child_python(),
+    )
     child.stdout.close()
     stderr = child.stderr.read()
     child.stderr.close()

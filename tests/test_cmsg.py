@@ -1,6 +1,7 @@
 """pysock2.cmsg: building and parsing control messages — the layout (checked against the
 stdlib's CMSG_SPACE/CMSG_LEN), malformed data, the typed helpers, real packets carrying
 TOS/TTL/packet info/timestamps/GSO/GRO, and property-based round trips (hypothesis)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -13,18 +14,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pysock2 import Domain, MsgHdr, MsgHdrMut, SockRef, Socket, Type, cmsg
+from pysock2 import Domain, MsgHdr, MsgHdrMut, Socket, SockRef, Type, cmsg
 
 from conftest import needs_linux, wait_until
 
 INT_MAX = 2**31 - 1
 HEADER = cmsg.length(0)
 # Every message builder of pysock2.cmsg this platform has, with its number of arguments.
-BUILDERS = {name: (getattr(cmsg, name), arity) for name, arity in [
-    ("build", 3), ("ip_tos", 1), ("ip_ttl", 1), ("ipv6_tclass", 1), ("ipv6_hoplimit", 1),
-    ("scm_rights", 1), ("scm_credentials", 3), ("ip_pktinfo", 3), ("ipv6_pktinfo", 2),
-    ("udp_segment", 1), ("space", 1), ("length", 1),
-] if hasattr(cmsg, name)}
+BUILDERS = {
+    name: (getattr(cmsg, name), arity)
+    for name, arity in [
+        ("build", 3),
+        ("ip_tos", 1),
+        ("ip_ttl", 1),
+        ("ipv6_tclass", 1),
+        ("ipv6_hoplimit", 1),
+        ("scm_rights", 1),
+        ("scm_credentials", 3),
+        ("ip_pktinfo", 3),
+        ("ipv6_pktinfo", 2),
+        ("udp_segment", 1),
+        ("space", 1),
+        ("length", 1),
+    ]
+    if hasattr(cmsg, name)
+}
 
 
 class TestLayout:
@@ -70,7 +84,7 @@ class TestLayout:
 
     def test_the_last_message_may_lack_its_padding(self):
         control = cmsg.build(1, 1, b"abc")
-        assert cmsg.parse(control[:cmsg.length(3)]) == [(1, 1, b"abc")]
+        assert cmsg.parse(control[: cmsg.length(3)]) == [(1, 1, b"abc")]
 
     def test_parse_of_nothing(self):
         assert cmsg.parse(b"") == []
@@ -84,7 +98,7 @@ def raw_header(cmsg_len: int, level: int = 1, kind: int = 1) -> bytes:
     """A control-message header with an arbitrary cmsg_len, as a hostile peer could write."""
     good = cmsg.build(level, kind, b"")
     fmt = {4: "@I", 8: "@Q"}[HEADER - 8]  # cmsg_len is what precedes level and type
-    return struct.pack(fmt, cmsg_len) + good[HEADER - 8:HEADER]
+    return struct.pack(fmt, cmsg_len) + good[HEADER - 8 : HEADER]
 
 
 class TestMalformed:
@@ -121,9 +135,15 @@ class TestMalformed:
     @given(st.binary(max_size=64))
     def test_typed_parsers_raise_value_error_on_any_bad_payload(self, data):
         parsers = [cmsg.parse_int, cmsg.parse_scm_rights]
-        for name in ("parse_scm_credentials", "parse_ip_pktinfo", "parse_ipv6_pktinfo",
-                     "parse_timestamp", "parse_timestamp_ns", "parse_timestamping_ns",
-                     "parse_udp_gro"):
+        for name in (
+            "parse_scm_credentials",
+            "parse_ip_pktinfo",
+            "parse_ipv6_pktinfo",
+            "parse_timestamp",
+            "parse_timestamp_ns",
+            "parse_timestamping_ns",
+            "parse_udp_gro",
+        ):
             if hasattr(cmsg, name):
                 parsers.append(getattr(cmsg, name))
         for parse in parsers:
@@ -154,10 +174,17 @@ class TestTypedHelpers:
         with pytest.raises(ValueError, match="1 or 4 bytes, not 3"):
             cmsg.parse_int(b"abc")
 
-    @pytest.mark.parametrize("builder, bad", [
-        (cmsg.ip_tos, 256), (cmsg.ip_tos, -1), (cmsg.ip_ttl, 0), (cmsg.ip_ttl, 256),
-        (cmsg.ipv6_tclass, -2), (cmsg.ipv6_hoplimit, 256),
-    ])
+    @pytest.mark.parametrize(
+        "builder, bad",
+        [
+            (cmsg.ip_tos, 256),
+            (cmsg.ip_tos, -1),
+            (cmsg.ip_ttl, 0),
+            (cmsg.ip_ttl, 256),
+            (cmsg.ipv6_tclass, -2),
+            (cmsg.ipv6_hoplimit, 256),
+        ],
+    )
     def test_integer_builders_check_the_range(self, builder, bad):
         with pytest.raises(ValueError, match="must be in"):
             builder(bad)
@@ -200,15 +227,18 @@ class TestTypedHelpers:
             cmsg.scm_credentials(1, -1, 0)  # uid_t is unsigned
 
     @needs_linux
-    @pytest.mark.parametrize("args, exc", [
-        ((None, 0, 0), TypeError),
-        ((0, 1.5, 0), TypeError),
-        ((0, 0, "0"), TypeError),
-        ((2**31, 0, 0), ValueError),   # past pid_t
-        ((0, 2**32, 0), ValueError),   # past uid_t
-        ((0, 0, -1), ValueError),      # gid_t is unsigned
-        ((-2**63 - 1, 0, 0), ValueError),
-    ])
+    @pytest.mark.parametrize(
+        "args, exc",
+        [
+            ((None, 0, 0), TypeError),
+            ((0, 1.5, 0), TypeError),
+            ((0, 0, "0"), TypeError),
+            ((2**31, 0, 0), ValueError),  # past pid_t
+            ((0, 2**32, 0), ValueError),  # past uid_t
+            ((0, 0, -1), ValueError),  # gid_t is unsigned
+            ((-(2**63) - 1, 0, 0), ValueError),
+        ],
+    )
     def test_scm_credentials_bad_values(self, args, exc):
         with pytest.raises(exc, match="scm_credentials"):
             cmsg.scm_credentials(*args)
@@ -226,9 +256,16 @@ class TestTypedHelpers:
     @given(st.data())
     @settings(max_examples=300, deadline=None)
     def test_every_builder_raises_only_argument_errors(self, data):
-        hostile = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(),
-                            st.binary(), st.lists(st.integers(), max_size=3),
-                            st.sampled_from(["::1", "127.0.0.1", object()]))
+        hostile = st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(),
+            st.text(),
+            st.binary(),
+            st.lists(st.integers(), max_size=3),
+            st.sampled_from(["::1", "127.0.0.1", object()]),
+        )
         name = data.draw(st.sampled_from(sorted(BUILDERS)))
         builder, arity = BUILDERS[name]
         args = [data.draw(hostile) for _ in range(arity)]
@@ -243,8 +280,9 @@ class TestTypedHelpers:
         [(level, kind, data)] = cmsg.parse(cmsg.ip_pktinfo(3, "10.0.0.1", "10.0.0.2"))
         assert (level, kind) == (socket.IPPROTO_IP, cmsg.IP_PKTINFO)
         info = cmsg.parse_ip_pktinfo(data)
-        assert info == cmsg.IpPktInfo(3, ipaddress.IPv4Address("10.0.0.1"),
-                                      ipaddress.IPv4Address("10.0.0.2"))
+        assert info == cmsg.IpPktInfo(
+            3, ipaddress.IPv4Address("10.0.0.1"), ipaddress.IPv4Address("10.0.0.2")
+        )
         assert info.ifindex == 3
         with pytest.raises(ValueError):
             cmsg.ip_pktinfo(spec_dst="::1")
@@ -382,13 +420,17 @@ class TestReceivedPackets:
 
     def test_so_timestamping_software_receive_stamp(self, udp_receiver):
         std, ref = udp_receiver
-        std.setsockopt(socket.SOL_SOCKET, cmsg.SO_TIMESTAMPING,
-                       cmsg.SOF_TIMESTAMPING_RX_SOFTWARE | cmsg.SOF_TIMESTAMPING_SOFTWARE)
+        std.setsockopt(
+            socket.SOL_SOCKET,
+            cmsg.SO_TIMESTAMPING,
+            cmsg.SOF_TIMESTAMPING_RX_SOFTWARE | cmsg.SOF_TIMESTAMPING_SOFTWARE,
+        )
         before_ns = time.time_ns()
         # Linux switches software stamping on through a deferred static-key update, so
         # the first datagrams after setsockopt() may arrive without a stamp.
         got: dict = {}
         with Socket(Domain.IPV4, Type.DGRAM) as sender:
+
             def stamped() -> bool:
                 sender.send_to(b"x", std.getsockname())
                 got.update(receive_controls(ref))
@@ -404,8 +446,9 @@ class TestReceivedPackets:
         std, ref = udp_receiver
         std.setsockopt(socket.IPPROTO_UDP, cmsg.UDP_GRO, 1)
         with Socket(Domain.IPV4, Type.DGRAM) as sender:
-            with MsgHdr(addr=std.getsockname(), buffers=[b"s" * 3000],
-                        control=cmsg.udp_segment(1000)) as out:
+            with MsgHdr(
+                addr=std.getsockname(), buffers=[b"s" * 3000], control=cmsg.udp_segment(1000)
+            ) as out:
                 assert sender.sendmsg(out) == 3000
         received, segment = 0, None
         while received < 3000:  # coalesced by GRO into one buffer, or not, as the kernel likes
@@ -440,22 +483,30 @@ typed = st.one_of(
     st.integers(-1, 255).map(lambda v: (cmsg.ipv6_tclass(v), cmsg.parse_int, v)),
     st.integers(-1, 255).map(lambda v: (cmsg.ipv6_hoplimit(v), cmsg.parse_int, v)),
     st.lists(st.integers(0, INT_MAX), max_size=16).map(
-        lambda fds: (cmsg.scm_rights(fds), cmsg.parse_scm_rights, fds)),
+        lambda fds: (cmsg.scm_rights(fds), cmsg.parse_scm_rights, fds)
+    ),
     st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**32 - 1)).map(
-        lambda t: (cmsg.ipv6_pktinfo(ipaddress.IPv6Address(t[1] << 96), t[0]),
-                   cmsg.parse_ipv6_pktinfo, (ipaddress.IPv6Address(t[1] << 96), t[0]))),
+        lambda t: (
+            cmsg.ipv6_pktinfo(ipaddress.IPv6Address(t[1] << 96), t[0]),
+            cmsg.parse_ipv6_pktinfo,
+            (ipaddress.IPv6Address(t[1] << 96), t[0]),
+        )
+    ),
 )
 if hasattr(cmsg, "scm_credentials"):
-    typed |= st.tuples(st.integers(0, INT_MAX), st.integers(0, 2**32 - 1),
-                       st.integers(0, 2**32 - 1)).map(
-        lambda t: (cmsg.scm_credentials(*t), cmsg.parse_scm_credentials, t))
+    typed |= st.tuples(
+        st.integers(0, INT_MAX), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)
+    ).map(lambda t: (cmsg.scm_credentials(*t), cmsg.parse_scm_credentials, t))
 if hasattr(cmsg, "ip_pktinfo"):
-    typed |= st.tuples(st.integers(0, INT_MAX), st.integers(0, 2**32 - 1),
-                       st.integers(0, 2**32 - 1)).map(
-        lambda t: (cmsg.ip_pktinfo(t[0], ipaddress.IPv4Address(t[1]),
-                                   ipaddress.IPv4Address(t[2])),
-                   cmsg.parse_ip_pktinfo,
-                   (t[0], ipaddress.IPv4Address(t[1]), ipaddress.IPv4Address(t[2]))))
+    typed |= st.tuples(
+        st.integers(0, INT_MAX), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)
+    ).map(
+        lambda t: (
+            cmsg.ip_pktinfo(t[0], ipaddress.IPv4Address(t[1]), ipaddress.IPv4Address(t[2])),
+            cmsg.parse_ip_pktinfo,
+            (t[0], ipaddress.IPv4Address(t[1]), ipaddress.IPv4Address(t[2])),
+        )
+    )
 if hasattr(cmsg, "udp_segment"):
     typed |= st.integers(1, 65535).map(lambda v: (cmsg.udp_segment(v), cmsg.parse_udp_gro, v))
 
@@ -476,15 +527,20 @@ def test_typed_builders_and_parsers_round_trip(items):
 @given(st.lists(st.tuples(st.integers(0, 255), st.integers(1, 255)), min_size=1, max_size=4))
 def test_control_messages_round_trip_through_the_kernel(pairs):
     """Random TOS/TTL messages sent by sendmsg come back, parsed, on the receiving side."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as std, \
-            Socket(Domain.IPV4, Type.DGRAM) as sender:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as std,
+        Socket(Domain.IPV4, Type.DGRAM) as sender,
+    ):
         std.bind(("127.0.0.1", 0))
         std.setsockopt(socket.IPPROTO_IP, cmsg.IP_RECVTOS, 1)
         std.setsockopt(socket.IPPROTO_IP, cmsg.IP_RECVTTL, 1)
         ref = SockRef(std)
         for tos, ttl in pairs:
-            with MsgHdr(addr=std.getsockname(), buffers=[b"p"],
-                        control=cmsg.ip_tos(tos & 0xFC) + cmsg.ip_ttl(ttl)) as out:
+            with MsgHdr(
+                addr=std.getsockname(),
+                buffers=[b"p"],
+                control=cmsg.ip_tos(tos & 0xFC) + cmsg.ip_ttl(ttl),
+            ) as out:
                 sender.sendmsg(out)
         for tos, ttl in pairs:
             got = receive_controls(ref)
@@ -504,8 +560,7 @@ def test_descriptors_round_trip_through_the_kernel():
         b.recvmsg(msg)
         fds = msg.take_fds()
         try:
-            assert [os.fstat(fd).st_ino for fd in fds] == [os.fstat(fd).st_ino
-                                                           for fd in (r, w, r)]
+            assert [os.fstat(fd).st_ino for fd in fds] == [os.fstat(fd).st_ino for fd in (r, w, r)]
         finally:
             for fd in fds:
                 os.close(fd)

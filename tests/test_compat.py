@@ -3,6 +3,7 @@ the CPython versions it names, through the object's layout and a private flag. T
 tests hold what C reads (``_pysock2._memoryview_in_place``) against what Python says about
 the same memory, so a CPython that changes the layout or the flag's meaning fails here,
 and so does a version added to the range without being checked."""
+
 import ctypes
 import sys
 import sysconfig
@@ -14,8 +15,9 @@ from pysock2 import _pysock2
 
 # The versions compat.h claims (COMPAT_MEMORYVIEW_IN_PLACE); the free-threaded build never
 # reads in place, as another thread could release the view meanwhile.
-IN_PLACE = ((3, 9) <= sys.version_info[:2] <= (3, 14)
-            and not sysconfig.get_config_var("Py_GIL_DISABLED"))
+IN_PLACE = (3, 9) <= sys.version_info[:2] <= (3, 14) and not sysconfig.get_config_var(
+    "Py_GIL_DISABLED"
+)
 in_place_only = pytest.mark.skipif(not IN_PLACE, reason="compat.h uses the buffer API here")
 
 
@@ -40,7 +42,10 @@ def test_a_slice_starts_at_its_offset_and_counts_bytes_not_items():
 def test_a_read_only_view_says_so():
     data = bytearray(b"abc")
     assert _pysock2._memoryview_in_place(memoryview(data).toreadonly()) == (
-        address_of(data), 3, True)
+        address_of(data),
+        3,
+        True,
+    )
     assert _pysock2._memoryview_in_place(memoryview(b"abc"))[1:] == (3, True)
 
 

@@ -1,6 +1,7 @@
 """.ci/cross_catalog.py tells what `python -m pysock2 info` lists on other platforms from
 their preprocessed sources. Run for this machine, it must give exactly what the real,
 imported pysock2 has: the same socket2 methods and enum members."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -13,6 +13,7 @@
   through a storm of signals: the kernel restarts a socket timeout with each call, so a
   retry after EINTR must wait only for the time left.
 """
+
 from __future__ import annotations
 
 import errno
@@ -22,8 +23,9 @@ import time
 
 import pytest
 
-from conftest import is_connected, needs_linux, wait_until
 from pysock2 import Domain, Socket, Type
+
+from conftest import is_connected, needs_linux, wait_until
 
 pytestmark = needs_linux  # backlog behaviour and SO_SNDTIMEO on connect are Linux's
 
@@ -36,6 +38,7 @@ class Watchdog(Exception):
 def alarm():
     """alarm(first, then=None): SIGALRM after `first` seconds running a handler that does
     nothing (counted in alarm.calls), then, `then` seconds later, one that raises Watchdog."""
+
     class Alarm:
         calls = 0
 
@@ -75,8 +78,7 @@ def test_connect_timeout_to_a_full_unix_backlog_times_out_unconnected(full_unix_
         _assert_not_connected(sock)
 
 
-def test_connect_timeout_to_a_full_unix_backlog_connects_once_there_is_room(
-        full_unix_listener):
+def test_connect_timeout_to_a_full_unix_backlog_connects_once_there_is_room(full_unix_listener):
     listener, path = full_unix_listener
     accepted = []
     taker = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
@@ -113,8 +115,7 @@ def test_a_signal_during_a_unix_connect_keeps_its_write_timeout(full_unix_listen
         _assert_not_connected(sock)
 
 
-def test_a_signal_during_a_unix_connect_without_timeout_still_connects(
-        full_unix_listener, alarm):
+def test_a_signal_during_a_unix_connect_without_timeout_still_connects(full_unix_listener, alarm):
     listener, path = full_unix_listener
     accepted = []
 
@@ -187,8 +188,7 @@ def test_an_interrupted_tcp_connect_carries_on_in_the_background(full_tcp_listen
             conn.close()
 
 
-def test_connect_timeout_too_long_for_the_clock_waits_without_a_deadline(
-        full_tcp_listener, alarm):
+def test_connect_timeout_too_long_for_the_clock_waits_without_a_deadline(full_tcp_listener, alarm):
     _, addr = full_tcp_listener
     # 2**64 ns and a little: a nanosecond deadline computed naively wraps around to "now".
     forever = 18446744073.7096
@@ -198,8 +198,15 @@ def test_connect_timeout_too_long_for_the_clock_waits_without_a_deadline(
             sock.connect_timeout(addr, forever)
 
 
-@pytest.mark.parametrize("timeout, exc", [(1e13, OverflowError), (float("inf"), OverflowError),
-                                          (-1, ValueError), (float("nan"), ValueError)])
+@pytest.mark.parametrize(
+    "timeout, exc",
+    [
+        (1e13, OverflowError),
+        (float("inf"), OverflowError),
+        (-1, ValueError),
+        (float("nan"), ValueError),
+    ],
+)
 def test_connect_timeout_rejects_durations_before_any_system_call(timeout, exc):
     with Socket(Domain.IPV4, Type.STREAM) as sock:
         with pytest.raises(exc):
@@ -257,6 +264,7 @@ def _sleeping(tid: int) -> bool:
 def storm():
     """A SIGALRM every 10 ms running a Python handler (counted); after 2,000 of them (20 s)
     the handler raises Watchdog, so that a deadline that is never kept fails the test."""
+
     class Storm:
         signals = 0
 
@@ -296,11 +304,13 @@ def _full_tcp_sender(listener):
 
 def _batch():
     from pysock2 import DatagramBatch
+
     return DatagramBatch.allocate(2, 16)
 
 
 def _msg():
     from pysock2 import MsgHdrMut
+
     return MsgHdrMut(buffers=[bytearray(16)])
 
 
@@ -352,7 +362,8 @@ def test_a_storm_does_not_stop_data_arriving_in_time(storm):
         a.connect(b.local_addr())
         b.set_read_timeout(10)
         sender = threading.Thread(
-            target=lambda: wait_until(lambda: storm.signals >= 5) and a.send(b"late"))
+            target=lambda: wait_until(lambda: storm.signals >= 5) and a.send(b"late")
+        )
         sender.start()
         try:
             assert b.recv(16) == b"late"

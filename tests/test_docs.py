@@ -20,6 +20,7 @@ heading of it; a code span that looks like a repository path (``bench/run.py``) 
 Figures: the benchmark figures quoted in README.md, docs/performance.md and
 ``python -m pysock2 bench --help`` agree with each other and with docs/performance.json.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(
-    path for path in [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "CONTRIBUTING.md",
-                      ROOT / "CHANGELOG.md", *ROOT.glob("docs/*.md")]
+    path
+    for path in [
+        ROOT / "README.md",
+        ROOT / "SECURITY.md",
+        ROOT / "CONTRIBUTING.md",
+        ROOT / "CHANGELOG.md",
+        *ROOT.glob("docs/*.md"),
+    ]
     if path.exists()
 )
 # A source checkout, as opposed to the copy of tests/ and docs/ that wheel and sanitizer
@@ -102,9 +109,16 @@ def blocks_of(page: Path) -> list[Block]:
         i += 1  # the closing fence
         before = next((line.strip() for line in reversed(lines[:start]) if line.strip()), "")
         comment = NOT_RUN.match(before)
-        found.append(Block(page, start + 1, info[0] if info else "",
-                           set(info[1:]), "\n".join(body) + "\n",
-                           comment.group(1) if comment else None))
+        found.append(
+            Block(
+                page,
+                start + 1,
+                info[0] if info else "",
+                set(info[1:]),
+                "\n".join(body) + "\n",
+                comment.group(1) if comment else None,
+            )
+        )
     return found
 
 
@@ -173,8 +187,13 @@ def test_python_example_runs(block, tmp_path):
         pytest.skip(f"the example needs {platform}")
     script = tmp_path / "example.py"
     script.write_text(block.code, encoding="utf-8")
-    done = subprocess.run([sys.executable, "-X", "dev", str(script)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, f"{block.id} failed:\n{done.stderr}"
     assert "Warning" not in done.stderr, f"{block.id} warned:\n{done.stderr}"
 
@@ -187,10 +206,14 @@ def test_shell_example_runs(block, tmp_path):
     for command in shell_commands(block):
         # Through the shell (a pipe to `head` is a fair example), with this interpreter as
         # `python`.
-        line = re.sub(r"(^|[|&;(]\s*)python(?=\s)",
-                      lambda m: m.group(1) + shlex.quote(sys.executable), command)
-        done = subprocess.run(line, shell=True, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=120)
+        line = re.sub(
+            r"(^|[|&;(]\s*)python(?=\s)",
+            lambda m: m.group(1) + shlex.quote(sys.executable),
+            command,
+        )
+        done = subprocess.run(
+            line, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, f"{block.id}: {command} failed:\n{done.stderr}"
         assert "Traceback" not in done.stderr, f"{block.id}: {command}:\n{done.stderr}"
 
@@ -201,8 +224,13 @@ EXAMPLE_PROGRAMS = sorted((ROOT / "examples").glob("*.py"))
 @pytest.mark.parametrize("program", EXAMPLE_PROGRAMS, ids=[p.name for p in EXAMPLE_PROGRAMS])
 def test_example_program_runs(program, tmp_path):
     """examples/*.py (.ci/typed-example.sh also type-checks typed_usage.py)."""
-    done = subprocess.run([sys.executable, "-X", "dev", str(program)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", str(program)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, f"{program.name} failed:\n{done.stderr}"
     assert "Warning" not in done.stderr, f"{program.name} warned:\n{done.stderr}"
 
@@ -213,8 +241,7 @@ def test_the_readme_commands_are_what_ci_runs():
     readme = ROOT / "README.md"
     if not (readme.exists() and SOURCE_CHECKOUT):
         pytest.skip("needs the source checkout")
-    ci = "\n".join(path.read_text() for path in sorted((ROOT / ".ci").iterdir())
-                   if path.is_file())
+    ci = "\n".join(path.read_text() for path in sorted((ROOT / ".ci").iterdir()) if path.is_file())
     commands = [c for b in blocks_of(readme) if b.lang in SHELL for c in shell_commands(b)]
     assert commands
     for command in commands:
@@ -222,6 +249,7 @@ def test_the_readme_commands_are_what_ci_runs():
 
 
 # ---------------------------------------------------------------- links
+
 
 def github_anchors(page: Path) -> set[str]:
     """The anchors GitHub gives a page's headings: lower case, punctuation dropped,
@@ -246,8 +274,12 @@ def github_anchors(page: Path) -> set[str]:
 
 def _prose(page: Path) -> str:
     """The page without its code blocks (a link in an example is not a link)."""
-    return re.sub(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1\s*$", "", page.read_text(encoding="utf-8"),
-                  flags=re.S | re.M)
+    return re.sub(
+        r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1\s*$",
+        "",
+        page.read_text(encoding="utf-8"),
+        flags=re.S | re.M,
+    )
 
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -278,7 +310,8 @@ def test_links_and_anchors_resolve(page):
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_repository_paths_named_in_code_spans_exist(page):
     missing = {
-        path for path in REPO_PATH.findall(_prose(page))
+        path
+        for path in REPO_PATH.findall(_prose(page))
         if not (ROOT / path).exists() and not (page.parent / path).exists()
     }
     known = {path for name, path in KNOWN_DEAD if name == page.name}
@@ -292,10 +325,18 @@ def test_contributing_maps_every_source_file():
     text = (ROOT / "CONTRIBUTING.md").read_text()
     first_cells = re.findall(r"^\| (`[^|]+`) \|", text, re.M)
     mapped = {name for cell in first_cells for name in re.findall(r"`([^`]+)`", cell)}
-    files = {p.name for p in [*ROOT.glob("csrc/*.[ch]"), *ROOT.glob("pysock2/*.py"),
-                              *ROOT.glob("pysock2/*.pyi")]}
-    assert {"missing": files - mapped, "stale": mapped - files} == {"missing": set(),
-                                                                   "stale": set()}
+    files = {
+        p.name
+        for p in [
+            *ROOT.glob("csrc/*.[ch]"),
+            *ROOT.glob("pysock2/*.py"),
+            *ROOT.glob("pysock2/*.pyi"),
+        ]
+    }
+    assert {"missing": files - mapped, "stale": mapped - files} == {
+        "missing": set(),
+        "stale": set(),
+    }
 
 
 def test_the_anchor_rule_matches_github():
@@ -336,24 +377,42 @@ def _figure(text: str, pattern: str) -> str:
 def _agrees(quoted: str, value: float) -> bool:
     """`quoted` is `value` rounded (half up) to as many decimals as it shows."""
     decimals = len(quoted.partition(".")[2])
-    return abs(float(quoted) - value) <= 0.5 * 10 ** -decimals + 1e-9
+    return abs(float(quoted) - value) <= 0.5 * 10**-decimals + 1e-9
 
 
 # (json path, README pattern, docs/performance.md pattern): the headline ratios.
 RATIOS = [
-    ("roundtrip/ratios/stdlib_vs_pysock2", r"`recv_into` \| ([\d.]+)x faster",
-     r"stdlib / pysock2 \*\*([\d.]+)\*\* \["),
-    ("roundtrip/ratios/pysock2_vs_c", r"([\d.]+)x the C loop's time",
-     r"\| pysock2 / C \*\*([\d.]+)\*\* \["),
-    ("batch/ratios/stdlib_vs_pysock2", r"`recv_batch` \(64 B\) \| ([\d.]+)x faster",
-     r"`recv_batch`.*?stdlib / pysock2 \*\*([\d.]+)\*\*"),
-    ("batch/ratios/pysock2_vs_c", r"\| ([\d.]+)x `sendmmsg`\+`recvmmsg`",
-     r"`recv_batch`.*?pysock2 / C \*\*([\d.]+)\*\*"),
+    (
+        "roundtrip/ratios/stdlib_vs_pysock2",
+        r"`recv_into` \| ([\d.]+)x faster",
+        r"stdlib / pysock2 \*\*([\d.]+)\*\* \[",
+    ),
+    (
+        "roundtrip/ratios/pysock2_vs_c",
+        r"([\d.]+)x the C loop's time",
+        r"\| pysock2 / C \*\*([\d.]+)\*\* \[",
+    ),
+    (
+        "batch/ratios/stdlib_vs_pysock2",
+        r"`recv_batch` \(64 B\) \| ([\d.]+)x faster",
+        r"`recv_batch`.*?stdlib / pysock2 \*\*([\d.]+)\*\*",
+    ),
+    (
+        "batch/ratios/pysock2_vs_c",
+        r"\| ([\d.]+)x `sendmmsg`\+`recvmmsg`",
+        r"`recv_batch`.*?pysock2 / C \*\*([\d.]+)\*\*",
+    ),
     ("gso/ratios/stdlib_loop_vs_pysock2", r"`recv_gro_into` \| ([\d.]+)x faster", None),
-    ("gso/ratios/c_loop_vs_pysock2", r"\| ([\d.]+)x faster than C sending one",
-     r"C one-per-call / pysock2 \*\*([\d.]+)\*\*"),
-    ("import/default/ratio", r"`import socket` \| ([\d.]+)x the time",
-     r"pysock2 / socket \*\*([\d.]+)\*\*"),
+    (
+        "gso/ratios/c_loop_vs_pysock2",
+        r"\| ([\d.]+)x faster than C sending one",
+        r"C one-per-call / pysock2 \*\*([\d.]+)\*\*",
+    ),
+    (
+        "import/default/ratio",
+        r"`import socket` \| ([\d.]+)x the time",
+        r"pysock2 / socket \*\*([\d.]+)\*\*",
+    ),
     ("import/no_site/ratio", r"\(([\d.]+)x with `-S`\)", r"`-S` \*\*([\d.]+)\*\*"),
 ]
 
@@ -370,15 +429,21 @@ def test_quoted_ratios_are_the_recorded_medians(path, in_readme, in_performance)
         text = PERFORMANCE.read_text()
         quoted = _figure(text, in_performance)
         assert _agrees(quoted, median), f"performance.md says {quoted}, median {median}"
-        first, _, last = _figure(text, re.escape(f"**{quoted}**") + r" \[([\d.]+-[\d.]+)\]") \
-            .partition("-")
-        assert _agrees(first, low) and _agrees(last, high), \
+        first, _, last = _figure(
+            text, re.escape(f"**{quoted}**") + r" \[([\d.]+-[\d.]+)\]"
+        ).partition("-")
+        assert _agrees(first, low) and _agrees(last, high), (
             f"performance.md's range [{first}-{last}] is not the runs' [{low}-{high}]"
+        )
 
 
 def _bench_help() -> str:
-    done = subprocess.run([sys.executable, "-m", "pysock2", "bench", "--help"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "pysock2", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -411,6 +476,7 @@ def test_round_counts_agree():
         pytest.skip("docs/ not copied")
     text = PERFORMANCE.read_text()
     assert int(_figure(text, r"short version \((\d+) rounds")) == _bench.PROFILES["quick"]["rounds"]
-    assert int(_figure(text, r"\((\d+) rounds for a full run\)")) == \
-        _bench.PROFILES["full"]["rounds"]
+    assert (
+        int(_figure(text, r"\((\d+) rounds for a full run\)")) == _bench.PROFILES["full"]["rounds"]
+    )
     assert {run["settings"]["rounds"] for run in _runs()} == {_bench.PROFILES["full"]["rounds"]}

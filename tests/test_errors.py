@@ -1,5 +1,6 @@
 """Errors: every call on a closed socket raises OSError(EBADF) before any system call, the
 OSError subclasses are the stdlib's, and failing calls leak nothing."""
+
 from __future__ import annotations
 
 import errno
@@ -59,7 +60,9 @@ CALLS_ON_A_DESCRIPTOR = [
 ]
 
 
-@pytest.mark.parametrize("name,args", CALLS_ON_A_DESCRIPTOR, ids=[c[0] for c in CALLS_ON_A_DESCRIPTOR])
+@pytest.mark.parametrize(
+    "name,args", CALLS_ON_A_DESCRIPTOR, ids=[c[0] for c in CALLS_ON_A_DESCRIPTOR]
+)
 def test_a_closed_socket_raises_ebadf(closed_socket, name, args):
     method = getattr(closed_socket, name, None)
     if method is None:
@@ -114,12 +117,16 @@ def test_ten_thousand_failing_accepts_do_not_leak():
     assert open_fds() == before
 
 
-@pytest.mark.parametrize("call", [
-    lambda sock, view: sock.recv_into(view),
-    lambda sock, view: sock.send_to(view, ADDRESS),
-    lambda sock, view: sock.recv_vectored([view]),
-    lambda sock, view: sock.send_to_vectored([view], ADDRESS),
-], ids=["recv_into", "send_to", "recv_vectored", "send_to_vectored"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda sock, view: sock.recv_into(view),
+        lambda sock, view: sock.send_to(view, ADDRESS),
+        lambda sock, view: sock.recv_vectored([view]),
+        lambda sock, view: sock.send_to_vectored([view], ADDRESS),
+    ],
+    ids=["recv_into", "send_to", "recv_vectored", "send_to_vectored"],
+)
 def test_a_released_memoryview_is_value_error_not_a_type_error(call):
     """The buffer's type is right; the object is no longer usable (as bytes(view) says)."""
     view = memoryview(bytearray(16))

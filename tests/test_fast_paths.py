@@ -10,6 +10,7 @@ exactly as the plain blocking call would:
 - recv_from_into and friends hand out the same SockAddr while the sender is unchanged,
   and a receive into a preallocated buffer keeps no new object alive.
 """
+
 from __future__ import annotations
 
 import array
@@ -20,7 +21,7 @@ import time
 
 import pytest
 
-from pysock2 import _pysock2, Domain, SockAddr, Socket, Type
+from pysock2 import Domain, SockAddr, Socket, Type, _pysock2
 
 from conftest import needs_linux, wait_until
 
@@ -31,7 +32,8 @@ needs_dontwait = pytest.mark.skipif(
 
 class TestDatagramFastPath:
     @pytest.mark.parametrize(
-        "make", [bytearray, lambda n: memoryview(bytearray(n)), lambda n: array.array("B", bytes(n))],
+        "make",
+        [bytearray, lambda n: memoryview(bytearray(n)), lambda n: array.array("B", bytes(n))],
         ids=["bytearray", "memoryview", "array"],
     )
     def test_data_already_queued(self, udp_pair, make):
@@ -42,8 +44,8 @@ class TestDatagramFastPath:
         assert bytes(memoryview(buf)[:6]) == b"queued"
 
     @pytest.mark.parametrize(
-        "data", [b"bytes", bytearray(b"bytearray"), memoryview(b"memoryview"),
-                 array.array("B", b"array")],
+        "data",
+        [b"bytes", bytearray(b"bytearray"), memoryview(b"memoryview"), array.array("B", b"array")],
         ids=["bytes", "bytearray", "memoryview", "array"],
     )
     def test_send_every_bytes_like(self, udp_pair, data):
@@ -159,8 +161,12 @@ class TestDatagramFastPath:
         _, b = udp_pair
         b.set_nonblocking(True)
         b.set_read_timeout(5)
-        for call in (lambda: b.recv_into(bytearray(4)), lambda: b.recv(4),
-                     lambda: b.recv_from_into(bytearray(4)), lambda: b.peek_sender()):
+        for call in (
+            lambda: b.recv_into(bytearray(4)),
+            lambda: b.recv(4),
+            lambda: b.recv_from_into(bytearray(4)),
+            lambda: b.peek_sender(),
+        ):
             with pytest.raises(BlockingIOError):
                 call()
 
@@ -180,8 +186,10 @@ class TestDatagramFastPath:
                 sock.recv_into(bytearray(4))
 
     def test_closed_socket(self, closed_socket):
-        for call in (lambda: closed_socket.recv_into(bytearray(4)),
-                     lambda: closed_socket.send(b"x")):
+        for call in (
+            lambda: closed_socket.recv_into(bytearray(4)),
+            lambda: closed_socket.send(b"x"),
+        ):
             with pytest.raises(OSError) as info:
                 call()
             assert info.value.errno == errno.EBADF
@@ -249,8 +257,11 @@ class TestSenderReuse:
             assert isinstance(first, SockAddr) and first == tx.local_addr()
 
     def test_a_new_sender_gets_a_new_object(self):
-        with Socket(Domain.IPV4, Type.DGRAM) as rx, \
-                Socket(Domain.IPV4, Type.DGRAM) as t1, Socket(Domain.IPV4, Type.DGRAM) as t2:
+        with (
+            Socket(Domain.IPV4, Type.DGRAM) as rx,
+            Socket(Domain.IPV4, Type.DGRAM) as t1,
+            Socket(Domain.IPV4, Type.DGRAM) as t2,
+        ):
             for sock in (rx, t1, t2):
                 sock.bind(("127.0.0.1", 0))
             for tx in (t1, t2, t1):
@@ -261,8 +272,11 @@ class TestSenderReuse:
             assert senders[0] is not senders[1]
 
     def test_the_cache_is_per_socket(self):
-        with Socket(Domain.IPV4, Type.DGRAM) as r1, Socket(Domain.IPV4, Type.DGRAM) as r2, \
-                Socket(Domain.IPV4, Type.DGRAM) as tx:
+        with (
+            Socket(Domain.IPV4, Type.DGRAM) as r1,
+            Socket(Domain.IPV4, Type.DGRAM) as r2,
+            Socket(Domain.IPV4, Type.DGRAM) as tx,
+        ):
             r1.bind(("127.0.0.1", 0))
             r2.bind(("127.0.0.1", 0))
             tx.send_to(b"a", r1.local_addr())
@@ -301,8 +315,9 @@ class TestNoAllocation:
             results[i] = receive()
         return sys.getallocatedblocks() - before, results
 
-    @pytest.mark.parametrize("make", [bytearray, lambda n: memoryview(bytearray(n))],
-                             ids=["bytearray", "memoryview"])
+    @pytest.mark.parametrize(
+        "make", [bytearray, lambda n: memoryview(bytearray(n))], ids=["bytearray", "memoryview"]
+    )
     def test_recv_into(self, udp_pair, make):
         a, b = udp_pair
         buf = make(2048)

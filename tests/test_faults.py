@@ -3,6 +3,7 @@ process running out of descriptors (EMFILE), and close() while another thread is
 in recv(). Each must raise the right OSError (or return), leave the Socket closable, and
 leak neither a descriptor nor a half-made object.
 """
+
 from __future__ import annotations
 
 import errno
@@ -40,8 +41,9 @@ def reset(peer: Socket) -> None:
     peer.close()
 
 
-def reset_during(call: Callable[[Socket], Any], *, prepare: Callable[[Socket], Any] = lambda s: None
-                 ) -> OSError:
+def reset_during(
+    call: Callable[[Socket], Any], *, prepare: Callable[[Socket], Any] = lambda s: None
+) -> OSError:
     """Runs call(sock) in a thread, resets the peer while the call is (usually) blocked,
     and returns the OSError the call raised. Whether the RST lands before or during the
     call, the outcome is the same: the kernel reports it on this socket."""
@@ -111,24 +113,30 @@ def test_a_peer_closing_with_unread_data_resets_and_every_later_call_raises() ->
         assert client.recv(100) == b""  # the error was reported once; now end-of-stream
 
 
-@pytest.mark.skipif(not hasattr(Socket, "recvmsg"), reason="Socket.recvmsg (message I/O, "
-                    "pysock2.MsgHdrMut) is not in this build yet")
+@pytest.mark.skipif(
+    not hasattr(Socket, "recvmsg"),
+    reason="Socket.recvmsg (message I/O, pysock2.MsgHdrMut) is not in this build yet",
+)
 def test_reset_during_recvmsg_raises_connection_reset_error() -> None:
     buf = bytearray(100)
     error = reset_during(lambda s: s.recvmsg(pysock2.MsgHdrMut(buffers=[buf])))  # type: ignore[attr-defined]
     assert isinstance(error, ConnectionResetError)
 
 
-@pytest.mark.skipif(not hasattr(Socket, "recv_vectored"), reason="Socket.recv_vectored "
-                    "(vectored I/O) is not in this build yet")
+@pytest.mark.skipif(
+    not hasattr(Socket, "recv_vectored"),
+    reason="Socket.recv_vectored (vectored I/O) is not in this build yet",
+)
 def test_reset_during_recv_vectored_raises_connection_reset_error() -> None:
     bufs = [bytearray(10), bytearray(90)]
     error = reset_during(lambda s: s.recv_vectored(bufs))  # type: ignore[attr-defined]
     assert isinstance(error, ConnectionResetError)
 
 
-@pytest.mark.skipif(not hasattr(Socket, "recv_batch"), reason="Socket.recv_batch (batch "
-                    "receive over recvmmsg) is not in this build")
+@pytest.mark.skipif(
+    not hasattr(Socket, "recv_batch"),
+    reason="Socket.recv_batch (batch receive over recvmmsg) is not in this build",
+)
 def test_reset_during_batch_receive_raises_connection_reset_error() -> None:
     batch = pysock2.DatagramBatch.allocate(4, 64)  # type: ignore[attr-defined]
     with batch:
@@ -213,7 +221,11 @@ def test_emfile_raises_cleanly_from_every_call_that_makes_a_descriptor(tmp_path)
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pysock2.__file__)))
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", EMFILE_SCRIPT, str(tmp_path / "listener")],
-        capture_output=True, text=True, timeout=120, env=env)
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "EMFILE-OK" in result.stdout
 
@@ -251,8 +263,10 @@ def test_shutdown_then_close_wakes_a_thread_blocked_in_recv() -> None:
     assert client.closed
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="waking an unconnected UDP socket with "
-                    "shutdown() is Linux behaviour")
+@pytest.mark.skipif(
+    sys.platform != "linux",
+    reason="waking an unconnected UDP socket with shutdown() is Linux behaviour",
+)
 def test_shutdown_wakes_a_thread_blocked_in_recv_from_on_udp() -> None:
     sock = Socket(Domain.IPV4, Type.DGRAM)
     sock.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ such a resurrected object must stay a well-formed object the cycle collector sti
 then be destroyed for good once the record goes. (Before the fix, the deallocators stopped
 tracking the object before running the finalizer: a debug CPython aborted, a release one
 kept an untracked object.)"""
+
 from __future__ import annotations
 
 import gc
@@ -29,8 +30,9 @@ def resurrected_by_a_warning_record(make) -> object:
     return sources[0]
 
 
-@pytest.mark.parametrize("cls", [_pysock2.Socket, pysock2.Socket],
-                         ids=["C base type", "pysock2.Socket"])
+@pytest.mark.parametrize(
+    "cls", [_pysock2.Socket, pysock2.Socket], ids=["C base type", "pysock2.Socket"]
+)
 def test_a_socket_kept_alive_by_its_warning_stays_tracked_and_closed(cls) -> None:
     source = resurrected_by_a_warning_record(lambda: cls(Domain.IPV4, Type.DGRAM))
     assert type(source) is cls
@@ -41,8 +43,10 @@ def test_a_socket_kept_alive_by_its_warning_stays_tracked_and_closed(cls) -> Non
     gc.collect()  # destroyed for good: no second warning, no crash
 
 
-@pytest.mark.skipif(not hasattr(pysock2, "MsgHdrMut") or sys.platform == "win32",
-                    reason="received descriptors need MsgHdrMut and SCM_RIGHTS")
+@pytest.mark.skipif(
+    not hasattr(pysock2, "MsgHdrMut") or sys.platform == "win32",
+    reason="received descriptors need MsgHdrMut and SCM_RIGHTS",
+)
 def test_a_message_kept_alive_by_its_warning_stays_tracked() -> None:
     from pysock2 import MsgHdr, MsgHdrMut, cmsg
 

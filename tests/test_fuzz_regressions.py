@@ -2,6 +2,7 @@
 (fuzz/targets.py): the seeds that start each fuzzing run and every input that ever made
 a target fail. .ci/fuzz.sh saves a failing input there; the fix keeps this test green.
 A target returns normally for every input (documented exceptions are caught inside)."""
+
 from __future__ import annotations
 
 import importlib
@@ -12,8 +13,9 @@ import pytest
 
 FUZZ = pathlib.Path(__file__).resolve().parent.parent / "fuzz"
 if not (FUZZ / "targets.py").exists():
-    pytest.skip("fuzz/ is not next to tests/ (an installed test copy without it)",
-                allow_module_level=True)
+    pytest.skip(
+        "fuzz/ is not next to tests/ (an installed test copy without it)", allow_module_level=True
+    )
 
 sys.path.insert(0, str(FUZZ))
 try:

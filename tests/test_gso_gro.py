@@ -1,6 +1,7 @@
 """UDP segmentation offload (GSO: UDP_SEGMENT) and receive coalescing (GRO: UDP_GRO), Linux:
 Socket.send_gso, Socket.recv_gro_into / recv_gro_from_into, DatagramBatch.segment_size and
 the no-copy segment iterator pysock2.segments."""
+
 from __future__ import annotations
 
 import errno
@@ -9,9 +10,7 @@ import pytest
 
 from pysock2 import DatagramBatch, Domain, Socket, Type, segments
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(Socket, "send_gso"), reason="UDP GSO/GRO is Linux only"
-)
+pytestmark = pytest.mark.skipif(not hasattr(Socket, "send_gso"), reason="UDP GSO/GRO is Linux only")
 
 # What the kernel calls UDP_MAX_SEGMENTS: 64 before Linux 5.15-ish, 128 since.
 SEGMENTS = 40
@@ -20,7 +19,7 @@ PAYLOAD = bytes(i % 251 for i in range(SEGMENTS * SEG - 500))  # the last segmen
 
 
 def expected_segments(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 @pytest.fixture
@@ -142,8 +141,13 @@ class TestRecvGro:
             b.recv_gro_into(buf)
 
     @pytest.mark.parametrize(
-        "args, exc", [((b"read-only",), TypeError), ((), TypeError),
-                      ((bytearray(4), "0"), TypeError), ((bytearray(4), 0, 1), TypeError)],
+        "args, exc",
+        [
+            ((b"read-only",), TypeError),
+            ((), TypeError),
+            ((bytearray(4), "0"), TypeError),
+            ((bytearray(4), 0, 1), TypeError),
+        ],
     )
     def test_bad_arguments(self, gro_pair, args, exc):
         _, b = gro_pair
@@ -204,9 +208,14 @@ class TestSegments:
 
     @pytest.mark.parametrize(
         "args, exc",
-        [((b"abc", 4, 1), ValueError), ((b"abc", -1, 1), ValueError),
-         ((b"abc", 3, 0), ValueError), ((b"abc", 3.0, 1), TypeError),
-         ((b"abc", 3, "1"), TypeError), ((42, 1, 1), TypeError)],
+        [
+            ((b"abc", 4, 1), ValueError),
+            ((b"abc", -1, 1), ValueError),
+            ((b"abc", 3, 0), ValueError),
+            ((b"abc", 3.0, 1), TypeError),
+            ((b"abc", 3, "1"), TypeError),
+            ((42, 1, 1), TypeError),
+        ],
     )
     def test_bad_arguments(self, args, exc):
         with pytest.raises(exc):

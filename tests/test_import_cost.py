@@ -1,5 +1,6 @@
 """`import pysock2` stays cheaper than `import socket` (docs/performance.md, target 5):
 what it must not load eagerly, and that the deferred names still appear on first use."""
+
 import subprocess
 import sys
 
@@ -15,8 +16,13 @@ def modules_loaded_by(code: str) -> dict:
     """Run `code` in a fresh interpreter without site (which would preload some of these
     modules) and report which of DEFERRED_MODULES it left in sys.modules."""
     probe = f"{code}; import sys; print(*[m in sys.modules for m in {DEFERRED_MODULES!r}])"
-    out = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True,
-                         check=True, **child_python()).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        **child_python(),
+    ).stdout.split()
     return dict(zip(DEFERRED_MODULES, (word == "True" for word in out)))
 
 

@@ -2,6 +2,7 @@
 and in an event loop's add_reader/add_writer, into_stdlib() for asyncio.open_connection,
 SockRef on a live asyncio transport's socket, stdlib sockets wherever a descriptor owner is
 taken, and descriptors passed between two processes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,13 +15,13 @@ import textwrap
 
 import pytest
 
+from pysock2 import Domain, MsgHdr, MsgHdrMut, Socket, SockRef, Type, cmsg
+
 from conftest import child_python
 
-from pysock2 import Domain, MsgHdr, MsgHdrMut, SockRef, Socket, Type, cmsg
-
-
-needs_scm_rights = pytest.mark.skipif(not hasattr(cmsg, "SCM_RIGHTS"),
-                                      reason="SCM_RIGHTS is Unix-only")
+needs_scm_rights = pytest.mark.skipif(
+    not hasattr(cmsg, "SCM_RIGHTS"), reason="SCM_RIGHTS is Unix-only"
+)
 
 
 def borrowed_or_owned(kind: str, sock: Socket):
@@ -37,8 +38,7 @@ class TestSelectors:
             assert selector.select(timeout=0) == []
             a.send(b"x")
             [(key, events)] = selector.select(timeout=5)
-            assert (key.fileobj, key.data, events) == (watched, "b readable",
-                                                       selectors.EVENT_READ)
+            assert (key.fileobj, key.data, events) == (watched, "b readable", selectors.EVENT_READ)
             selector.unregister(watched)
 
     def test_writable(self, unix_stream_pair, kind):
@@ -188,8 +188,11 @@ def test_descriptors_pass_between_two_processes(pipe):
     with parent:
         with child_end:
             child_end.set_cloexec(False)
-            proc = subprocess.Popen([sys.executable, "-c", CHILD, str(child_end.fileno())],
-                                    pass_fds=[child_end.fileno()], **child_python())
+            proc = subprocess.Popen(
+                [sys.executable, "-c", CHILD, str(child_end.fileno())],
+                pass_fds=[child_end.fileno()],
+                **child_python(),
+            )
         with MsgHdr(buffers=[b"pipe"], control=cmsg.scm_rights([w])) as out:
             parent.sendmsg(out)
         pipe.close_write()

@@ -1,6 +1,7 @@
 """Scalar I/O: the recv/peek/send families, zero-copy into caller buffers, sendall (sendfile:
 test_stdlib_traps.py),
 timeouts, non-blocking mode, signals (PEP 475) and the GIL."""
+
 from __future__ import annotations
 
 import array
@@ -31,7 +32,8 @@ class TestReceive:
         assert buf[:9] == b"zero-copy"
 
     @pytest.mark.parametrize(
-        "make", [
+        "make",
+        [
             lambda: bytearray(16),
             lambda: memoryview(bytearray(32))[8:24],
             lambda: array.array("B", bytes(16)),
@@ -158,8 +160,13 @@ class TestBadInput:
     def test_read_only_buffer_to_an_into_call(self, udp_pair):
         a, b = udp_pair
         a.send(b"x")
-        for call in (b.recv_into, b.peek_into, b.recv_from_into, b.peek_from_into,
-                     b.recv_out_of_band_into):
+        for call in (
+            b.recv_into,
+            b.peek_into,
+            b.recv_from_into,
+            b.peek_from_into,
+            b.recv_out_of_band_into,
+        ):
             with pytest.raises(TypeError, match="writable"):
                 call(b"read-only")
             with pytest.raises(TypeError):

@@ -2,6 +2,7 @@
 socket (as socket2 leaves out with_interval/with_retries on OpenBSD); a parameter that
 cannot be set is refused before anything changes. Other platforms are faked by handing
 the rule a stand-in Socket type; .ci/cross-unix.sh compiles the C side for OpenBSD."""
+
 from __future__ import annotations
 
 import errno
@@ -10,8 +11,7 @@ import sys
 import pytest
 
 import pysock2
-from pysock2 import _pysock2, _types
-from pysock2 import Domain, Socket, Type
+from pysock2 import Domain, Socket, Type, _pysock2, _types
 from pysock2._types import TcpKeepalive
 
 BUILDERS = ("with_time", "with_interval", "with_retries")
@@ -75,7 +75,7 @@ def test_this_platform_has_the_builders_its_socket_can_apply() -> None:
 )
 def test_an_unsettable_parameter_is_refused_before_anything_changes() -> None:
     missing = _types._keepalive_builders_missing(_pysock2.Socket, sys.platform)
-    field = missing[0][len("with_"):]
+    field = missing[0][len("with_") :]
     with Socket(Domain.IPV4, Type.STREAM) as sock:
         assert sock.keepalive() is False
         with pytest.raises(OSError) as info:

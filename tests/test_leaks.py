@@ -15,6 +15,7 @@ A warm-up of WARMUP calls runs first so that caches (ipaddress, interned names, 
 lists) are filled before the baseline. test_every_public_name_is_checked keeps the table
 complete: a new public method fails it until it has a row here.
 """
+
 from __future__ import annotations
 
 import copy
@@ -53,8 +54,9 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 MEMORY_BOUND = max(12 * 1024, 8 * CALLS) + (32 * 1024 if FREE_THREADED else 0)
 REFCOUNT_BOUND = 200
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="counts descriptors via /proc "
-                                "or /dev/fd, which Windows lacks")
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="counts descriptors via /proc or /dev/fd, which Windows lacks"
+)
 
 
 # ---------------------------------------------------------------- the measurement
@@ -188,9 +190,9 @@ Maker = Callable[[Env], Callable[[], Any]]
 
 @dataclass(frozen=True)
 class Row:
-    name: str                                  # the public name this row covers
-    path: str                                  # happy | oserror | argerror
-    make: Maker                                # builds the call from an Env
+    name: str  # the public name this row covers
+    path: str  # happy | oserror | argerror
+    make: Maker  # builds the call from an Env
     expect: type[BaseException] | None = None  # what each call raises on an error path
 
     @property
@@ -239,14 +241,23 @@ happy("new_raw", lambda e: lambda: Socket.new_raw(V4, DGRAM).close())
 oserror("new_raw", lambda e: lambda: Socket.new_raw(V4, 12345))
 argerror("new_raw", lambda e: lambda: Socket.new_raw(V4))  # type: ignore[call-arg]
 for _name in ("pair", "pair_raw"):
-    happy(_name, lambda e, n=_name: lambda: [s.close() for s in getattr(Socket, n)(Domain.UNIX, STREAM)])
+    happy(
+        _name,
+        lambda e, n=_name: lambda: [s.close() for s in getattr(Socket, n)(Domain.UNIX, STREAM)],
+    )
     oserror(_name, lambda e, n=_name: lambda: getattr(Socket, n)(V4, STREAM))
     argerror(_name, lambda e, n=_name: lambda: getattr(Socket, n)(Domain.UNIX, STREAM, "tcp"))
 happy("from_fd", lambda e: (lambda s: lambda: Socket.from_fd(os.dup(s.fileno())).close())(e.sock()))
 oserror("from_fd", lambda e: (lambda fd: lambda: Socket.from_fd(fd))(e.pipe()))
 argerror("from_fd", lambda e: lambda: Socket.from_fd(-1), ValueError)
-happy("from_stdlib", lambda e: lambda: Socket.from_stdlib(
-    stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)).close())
+happy(
+    "from_stdlib",
+    lambda e: (
+        lambda: Socket.from_stdlib(
+            stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)
+        ).close()
+    ),
+)
 
 
 def _closed_stdlib() -> stdlib_socket.socket:
@@ -289,9 +300,19 @@ argerror("bind", lambda e: (lambda s: lambda: s.bind(("localhost", 0)))(e.sock()
 happy("connect", lambda e: (lambda s: lambda: s.connect(("127.0.0.1", 9)))(e.sock()))
 oserror("connect", lambda e: (lambda s, a: lambda: s.connect(a))(e.sock("tcp4"), e.refused()))
 argerror("connect", lambda e: (lambda s: lambda: s.connect(("::1", 1, 2, 3, 4)))(e.sock()))
-happy("connect_timeout", lambda e: (lambda s: lambda: s.connect_timeout(("127.0.0.1", 9), 5))(e.sock()))
-oserror("connect_timeout", lambda e: (lambda s, a: lambda: s.connect_timeout(a, 5))(e.sock("tcp4"), e.refused()))
-argerror("connect_timeout", lambda e: (lambda s: lambda: s.connect_timeout(("127.0.0.1", 9), -1))(e.sock()), ValueError)
+happy(
+    "connect_timeout",
+    lambda e: (lambda s: lambda: s.connect_timeout(("127.0.0.1", 9), 5))(e.sock()),
+)
+oserror(
+    "connect_timeout",
+    lambda e: (lambda s, a: lambda: s.connect_timeout(a, 5))(e.sock("tcp4"), e.refused()),
+)
+argerror(
+    "connect_timeout",
+    lambda e: (lambda s: lambda: s.connect_timeout(("127.0.0.1", 9), -1))(e.sock()),
+    ValueError,
+)
 happy("listen", lambda e: (lambda s: lambda: s.listen(4))(e.sock("tcp4")))
 oserror("listen", lambda e: (lambda s: lambda: s.listen(4))(e.sock("udp4")))
 argerror("listen", lambda e: (lambda s: lambda: s.listen("4"))(e.sock("tcp4")))
@@ -306,7 +327,9 @@ def _accepting(method: str, *args: Any) -> Maker:
                 client.connect(address)
                 conn, _ = getattr(listener, method)(*args)
                 conn.close()
+
         return call
+
     return make
 
 
@@ -316,10 +339,17 @@ def _nonblocking_listener(e: Env) -> Socket:
     return listener
 
 
-for _name, _args in (("accept", ()), ("accept_raw", ()), ("accept4", (stdlib_socket.SOCK_CLOEXEC,))):
+for _name, _args in (
+    ("accept", ()),
+    ("accept_raw", ()),
+    ("accept4", (stdlib_socket.SOCK_CLOEXEC,)),
+):
     happy(_name, _accepting(_name, *_args))
-    oserror(_name, lambda e, n=_name, a=_args: (lambda s: lambda: getattr(s, n)(*a))(_nonblocking_listener(e)),
-            BlockingIOError)
+    oserror(
+        _name,
+        lambda e, n=_name, a=_args: (lambda s: lambda: getattr(s, n)(*a))(_nonblocking_listener(e)),
+        BlockingIOError,
+    )
 argerror("accept4", lambda e: (lambda s: lambda: s.accept4(-1))(e.sock("unix")), ValueError)
 argerror("accept", lambda e: (lambda s: lambda: s.accept(1))(e.sock("unix")))
 argerror("accept_raw", lambda e: (lambda s: lambda: s.accept_raw(1))(e.sock("unix")))
@@ -346,21 +376,57 @@ def _sendfile(e: Env) -> Callable[[], Any]:
     def call() -> None:
         a.sendfile_once(f, 0, 1)
         b.recv(1)
+
     return call
 
 
 happy("sendfile_once", _sendfile)
-oserror("sendfile_once", lambda e: (lambda s, f: lambda: s.sendfile_once(f, 0, 1))(e.sock(), e.file(b"x")))  # EDESTADDRREQ
-argerror("sendfile_once", lambda e: (lambda s, f: lambda: s.sendfile_once(f, -1))(e.sock(), e.file(b"x")), ValueError)
+oserror(
+    "sendfile_once",
+    lambda e: (lambda s, f: lambda: s.sendfile_once(f, 0, 1))(e.sock(), e.file(b"x")),
+)  # EDESTADDRREQ
+argerror(
+    "sendfile_once",
+    lambda e: (lambda s, f: lambda: s.sendfile_once(f, -1))(e.sock(), e.file(b"x")),
+    ValueError,
+)
 
 # ---- generic options and the stdlib's sendfile
-happy("getsockopt", lambda e: (lambda s: lambda: (s.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_TYPE),
-                                                   s.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, 8)))(e.sock("tcp4")))
-oserror("getsockopt", lambda e: (lambda s: lambda: s.getsockopt(stdlib_socket.SOL_SOCKET, 0x7FFF, 16))(e.sock()))
+happy(
+    "getsockopt",
+    lambda e: (
+        lambda s: (
+            lambda: (
+                s.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_TYPE),
+                s.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, 8),
+            )
+        )
+    )(e.sock("tcp4")),
+)
+oserror(
+    "getsockopt",
+    lambda e: (lambda s: lambda: s.getsockopt(stdlib_socket.SOL_SOCKET, 0x7FFF, 16))(e.sock()),
+)
 argerror("getsockopt", lambda e: (lambda s: lambda: s.getsockopt(1, 2, 0))(e.sock()), ValueError)
-happy("setsockopt", lambda e: (lambda s: lambda: (s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_KEEPALIVE, 1),
-                                                   s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, bytearray(8))))(e.sock("tcp4")))
-oserror("setsockopt", lambda e: (lambda s: lambda: s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_KEEPALIVE, None, 4))(e.sock()))
+happy(
+    "setsockopt",
+    lambda e: (
+        lambda s: (
+            lambda: (
+                s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_KEEPALIVE, 1),
+                s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, bytearray(8)),
+            )
+        )
+    )(e.sock("tcp4")),
+)
+oserror(
+    "setsockopt",
+    lambda e: (
+        lambda s: (
+            lambda: s.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_KEEPALIVE, None, 4)
+        )
+    )(e.sock()),
+)
 argerror("setsockopt", lambda e: (lambda s: lambda: s.setsockopt(1, 2, 1.5))(e.sock()))
 
 
@@ -371,11 +437,16 @@ def _stdlib_sendfile(e: Env) -> Callable[[], Any]:
     def call() -> None:
         a.sendfile(f, 2, 5)
         b.recv(5, flags=stdlib_socket.MSG_WAITALL)
+
     return call
 
 
 happy("sendfile", _stdlib_sendfile)
-argerror("sendfile", lambda e: (lambda s, f: lambda: s.sendfile(f, count=0))(e.sock("tcp4"), e.file(b"x")), ValueError)
+argerror(
+    "sendfile",
+    lambda e: (lambda s, f: lambda: s.sendfile(f, count=0))(e.sock("tcp4"), e.file(b"x")),
+    ValueError,
+)
 
 # ---- receiving: a datagram is sent before each receive, or once before each peek
 _RECEIVERS = {
@@ -398,6 +469,7 @@ def _receiving(fn: Callable[[Socket, bytearray], Any]) -> Maker:
         a, b = e.udp_pair()
         buf = bytearray(8)
         return lambda: (a.send(b"datagram"), fn(b, buf))
+
     return make
 
 
@@ -407,6 +479,7 @@ def _peeking(fn: Callable[[Socket, bytearray], Any]) -> Maker:
         a.send(b"datagram")
         buf = bytearray(8)
         return lambda: fn(b, buf)
+
     return make
 
 
@@ -416,6 +489,7 @@ def _empty(fn: Callable[[Socket, bytearray], Any]) -> Maker:
         b.set_nonblocking(True)
         buf = bytearray(8)
         return lambda: fn(b, buf)
+
     return make
 
 
@@ -424,7 +498,13 @@ for _name, _fn in {**_RECEIVERS, **_PEEKERS}.items():
     oserror(_name, _empty(_fn), BlockingIOError)
 for _name in ("recv", "recv_from", "peek", "peek_from", "recv_out_of_band"):
     argerror(_name, lambda e, n=_name: (lambda s: lambda: getattr(s, n)(-1))(e.sock()), ValueError)
-for _name in ("recv_into", "recv_from_into", "peek_into", "peek_from_into", "recv_out_of_band_into"):
+for _name in (
+    "recv_into",
+    "recv_from_into",
+    "peek_into",
+    "peek_from_into",
+    "recv_out_of_band_into",
+):
     # A read-only buffer: refused, and released again (exports stay balanced).
     argerror(_name, lambda e, n=_name: (lambda s: lambda: getattr(s, n)(b"read-only"))(e.sock()))
 argerror("peek_sender", lambda e: (lambda s: lambda: s.peek_sender(1))(e.sock()))
@@ -443,53 +523,106 @@ def _unix_has_out_of_band() -> bool:
 def _out_of_band(receive: Callable[[Socket], Any]) -> Maker:
     """Sends an urgent byte and receives it. A Unix stream pair (Linux >= 5.15) carries
     it at once; over TCP the receiver waits for it (select's exceptional condition)."""
+
     def make(e: Env) -> Callable[[], Any]:
         if _unix_has_out_of_band():
             client, server = (e.keep(s) for s in Socket.pair(Domain.UNIX, STREAM))
             return lambda: (client.send_out_of_band(b"!"), receive(server))
         client, server = e.tcp_pair()
         client.set_tcp_nodelay(True)
-        return lambda: (client.send_out_of_band(b"!"), select.select([], [], [server], 5),
-                        receive(server))
+        return lambda: (
+            client.send_out_of_band(b"!"),
+            select.select([], [], [server], 5),
+            receive(server),
+        )
+
     return make
 
 
 happy("send_out_of_band", _out_of_band(lambda s: s.recv_out_of_band(1)))
 happy("recv_out_of_band", _out_of_band(lambda s: s.recv_out_of_band(1)))
-happy("recv_out_of_band_into", (lambda buf: _out_of_band(lambda s: s.recv_out_of_band_into(buf)))(bytearray(1)))
-oserror("recv_out_of_band", lambda e: (lambda s: lambda: s.recv_out_of_band(1))(e.tcp_pair()[1]))  # EINVAL
-oserror("recv_out_of_band_into", lambda e: (lambda s, b: lambda: s.recv_out_of_band_into(b))(e.tcp_pair()[1], bytearray(1)))
-oserror("send_out_of_band", lambda e: (lambda s: lambda: s.send_out_of_band(b"!"))(e.sock("tcp4")))  # EPIPE
+happy(
+    "recv_out_of_band_into",
+    (lambda buf: _out_of_band(lambda s: s.recv_out_of_band_into(buf)))(bytearray(1)),
+)
+oserror(
+    "recv_out_of_band", lambda e: (lambda s: lambda: s.recv_out_of_band(1))(e.tcp_pair()[1])
+)  # EINVAL
+oserror(
+    "recv_out_of_band_into",
+    lambda e: (lambda s, b: lambda: s.recv_out_of_band_into(b))(e.tcp_pair()[1], bytearray(1)),
+)
+oserror(
+    "send_out_of_band", lambda e: (lambda s: lambda: s.send_out_of_band(b"!"))(e.sock("tcp4"))
+)  # EPIPE
 argerror("send_out_of_band", lambda e: (lambda s: lambda: s.send_out_of_band(1))(e.sock("tcp4")))
 
 # ---- sending
 happy("send", lambda e: (lambda a, b: lambda: (a.send(b"x"), b.recv(1)))(*e.udp_pair()))
 oserror("send", lambda e: (lambda s: lambda: s.send(b"x"))(e.sock()))  # EDESTADDRREQ
 argerror("send", lambda e: (lambda s: lambda: s.send(1))(e.sock()))
-happy("send_to", lambda e: (lambda a, b: lambda: (a.send_to(b"x", b.local_addr()), b.recv(1)))(*e.udp_pair()))
-oserror("send_to", lambda e: (lambda s: lambda: s.send_to(b"x", ("255.255.255.255", 9)))(e.sock()))  # EACCES
-argerror("send_to", lambda e: (lambda s: lambda: s.send_to(b"x", ("localhost", 9)))(e.sock()), ValueError)
-happy("sendall", lambda e: (lambda a, b: lambda: (a.sendall(b"x" * 100), b.recv(100)))(*e.udp_pair()))
+happy(
+    "send_to",
+    lambda e: (lambda a, b: lambda: (a.send_to(b"x", b.local_addr()), b.recv(1)))(*e.udp_pair()),
+)
+oserror(
+    "send_to", lambda e: (lambda s: lambda: s.send_to(b"x", ("255.255.255.255", 9)))(e.sock())
+)  # EACCES
+argerror(
+    "send_to", lambda e: (lambda s: lambda: s.send_to(b"x", ("localhost", 9)))(e.sock()), ValueError
+)
+happy(
+    "sendall", lambda e: (lambda a, b: lambda: (a.sendall(b"x" * 100), b.recv(100)))(*e.udp_pair())
+)
 oserror("sendall", lambda e: (lambda s: lambda: s.sendall(b"x"))(e.sock()))
 argerror("sendall", lambda e: (lambda s: lambda: s.sendall("text"))(e.sock()))
 
 # ---- vectored and message I/O (csrc/msg.c), where this build has it
-happy("send_vectored", lambda e: (lambda a, b: lambda: (a.send_vectored([b"a", b"b"]), b.recv(2)))(*e.udp_pair()))
+happy(
+    "send_vectored",
+    lambda e: (lambda a, b: lambda: (a.send_vectored([b"a", b"b"]), b.recv(2)))(*e.udp_pair()),
+)
 oserror("send_vectored", lambda e: (lambda s: lambda: s.send_vectored([b"x"]))(e.sock()))
 argerror("send_vectored", lambda e: (lambda s: lambda: s.send_vectored([1]))(e.sock()))
-happy("send_to_vectored", lambda e: (lambda a, b: lambda: (a.send_to_vectored([b"x"], b.local_addr()), b.recv(1)))(*e.udp_pair()))
-oserror("send_to_vectored", lambda e: (lambda s: lambda: s.send_to_vectored([b"x"], ("255.255.255.255", 9)))(e.sock()))
-argerror("send_to_vectored", lambda e: (lambda s: lambda: s.send_to_vectored([b"x"], ("localhost", 9)))(e.sock()), ValueError)
+happy(
+    "send_to_vectored",
+    lambda e: (lambda a, b: lambda: (a.send_to_vectored([b"x"], b.local_addr()), b.recv(1)))(
+        *e.udp_pair()
+    ),
+)
+oserror(
+    "send_to_vectored",
+    lambda e: (lambda s: lambda: s.send_to_vectored([b"x"], ("255.255.255.255", 9)))(e.sock()),
+)
+argerror(
+    "send_to_vectored",
+    lambda e: (lambda s: lambda: s.send_to_vectored([b"x"], ("localhost", 9)))(e.sock()),
+    ValueError,
+)
 for _name in ("recv_vectored", "recv_from_vectored"):
     happy(_name, (lambda n: _receiving(lambda s, buf: getattr(s, n)([buf])))(_name))
     oserror(_name, (lambda n: _empty(lambda s, buf: getattr(s, n)([buf])))(_name), BlockingIOError)
     argerror(_name, lambda e, n=_name: (lambda s: lambda: getattr(s, n)([b"read-only"]))(e.sock()))
 if hasattr(pysock2, "MsgHdr"):
-    happy("sendmsg", lambda e: (lambda a, b: lambda: (a.sendmsg(pysock2.MsgHdr(buffers=[b"x"])), b.recv(1)))(*e.udp_pair()))
-    oserror("sendmsg", lambda e: (lambda s: lambda: s.sendmsg(pysock2.MsgHdr(buffers=[b"x"])))(e.sock()))
+    happy(
+        "sendmsg",
+        lambda e: (lambda a, b: lambda: (a.sendmsg(pysock2.MsgHdr(buffers=[b"x"])), b.recv(1)))(
+            *e.udp_pair()
+        ),
+    )
+    oserror(
+        "sendmsg", lambda e: (lambda s: lambda: s.sendmsg(pysock2.MsgHdr(buffers=[b"x"])))(e.sock())
+    )
     argerror("sendmsg", lambda e: (lambda s: lambda: s.sendmsg(b"x"))(e.sock()))
-    happy("recvmsg", (lambda: _receiving(lambda s, buf: s.recvmsg(pysock2.MsgHdrMut(buffers=[buf]))))())
-    oserror("recvmsg", (lambda: _empty(lambda s, buf: s.recvmsg(pysock2.MsgHdrMut(buffers=[buf]))))(), BlockingIOError)
+    happy(
+        "recvmsg",
+        (lambda: _receiving(lambda s, buf: s.recvmsg(pysock2.MsgHdrMut(buffers=[buf]))))(),
+    )
+    oserror(
+        "recvmsg",
+        (lambda: _empty(lambda s, buf: s.recvmsg(pysock2.MsgHdrMut(buffers=[buf]))))(),
+        BlockingIOError,
+    )
     argerror("recvmsg", lambda e: (lambda s: lambda: s.recvmsg(b"x"))(e.sock()))
 
 # ---- batches and UDP offloads (csrc/batch.c, csrc/offload.c), where this build has them
@@ -500,19 +633,43 @@ if hasattr(pysock2, "DatagramBatch"):
         e.stack.callback(batch.release)
         return batch
 
-    happy("recv_batch", lambda e: (lambda b: _receiving(lambda s, buf: s.recv_batch(b))(e))(_batch(e)))
-    oserror("recv_batch", lambda e: (lambda b: _empty(lambda s, buf: s.recv_batch(b))(e))(_batch(e)), BlockingIOError)
+    happy(
+        "recv_batch", lambda e: (lambda b: _receiving(lambda s, buf: s.recv_batch(b))(e))(_batch(e))
+    )
+    oserror(
+        "recv_batch",
+        lambda e: (lambda b: _empty(lambda s, buf: s.recv_batch(b))(e))(_batch(e)),
+        BlockingIOError,
+    )
     argerror("recv_batch", lambda e: (lambda s: lambda: s.recv_batch(b"x"))(e.sock()))
-    happy("send_batch", lambda e: (lambda a, b: lambda: (a.send_batch([b"x", b"y"]), b.recv(1), b.recv(1)))(*e.udp_pair()))
-    oserror("send_batch", lambda e: (lambda s: lambda: s.send_batch([b"x"]))(e.sock()))  # EDESTADDRREQ
+    happy(
+        "send_batch",
+        lambda e: (lambda a, b: lambda: (a.send_batch([b"x", b"y"]), b.recv(1), b.recv(1)))(
+            *e.udp_pair()
+        ),
+    )
+    oserror(
+        "send_batch", lambda e: (lambda s: lambda: s.send_batch([b"x"]))(e.sock())
+    )  # EDESTADDRREQ
     argerror("send_batch", lambda e: (lambda s: lambda: s.send_batch(1))(e.sock()))
 for _name in ("recv_gro_into", "recv_gro_from_into"):
     happy(_name, (lambda n: _receiving(lambda s, buf: getattr(s, n)(buf)))(_name))
     oserror(_name, (lambda n: _empty(lambda s, buf: getattr(s, n)(buf)))(_name), BlockingIOError)
     argerror(_name, lambda e, n=_name: (lambda s: lambda: getattr(s, n)(b"read-only"))(e.sock()))
-happy("send_gso", lambda e: (lambda a, b: lambda: (a.send_gso(b"x" * 100, 50), b.recv(64), b.recv(64)))(*e.udp_pair()))
-oserror("send_gso", lambda e: (lambda s: lambda: s.send_gso(b"x" * 100, 50))(e.sock()))  # EDESTADDRREQ
-argerror("send_gso", lambda e: (lambda s: lambda: s.send_gso(b"x" * 100, -1))(e.sock()), (ValueError, OverflowError))
+happy(
+    "send_gso",
+    lambda e: (lambda a, b: lambda: (a.send_gso(b"x" * 100, 50), b.recv(64), b.recv(64)))(
+        *e.udp_pair()
+    ),
+)
+oserror(
+    "send_gso", lambda e: (lambda s: lambda: s.send_gso(b"x" * 100, 50))(e.sock())
+)  # EDESTADDRREQ
+argerror(
+    "send_gso",
+    lambda e: (lambda s: lambda: s.send_gso(b"x" * 100, -1))(e.sock()),
+    (ValueError, OverflowError),
+)
 
 # ---- options: every row of test_options' table (value, bad values, the socket kind)
 
@@ -533,22 +690,43 @@ for _case in CASES:
         if _case.getter:
             closed_call(_case.getter, "tcp4")
         continue
-    happy(_case.setter, lambda e, c=_case: (lambda s: lambda: getattr(s, c.setter)(c.value))(e.sock(c.socket)))
+    happy(
+        _case.setter,
+        lambda e, c=_case: (lambda s: lambda: getattr(s, c.setter)(c.value))(e.sock(c.socket)),
+    )
     closed_call(_case.setter, _case.socket, _case.value)
     _bad, _exc = _case.bad[0]
-    argerror(_case.setter, lambda e, c=_case, v=_bad: (lambda s: lambda: getattr(s, c.setter)(v))(e.sock(c.socket)), _exc)
+    argerror(
+        _case.setter,
+        lambda e, c=_case, v=_bad: (lambda s: lambda: getattr(s, c.setter)(v))(e.sock(c.socket)),
+        _exc,
+    )
     if _case.getter:
         happy(_case.getter, lambda e, c=_case: getattr(e.sock(c.socket), c.getter))
         closed_call(_case.getter, _case.socket)
 
 # Read-only options and the accessors that are not a plain value.
-for _name in ("type", "domain", "protocol", "is_listener", "cookie", "take_error",
-              "tcp_info", "tcp_keepalive_time", "tcp_keepalive_interval",
-              "tcp_keepalive_retries"):
+for _name in (
+    "type",
+    "domain",
+    "protocol",
+    "is_listener",
+    "cookie",
+    "take_error",
+    "tcp_info",
+    "tcp_keepalive_time",
+    "tcp_keepalive_interval",
+    "tcp_keepalive_retries",
+):
     happy(_name, lambda e, n=_name: getattr(e.sock("tcp4"), n))
     closed_call(_name, "tcp4")
 for _name, _kind in (("mtu_v4", "udp4"), ("mtu_v6", "udp6")):
-    happy(_name, lambda e, n=_name, k=_kind: (lambda s: (s.connect(("127.0.0.1" if k == "udp4" else "::1", 9)), getattr(s, n))[1])(e.sock(k)))
+    happy(
+        _name,
+        lambda e, n=_name, k=_kind: (
+            lambda s: (s.connect(("127.0.0.1" if k == "udp4" else "::1", 9)), getattr(s, n))[1]
+        )(e.sock(k)),
+    )
     oserror(_name, lambda e, n=_name, k=_kind: getattr(e.sock(k), n))  # ENOTCONN
 # Only an error path: a real original destination needs a netfilter REDIRECT rule.
 oserror("original_dst_v4", lambda e: e.sock("tcp4").original_dst_v4)
@@ -558,14 +736,26 @@ for _name in ("dccp_available_ccids", "dccp_cur_mps", "dccp_tx_ccid", "dccp_xx_c
     if _kind_exists("dccp4"):
         happy(_name, lambda e, n=_name: getattr(e.sock("dccp4"), n))
     oserror(_name, lambda e, n=_name: getattr(e.sock("tcp4"), n))  # not a DCCP socket
-happy("set_tcp_keepalive", lambda e: (lambda s, k: lambda: s.set_tcp_keepalive(k))(
-    e.sock("tcp4"), pysock2.TcpKeepalive(time=30, interval=5, retries=3)))
+happy(
+    "set_tcp_keepalive",
+    lambda e: (lambda s, k: lambda: s.set_tcp_keepalive(k))(
+        e.sock("tcp4"), pysock2.TcpKeepalive(time=30, interval=5, retries=3)
+    ),
+)
 closed_call("set_tcp_keepalive", "tcp4", pysock2.TcpKeepalive(time=30))
-argerror("set_tcp_keepalive", lambda e: (lambda s, k: lambda: s.set_tcp_keepalive(k))(
-    e.sock("tcp4"), pysock2.TcpKeepalive(time=-1)), ValueError)
+argerror(
+    "set_tcp_keepalive",
+    lambda e: (lambda s, k: lambda: s.set_tcp_keepalive(k))(
+        e.sock("tcp4"), pysock2.TcpKeepalive(time=-1)
+    ),
+    ValueError,
+)
 _ACCEPT_ALL = [pysock2.SockFilter(code=0x06, jt=0, jf=0, k=0xFFFF)]  # BPF "ret #65535"
 happy("attach_filter", lambda e: (lambda s: lambda: s.attach_filter(_ACCEPT_ALL))(e.sock()))
-happy("detach_filter", lambda e: (lambda s: lambda: (s.attach_filter(_ACCEPT_ALL), s.detach_filter()))(e.sock()))
+happy(
+    "detach_filter",
+    lambda e: (lambda s: lambda: (s.attach_filter(_ACCEPT_ALL), s.detach_filter()))(e.sock()),
+)
 oserror("detach_filter", lambda e: e.sock().detach_filter)  # ENOENT: none attached
 closed_call("attach_filter", "udp4", _ACCEPT_ALL)
 argerror("attach_filter", lambda e: (lambda s: lambda: s.attach_filter([]))(e.sock()), ValueError)
@@ -579,17 +769,33 @@ for _join, _leave, _args in (
 ):
     _kind = "udp6" if _join.endswith("v6") else "udp4"
     for _name in (_join, _leave):
-        happy(_name, lambda e, j=_join, lv=_leave, a=_args, k=_kind: (
-            lambda s: lambda: (getattr(s, j)(*a), getattr(s, lv)(*a)))(e.sock(k)))
-        argerror(_name, lambda e, n=_name, a=_args, k=_kind: (
-            lambda s: lambda: getattr(s, n)(*a[:-1]))(e.sock(k)))
-    oserror(_leave, lambda e, n=_leave, a=_args, k=_kind: (lambda s: lambda: getattr(s, n)(*a))(e.sock(k)))  # not a member
+        happy(
+            _name,
+            lambda e, j=_join, lv=_leave, a=_args, k=_kind: (
+                lambda s: lambda: (getattr(s, j)(*a), getattr(s, lv)(*a))
+            )(e.sock(k)),
+        )
+        argerror(
+            _name,
+            lambda e, n=_name, a=_args, k=_kind: (lambda s: lambda: getattr(s, n)(*a[:-1]))(
+                e.sock(k)
+            ),
+        )
+    oserror(
+        _leave,
+        lambda e, n=_leave, a=_args, k=_kind: (lambda s: lambda: getattr(s, n)(*a))(e.sock(k)),
+    )  # not a member
     closed_call(_join, _kind, *_args)
 
 # ---- SockAddr
 _UNIX_ADDR = SockAddr.unix("/tmp/pysock2-leak")
-_ADDRESSES = [SockAddr(("192.0.2.1", 80)), SockAddr(("2001:db8::1", 80, 7, 1)), _UNIX_ADDR,
-              SockAddr.unix(""), SockAddr.from_bytes(b"\xff\x00" + bytes(14))]
+_ADDRESSES = [
+    SockAddr(("192.0.2.1", 80)),
+    SockAddr(("2001:db8::1", 80, 7, 1)),
+    _UNIX_ADDR,
+    SockAddr.unix(""),
+    SockAddr.from_bytes(b"\xff\x00" + bytes(14)),
+]
 if hasattr(SockAddr, "abstract"):
     _ADDRESSES.append(SockAddr.abstract(b"pysock2"))
 if hasattr(SockAddr, "vsock"):
@@ -601,21 +807,44 @@ def _every_address(method: str) -> Callable[[], Any]:
     return lambda: [c() for c in calls]
 
 
-for _name in ("as_socket", "as_socket_ipv4", "as_socket_ipv6", "as_pathname", "ip", "port",
-              "is_ipv4", "is_ipv6", "is_unix", "is_unnamed", "domain",
-              "as_abstract_namespace", "as_vsock_address"):
+for _name in (
+    "as_socket",
+    "as_socket_ipv4",
+    "as_socket_ipv6",
+    "as_pathname",
+    "ip",
+    "port",
+    "is_ipv4",
+    "is_ipv6",
+    "is_unix",
+    "is_unnamed",
+    "domain",
+    "as_abstract_namespace",
+    "as_vsock_address",
+):
     if hasattr(SockAddr, _name):
         happy(f"SockAddr.{_name}", lambda e, n=_name: _every_address(n))
         argerror(f"SockAddr.{_name}", lambda e, n=_name: lambda: getattr(_UNIX_ADDR, n)(1))
 for _name in ("family", "len"):
     happy(f"SockAddr.{_name}", lambda e, n=_name: lambda: [getattr(a, n) for a in _ADDRESSES])
-happy("SockAddr.__hash__", lambda e: lambda: [hash(SockAddr.from_bytes(bytes(a))) for a in _ADDRESSES])
+happy(
+    "SockAddr.__hash__", lambda e: lambda: [hash(SockAddr.from_bytes(bytes(a))) for a in _ADDRESSES]
+)
 happy("SockAddr.__eq__", lambda e: lambda: [a == SockAddr.from_bytes(bytes(a)) for a in _ADDRESSES])
 happy("SockAddr.__repr__", lambda e: lambda: [repr(a) for a in _ADDRESSES])
 happy("SockAddr.__buffer__", lambda e: lambda: [memoryview(a).release() for a in _ADDRESSES])
-happy("SockAddr.__new__", lambda e: lambda: (SockAddr(("127.0.0.1", 1)), SockAddr(("::1", 1, 2, 3)),
-                                     SockAddr((ipaddress.IPv4Address("10.0.0.1"), 1)),
-                                     SockAddr("/tmp/x"), SockAddr(SockAddr(("::1", 1)))))
+happy(
+    "SockAddr.__new__",
+    lambda e: (
+        lambda: (
+            SockAddr(("127.0.0.1", 1)),
+            SockAddr(("::1", 1, 2, 3)),
+            SockAddr((ipaddress.IPv4Address("10.0.0.1"), 1)),
+            SockAddr("/tmp/x"),
+            SockAddr(SockAddr(("::1", 1))),
+        )
+    ),
+)
 argerror("SockAddr.__new__", lambda e: lambda: SockAddr(("localhost", 1)), ValueError)
 argerror("SockAddr.__new__", lambda e: lambda: SockAddr(("::1", 99999)), OverflowError)
 happy("SockAddr.unix", lambda e: lambda: (SockAddr.unix("/tmp/x"), SockAddr.unix(b"\0abstract")))
@@ -653,8 +882,12 @@ NOT_CALLS: set[str] = set()
 
 
 def test_every_public_name_is_checked() -> None:
-    public = {f"{cls.__name__}.{n}" for cls in (Socket, SockAddr) for n in dir(cls)
-              if not n.startswith("_")}
+    public = {
+        f"{cls.__name__}.{n}"
+        for cls in (Socket, SockAddr)
+        for n in dir(cls)
+        if not n.startswith("_")
+    }
     missing = sorted(public - COVERED - NOT_CALLS)
     assert missing == [], f"no leak check for {missing}: add rows to tests/test_leaks.py"
 

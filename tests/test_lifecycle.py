@@ -1,4 +1,5 @@
 """Socket lifecycle: creation flags, ownership, connection set-up, descriptor state."""
+
 from __future__ import annotations
 
 import errno
@@ -11,7 +12,7 @@ import warnings
 
 import pytest
 
-from pysock2 import Domain, Protocol, SockAddr, Shutdown, Socket, Type
+from pysock2 import Domain, Protocol, Shutdown, SockAddr, Socket, Type
 
 from conftest import cloexec, needs_linux, needs_unix, wait_until
 

@@ -1,5 +1,6 @@
 """Message I/O: MsgHdr / sendmsg and MsgHdrMut / recvmsg — buffers, the sender's address
 with its real length, flags, control data, received descriptors and who owns them."""
+
 from __future__ import annotations
 
 import gc
@@ -14,8 +15,9 @@ from pysock2 import Domain, MsgHdr, MsgHdrMut, RecvFlags, SockAddr, Socket, Type
 
 from conftest import LINUX, needs_linux, setsockopt
 
-needs_scm_rights = pytest.mark.skipif(not hasattr(cmsg, "SCM_RIGHTS"),
-                                      reason="SCM_RIGHTS is Unix-only")
+needs_scm_rights = pytest.mark.skipif(
+    not hasattr(cmsg, "SCM_RIGHTS"), reason="SCM_RIGHTS is Unix-only"
+)
 
 
 def send_fds(sock: Socket, fds: list[int], data: bytes = b"fd") -> int:
@@ -359,8 +361,9 @@ class TestControlData:
     def test_stdlib_control_data_reaches_pysock2(self, unix_dgram_pair, pipe):
         a, b = unix_dgram_pair
         with socket.socket(fileno=os.dup(a.fileno())) as std:
-            std.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                  pipe[0].to_bytes(4, "little"))])
+            std.sendmsg(
+                [b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, pipe[0].to_bytes(4, "little"))]
+            )
         msg = MsgHdrMut(buffers=[bytearray(4)], control=socket.CMSG_SPACE(4))
         b.recvmsg(msg)
         [(level, kind, payload)] = msg.control_messages()
@@ -432,8 +435,7 @@ class TestReceivedDescriptors:
         assert msg.take_fds() == []
         assert os.read(r, 10) == b""
 
-    def test_garbage_collection_closes_them_with_a_resource_warning(self, unix_dgram_pair,
-                                                                    pipe):
+    def test_garbage_collection_closes_them_with_a_resource_warning(self, unix_dgram_pair, pipe):
         a, b = unix_dgram_pair
         r, w = pipe
         send_fds(a, [w])

@@ -1,6 +1,7 @@
 """No reference or memory leaks in vectored / message I/O, control messages and SockRef, on
 success and on every error path: each call repeated many times must not grow the memory
 Python allocates (tracemalloc) nor the reference counts of the objects passed in."""
+
 from __future__ import annotations
 
 import gc
@@ -13,7 +14,6 @@ import tracemalloc
 import pytest
 
 from pysock2 import MsgHdr, MsgHdrMut, RecvFlags, SockRef, cmsg
-
 
 ROUNDS = 3000
 # One leaked object per call would be >= 16 bytes * ROUNDS; allow allocator noise only.
@@ -53,8 +53,9 @@ def calls(unix_dgram_pair, pipe):
     a, b = unix_dgram_pair
     r, _ = pipe
     bufs = [bytearray(2), bytearray(4)]
-    out = MsgHdr(buffers=[b"ab", b"cd"], control=cmsg.scm_rights([r]) if hasattr(
-        cmsg, "scm_rights") else b"")
+    out = MsgHdr(
+        buffers=[b"ab", b"cd"], control=cmsg.scm_rights([r]) if hasattr(cmsg, "scm_rights") else b""
+    )
     into = MsgHdrMut(addr=True, buffers=bufs, control=64)
 
     def message_round_trip():
@@ -68,8 +69,10 @@ def calls(unix_dgram_pair, pipe):
         "vectored": lambda: (a.send_vectored([b"ab", b"cd"]), b.recv_vectored(bufs)),
         "from-vectored": lambda: (a.send(b"x"), b.recv_from_vectored(bufs)),
         "message": message_round_trip,
-        "new-headers": lambda: (MsgHdr(addr=None, buffers=[b"x"] * 20).release(),
-                                MsgHdrMut(buffers=[bytearray(1)] * 20, control=16).release()),
+        "new-headers": lambda: (
+            MsgHdr(addr=None, buffers=[b"x"] * 20).release(),
+            MsgHdrMut(buffers=[bytearray(1)] * 20, control=16).release(),
+        ),
         "cmsg": lambda: cmsg.parse(cmsg.build(1, 2, b"abc") + cmsg.ip_tos(4)),
         "sockref": lambda: SockRef(a).close(),
         "bad-buffers": swallow(lambda: b.recv_vectored([bytearray(1), b"ro"]), TypeError),
@@ -85,9 +88,21 @@ def calls(unix_dgram_pair, pipe):
     into.release()
 
 
-NAMES = ["vectored", "from-vectored", "message", "new-headers", "cmsg", "sockref",
-         "bad-buffers", "too-many", "bad-header", "bad-control", "wrong-header",
-         "would-block", "not-a-socket"]
+NAMES = [
+    "vectored",
+    "from-vectored",
+    "message",
+    "new-headers",
+    "cmsg",
+    "sockref",
+    "bad-buffers",
+    "too-many",
+    "bad-header",
+    "bad-control",
+    "wrong-header",
+    "would-block",
+    "not-a-socket",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

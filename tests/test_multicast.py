@@ -1,5 +1,6 @@
 """Multicast membership on the loopback interface: join and leave by interface address and
 by index, source-specific multicast, and IPv6 groups; datagrams really arrive."""
+
 from __future__ import annotations
 
 import errno
@@ -13,8 +14,9 @@ from pysock2 import Domain, Socket, Type
 
 from conftest import LO_INDEX
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux",
-                                reason="needs Linux's loopback to carry IPv4 multicast")
+pytestmark = pytest.mark.skipif(
+    sys.platform != "linux", reason="needs Linux's loopback to carry IPv4 multicast"
+)
 
 LO = "127.0.0.1"
 GROUP = "239.255.42.1"
@@ -55,12 +57,15 @@ def assert_receives_only(sock: Socket, data: bytes) -> None:
         sock.recv(100)
 
 
-@pytest.mark.parametrize("join, leave, interface", [
-    ("join_multicast_v4", "leave_multicast_v4", LO),
-    ("join_multicast_v4", "leave_multicast_v4", ipaddress.IPv4Address(LO)),
-    ("join_multicast_v4_n", "leave_multicast_v4_n", LO_INDEX),
-    ("join_multicast_v4_n", "leave_multicast_v4_n", LO),
-])
+@pytest.mark.parametrize(
+    "join, leave, interface",
+    [
+        ("join_multicast_v4", "leave_multicast_v4", LO),
+        ("join_multicast_v4", "leave_multicast_v4", ipaddress.IPv4Address(LO)),
+        ("join_multicast_v4_n", "leave_multicast_v4_n", LO_INDEX),
+        ("join_multicast_v4_n", "leave_multicast_v4_n", LO),
+    ],
+)
 def test_joined_group_delivers_until_left(join: str, leave: str, interface: object) -> None:
     with receiver() as sock:
         port = port_of(sock)
@@ -73,8 +78,9 @@ def test_joined_group_delivers_until_left(join: str, leave: str, interface: obje
             sock.recv(100)
 
 
-@pytest.mark.parametrize("leave, interface", [("leave_multicast_v4", LO),
-                                              ("leave_multicast_v4_n", 0)])
+@pytest.mark.parametrize(
+    "leave, interface", [("leave_multicast_v4", LO), ("leave_multicast_v4_n", 0)]
+)
 def test_leaving_a_group_never_joined_fails(leave: str, interface: object) -> None:
     with udp() as sock:
         with pytest.raises(OSError) as info:
@@ -108,23 +114,25 @@ def test_ipv6_join_and_leave_by_index(group: Any) -> None:
         assert info.value.errno == errno.EADDRNOTAVAIL
 
 
-@pytest.mark.parametrize("method, args, exc", [
-    ("join_multicast_v4", ("ff02::1", LO), ValueError),
-    ("join_multicast_v4", (GROUP, "localhost"), ValueError),
-    ("join_multicast_v4", (GROUP, LO_INDEX), TypeError),
-    ("join_multicast_v4", (GROUP,), TypeError),
-    ("join_multicast_v4_n", (GROUP, -1), ValueError),
-    ("join_multicast_v4_n", (GROUP, 2**31), OverflowError),
-    ("join_multicast_v4_n", (GROUP, 1.0), TypeError),
-    ("join_ssm_v4", ("::1", SSM_GROUP, LO), ValueError),
-    ("join_ssm_v4", (LO, SSM_GROUP), TypeError),
-    ("join_multicast_v6", (GROUP, 0), ValueError),
-    ("join_multicast_v6", ("ff02::1", "lo"), TypeError),
-    ("join_multicast_v6", ("ff02::1", -1), ValueError),
-    ("leave_multicast_v6", ("ff02::1", 2**32), OverflowError),
-])
-def test_bad_arguments_raise_before_the_system_call(method: str, args: tuple,
-                                                    exc: type) -> None:
+@pytest.mark.parametrize(
+    "method, args, exc",
+    [
+        ("join_multicast_v4", ("ff02::1", LO), ValueError),
+        ("join_multicast_v4", (GROUP, "localhost"), ValueError),
+        ("join_multicast_v4", (GROUP, LO_INDEX), TypeError),
+        ("join_multicast_v4", (GROUP,), TypeError),
+        ("join_multicast_v4_n", (GROUP, -1), ValueError),
+        ("join_multicast_v4_n", (GROUP, 2**31), OverflowError),
+        ("join_multicast_v4_n", (GROUP, 1.0), TypeError),
+        ("join_ssm_v4", ("::1", SSM_GROUP, LO), ValueError),
+        ("join_ssm_v4", (LO, SSM_GROUP), TypeError),
+        ("join_multicast_v6", (GROUP, 0), ValueError),
+        ("join_multicast_v6", ("ff02::1", "lo"), TypeError),
+        ("join_multicast_v6", ("ff02::1", -1), ValueError),
+        ("leave_multicast_v6", ("ff02::1", 2**32), OverflowError),
+    ],
+)
+def test_bad_arguments_raise_before_the_system_call(method: str, args: tuple, exc: type) -> None:
     sock = udp(Domain.IPV6 if method.endswith("v6") else Domain.IPV4)
     sock.close()  # any system call would fail with EBADF
     with pytest.raises(exc):

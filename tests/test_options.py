@@ -5,6 +5,7 @@ Like socket2's ``test!`` macro, a round trip checks that the value read back dif
 the initial one before the set, and equals the expected value after it (Linux reports
 doubled buffer sizes). The tests run as root here, so privileged setters are exercised.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -23,8 +24,11 @@ from option_cases import CASES, Case, make_socket, require
 
 ROUND_TRIPS = [c for c in CASES if c.getter is not None]
 WRITE_ONLY = [c for c in CASES if c.getter is None]
-BAD_VALUES = [pytest.param(c, value, exc, id=f"{c.setter}-{value!r}"[:60])
-              for c in CASES for value, exc in c.bad]
+BAD_VALUES = [
+    pytest.param(c, value, exc, id=f"{c.setter}-{value!r}"[:60])
+    for c in CASES
+    for value, exc in c.bad
+]
 
 
 def by_id(cases: list[Case]) -> Any:
@@ -240,8 +244,10 @@ def test_dccp_ccid_and_read_only_options() -> None:
 
 
 @pytest.mark.skipif(not hasattr(Socket, "dccp_service"), reason="Linux only")
-@pytest.mark.parametrize("getter", ["dccp_available_ccids", "dccp_cur_mps", "dccp_tx_ccid",
-                                    "dccp_xx_ccid", "dccp_service"])
+@pytest.mark.parametrize(
+    "getter",
+    ["dccp_available_ccids", "dccp_cur_mps", "dccp_tx_ccid", "dccp_xx_ccid", "dccp_service"],
+)
 def test_dccp_option_on_a_tcp_socket_is_an_os_error(getter: str) -> None:
     with make_socket("tcp4") as sock:
         with pytest.raises(OSError):
@@ -283,17 +289,41 @@ type unicast_hops_v6 write_timeout
 
 # Accessors with a test of their own (here, test_multicast.py, test_tcp_info.py).
 DEDICATED = {
-    "attach_filter", "detach_filter", "cookie", "dccp_available_ccids", "dccp_cur_mps",
-    "dccp_xx_ccid", "domain", "is_listener", "protocol", "type", "take_error",
-    "join_multicast_v4", "leave_multicast_v4", "join_multicast_v4_n", "leave_multicast_v4_n",
-    "join_ssm_v4", "leave_ssm_v4", "join_multicast_v6", "leave_multicast_v6",
-    "original_dst_v4", "original_dst_v6", "set_tcp_keepalive", "tcp_keepalive_time",
-    "tcp_keepalive_interval", "tcp_keepalive_retries",
+    "attach_filter",
+    "detach_filter",
+    "cookie",
+    "dccp_available_ccids",
+    "dccp_cur_mps",
+    "dccp_xx_ccid",
+    "domain",
+    "is_listener",
+    "protocol",
+    "type",
+    "take_error",
+    "join_multicast_v4",
+    "leave_multicast_v4",
+    "join_multicast_v4_n",
+    "leave_multicast_v4_n",
+    "join_ssm_v4",
+    "leave_ssm_v4",
+    "join_multicast_v6",
+    "leave_multicast_v6",
+    "original_dst_v4",
+    "original_dst_v6",
+    "set_tcp_keepalive",
+    "tcp_keepalive_time",
+    "tcp_keepalive_interval",
+    "tcp_keepalive_retries",
 }
 
 # socket2 0.6 accessors whose cfg includes Linux.
-NOT_ON_LINUX = {"reuse_port_lb", "set_reuse_port_lb", "set_fib", "set_nosigpipe",
-                "set_tcp_ack_frequency"}
+NOT_ON_LINUX = {
+    "reuse_port_lb",
+    "set_reuse_port_lb",
+    "set_fib",
+    "set_nosigpipe",
+    "set_tcp_ack_frequency",
+}
 
 
 def test_every_socket2_accessor_has_a_test() -> None:
@@ -303,6 +333,9 @@ def test_every_socket2_accessor_has_a_test() -> None:
 
 @pytest.mark.skipif(not LINUX, reason="the list is Linux's")
 def test_every_socket2_linux_accessor_exists() -> None:
-    missing = [name for name in SOCKET2_OPTION_ACCESSORS
-               if name not in NOT_ON_LINUX and not hasattr(Socket, name)]
+    missing = [
+        name
+        for name in SOCKET2_OPTION_ACCESSORS
+        if name not in NOT_ON_LINUX and not hasattr(Socket, name)
+    ]
     assert missing == []

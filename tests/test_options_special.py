@@ -1,5 +1,6 @@
 """The options that are not a single value: TCP keepalive (TcpKeepalive), classic BPF
 socket filters (SockFilter), and the original destination of a redirected connection."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,10 +10,11 @@ import sys
 
 import pytest
 
-from pysock2 import Domain, SockFilter, Socket, TcpKeepalive, Type
+from pysock2 import Domain, Socket, SockFilter, TcpKeepalive, Type
 
-needs_keepalive_getters = pytest.mark.skipif(not hasattr(Socket, "tcp_keepalive_interval"),
-                                             reason="no keepalive getters on Windows")
+needs_keepalive_getters = pytest.mark.skipif(
+    not hasattr(Socket, "tcp_keepalive_interval"), reason="no keepalive getters on Windows"
+)
 
 
 # ---- TcpKeepalive ----------------------------------------------------------------------
@@ -51,15 +53,18 @@ def test_keepalive_times_are_whole_seconds_on_unix() -> None:
         assert (sock.tcp_keepalive_time(), sock.tcp_keepalive_interval()) == (5.0, 2.0)
 
 
-@pytest.mark.parametrize("keepalive, exc", [
-    (TcpKeepalive(time=-1), ValueError),
-    (TcpKeepalive(interval="10"), TypeError),  # type: ignore[arg-type]
-    (TcpKeepalive(time=2**32 / 1000), OverflowError),
-    (TcpKeepalive(retries=-1), ValueError),
-    (TcpKeepalive(retries=2**31), OverflowError),
-    (TcpKeepalive(retries=1.5), TypeError),  # type: ignore[arg-type]
-    (60, TypeError),
-])
+@pytest.mark.parametrize(
+    "keepalive, exc",
+    [
+        (TcpKeepalive(time=-1), ValueError),
+        (TcpKeepalive(interval="10"), TypeError),  # type: ignore[arg-type]
+        (TcpKeepalive(time=2**32 / 1000), OverflowError),
+        (TcpKeepalive(retries=-1), ValueError),
+        (TcpKeepalive(retries=2**31), OverflowError),
+        (TcpKeepalive(retries=1.5), TypeError),  # type: ignore[arg-type]
+        (60, TypeError),
+    ],
+)
 def test_bad_keepalive_raises_before_the_system_call(keepalive: object, exc: type) -> None:
     sock = Socket(Domain.IPV4, Type.STREAM)
     sock.close()
@@ -72,10 +77,10 @@ UNIX_KEEPALIVE_LIMITS = [
     pytest.param(TcpKeepalive(interval=0), ValueError, id="interval zero"),
     pytest.param(TcpKeepalive(time=60, retries=0), ValueError, id="no probes"),
     pytest.param(TcpKeepalive(time=32768), OverflowError, id="time over Linux's 32767 s"),
-    pytest.param(TcpKeepalive(time=60, interval=40000), OverflowError,
-                 id="interval over Linux's 32767 s"),
-    pytest.param(TcpKeepalive(time=60, retries=128), OverflowError,
-                 id="retries over Linux's 127"),
+    pytest.param(
+        TcpKeepalive(time=60, interval=40000), OverflowError, id="interval over Linux's 32767 s"
+    ),
+    pytest.param(TcpKeepalive(time=60, retries=128), OverflowError, id="retries over Linux's 127"),
 ]
 
 
@@ -83,21 +88,30 @@ UNIX_KEEPALIVE_LIMITS = [
 @pytest.mark.parametrize("keepalive, exc", UNIX_KEEPALIVE_LIMITS)
 def test_keepalive_the_kernel_would_refuse_changes_nothing(keepalive, exc) -> None:
     with Socket(Domain.IPV4, Type.STREAM) as sock:
-        before = (sock.tcp_keepalive_time(), sock.tcp_keepalive_interval(),
-                  sock.tcp_keepalive_retries())
+        before = (
+            sock.tcp_keepalive_time(),
+            sock.tcp_keepalive_interval(),
+            sock.tcp_keepalive_retries(),
+        )
         with pytest.raises(exc):
             sock.set_tcp_keepalive(keepalive)
         assert sock.keepalive() is False  # not half-applied
-        assert (sock.tcp_keepalive_time(), sock.tcp_keepalive_interval(),
-                sock.tcp_keepalive_retries()) == before
+        assert (
+            sock.tcp_keepalive_time(),
+            sock.tcp_keepalive_interval(),
+            sock.tcp_keepalive_retries(),
+        ) == before
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's limits")
 def test_keepalive_at_the_kernels_limits_is_accepted() -> None:
     with Socket(Domain.IPV4, Type.STREAM) as sock:
         sock.set_tcp_keepalive(TcpKeepalive(time=32767.9, interval=1, retries=127))
-        assert (sock.tcp_keepalive_time(), sock.tcp_keepalive_interval(),
-                sock.tcp_keepalive_retries()) == (32767.0, 1.0, 127)
+        assert (
+            sock.tcp_keepalive_time(),
+            sock.tcp_keepalive_interval(),
+            sock.tcp_keepalive_retries(),
+        ) == (32767.0, 1.0, 127)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Unix: TCP options on a UDP socket")
@@ -114,10 +128,10 @@ needs_filters = pytest.mark.skipif(not hasattr(Socket, "attach_filter"), reason=
 
 # Drops every datagram whose first payload byte is "x" (the UDP header is 8 bytes).
 DROP_X = [
-    SockFilter(0x30, 0, 0, 8),          # ldb [8]
-    SockFilter(0x15, 0, 1, ord("x")),   # jeq #'x', drop, keep
-    SockFilter(0x06, 0, 0, 0),          # drop: ret #0
-    SockFilter(0x06, 0, 0, 0xFFFFFFFF), # keep: ret #-1 (the whole packet)
+    SockFilter(0x30, 0, 0, 8),  # ldb [8]
+    SockFilter(0x15, 0, 1, ord("x")),  # jeq #'x', drop, keep
+    SockFilter(0x06, 0, 0, 0),  # drop: ret #0
+    SockFilter(0x06, 0, 0, 0xFFFFFFFF),  # keep: ret #-1 (the whole packet)
 ]
 
 
@@ -156,18 +170,21 @@ def test_invalid_program_is_refused_by_the_kernel() -> None:
 
 
 @needs_filters
-@pytest.mark.parametrize("filters, exc", [
-    ([], ValueError),
-    ([SockFilter(6, 0, 0, 0)] * 65536, ValueError),
-    ([(6, 0, 0)], ValueError),
-    ([SockFilter(0x10000, 0, 0, 0)], OverflowError),
-    ([SockFilter(6, 256, 0, 0)], OverflowError),
-    ([SockFilter(6, 0, -1, 0)], ValueError),
-    ([SockFilter(6, 0, 0, 2**32)], OverflowError),
-    ([SockFilter(6, 0, 0, "0")], TypeError),  # type: ignore[arg-type]
-    ([6, 0, 0, 0], TypeError),
-    (None, TypeError),
-])
+@pytest.mark.parametrize(
+    "filters, exc",
+    [
+        ([], ValueError),
+        ([SockFilter(6, 0, 0, 0)] * 65536, ValueError),
+        ([(6, 0, 0)], ValueError),
+        ([SockFilter(0x10000, 0, 0, 0)], OverflowError),
+        ([SockFilter(6, 256, 0, 0)], OverflowError),
+        ([SockFilter(6, 0, -1, 0)], ValueError),
+        ([SockFilter(6, 0, 0, 2**32)], OverflowError),
+        ([SockFilter(6, 0, 0, "0")], TypeError),  # type: ignore[arg-type]
+        ([6, 0, 0, 0], TypeError),
+        (None, TypeError),
+    ],
+)
 def test_bad_filter_raises_before_the_system_call(filters: object, exc: type) -> None:
     sock = Socket(Domain.IPV4, Type.DGRAM)
     sock.close()
@@ -184,10 +201,13 @@ def test_sock_filter_unpacks_like_a_tuple() -> None:
 
 
 @pytest.mark.skipif(not hasattr(Socket, "original_dst_v4"), reason="Linux and Windows only")
-@pytest.mark.parametrize("domain, host, getter", [
-    (Domain.IPV4, "127.0.0.1", "original_dst_v4"),
-    (Domain.IPV6, "::1", "original_dst_v6"),
-])
+@pytest.mark.parametrize(
+    "domain, host, getter",
+    [
+        (Domain.IPV4, "127.0.0.1", "original_dst_v4"),
+        (Domain.IPV6, "::1", "original_dst_v6"),
+    ],
+)
 def test_original_dst_of_a_connection_nat_did_not_touch(domain, host, getter) -> None:
     with Socket(domain, Type.STREAM) as listener:
         listener.bind((host, 0))

@@ -1,6 +1,7 @@
 """Platform behaviour: what socket2 does differently on Windows, macOS and Linux, seen from
 Python. Each test runs wherever its behaviour exists; elsewhere it is skipped with a reason
 naming the platform."""
+
 from __future__ import annotations
 
 import os
@@ -239,8 +240,10 @@ def test_unix_path_too_long():
 # ---------------------------------------------------------------- free-threaded builds
 
 
-@pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"),
-                    reason="free-threaded CPython builds only (3.13t, 3.14t)")
+@pytest.mark.skipif(
+    not sysconfig.get_config_var("Py_GIL_DISABLED"),
+    reason="free-threaded CPython builds only (3.13t, 3.14t)",
+)
 @pytest.mark.skipif(os.environ.get("PYTHON_GIL") == "1", reason="GIL forced on by PYTHON_GIL=1")
 def test_import_keeps_the_gil_disabled():
     # The extension declares Py_MOD_GIL_NOT_USED; without it, importing it re-enables the

@@ -4,6 +4,7 @@ every input hypothesis finds: a valid input round-trips, an invalid one raises t
 documented exception (never SystemError, never a crash). The fuzz targets in fuzz/ drive
 the same surfaces with coverage guidance under ASan; these run every time.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -28,8 +29,18 @@ ports = st.integers(0, 65535)
 
 # ---------------------------------------------------------------- SockAddr from raw bytes
 
-ACCESSORS = ("as_socket", "as_socket_ipv4", "as_socket_ipv6", "as_pathname", "ip", "port",
-             "is_ipv4", "is_ipv6", "is_unix", "domain")
+ACCESSORS = (
+    "as_socket",
+    "as_socket_ipv4",
+    "as_socket_ipv6",
+    "as_pathname",
+    "ip",
+    "port",
+    "is_ipv4",
+    "is_ipv6",
+    "is_unix",
+    "domain",
+)
 OPTIONAL_ACCESSORS = ("is_unnamed", "as_abstract_namespace", "as_vsock_address")
 
 
@@ -98,8 +109,9 @@ def test_ipv4_tuple_round_trips(ip: ipaddress.IPv4Address, port: int) -> None:
 
 
 @given(st.ip_addresses(v=6), ports, st.integers(0, 2**20 - 1), st.integers(0, 2**32 - 1))
-def test_ipv6_tuple_round_trips(ip: ipaddress.IPv6Address, port: int, flowinfo: int,
-                                scope_id: int) -> None:
+def test_ipv6_tuple_round_trips(
+    ip: ipaddress.IPv6Address, port: int, flowinfo: int, scope_id: int
+) -> None:
     addr = SockAddr((str(ip), port, flowinfo, scope_id))
     host, got_port, got_flowinfo, got_scope = addr.as_socket()
     assert ipaddress.IPv6Address(host) == ip
@@ -109,7 +121,7 @@ def test_ipv6_tuple_round_trips(ip: ipaddress.IPv6Address, port: int, flowinfo: 
     exercise(addr)
 
 
-@given(st.integers(min_value=-2**70, max_value=2**70))
+@given(st.integers(min_value=-(2**70), max_value=2**70))
 def test_port_out_of_range_is_overflow_error(port: int) -> None:
     if 0 <= port <= 65535:
         assert SockAddr(("127.0.0.1", port)).port() == port
@@ -118,7 +130,7 @@ def test_port_out_of_range_is_overflow_error(port: int) -> None:
             SockAddr(("127.0.0.1", port))
 
 
-@given(st.integers(min_value=-2**40, max_value=2**40), st.integers(-2**40, 2**40))
+@given(st.integers(min_value=-(2**40), max_value=2**40), st.integers(-(2**40), 2**40))
 def test_flowinfo_and_scope_ranges(flowinfo: int, scope_id: int) -> None:
     valid = 0 <= flowinfo < 2**20 and 0 <= scope_id < 2**32
     if valid:
@@ -130,9 +142,11 @@ def test_flowinfo_and_scope_ranges(flowinfo: int, scope_id: int) -> None:
 
 def host_texts() -> st.SearchStrategy[str]:
     """Text that is sometimes a numeric address, often almost one."""
-    return (st.ip_addresses().map(str)
-            | st.text(alphabet="0123456789abcdefABCDEF.:%x", max_size=50)
-            | st.text(max_size=70))
+    return (
+        st.ip_addresses().map(str)
+        | st.text(alphabet="0123456789abcdefABCDEF.:%x", max_size=50)
+        | st.text(max_size=70)
+    )
 
 
 @given(host_texts(), ports)
@@ -160,16 +174,27 @@ def test_host_text_agrees_with_ipaddress(host: str, port: int) -> None:
     assert addr.ip() == ipaddress.ip_address(text)
 
 
-@given(st.one_of(st.none(), st.integers(), st.floats(), st.dictionaries(st.text(), st.text()),
-                 st.lists(st.integers(), max_size=5), st.tuples(st.integers())))
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.floats(),
+        st.dictionaries(st.text(), st.text()),
+        st.lists(st.integers(), max_size=5),
+        st.tuples(st.integers()),
+    )
+)
 def test_other_address_likes_are_type_errors(obj: object) -> None:
     """Only a SockAddr, a tuple or a path (str, bytes, PathLike) is an address."""
     with pytest.raises((TypeError, ValueError)):
         SockAddr(obj)  # type: ignore[arg-type]
 
 
-@given(st.tuples(host_texts(), ports, st.integers(0, 3), st.integers(0, 3)).flatmap(
-    lambda t: st.integers(0, 4).map(lambda n: t[:n])))
+@given(
+    st.tuples(host_texts(), ports, st.integers(0, 3), st.integers(0, 3)).flatmap(
+        lambda t: st.integers(0, 4).map(lambda n: t[:n])
+    )
+)
 def test_tuples_of_any_length(t: tuple) -> None:
     try:
         addr = SockAddr(t)
@@ -207,7 +232,7 @@ def test_abstract_name_round_trips_or_is_rejected(name: bytes) -> None:
 
 
 @needs_linux
-@given(st.integers(-2**33, 2**33), st.integers(-2**33, 2**33))
+@given(st.integers(-(2**33), 2**33), st.integers(-(2**33), 2**33))
 def test_vsock_ranges(cid: int, port: int) -> None:
     if 0 <= cid < 2**32 and 0 <= port < 2**32:
         addr = SockAddr.vsock(cid, port)
@@ -223,9 +248,15 @@ def test_vsock_ranges(cid: int, port: int) -> None:
 # Anything a caller might pass: the setter accepts it or raises an argument error before
 # the system call, or the kernel refuses it (OSError). Nothing else.
 ANY_VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.integers(-2, 70000),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
-    st.binary(max_size=20), st.timedeltas(), st.ip_addresses().map(str),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.integers(-2, 70000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+    st.timedeltas(),
+    st.ip_addresses().map(str),
     st.tuples(st.integers(), st.integers()),
 )
 
@@ -269,9 +300,11 @@ def test_setter_checks_arguments_before_the_system_call(case, value: object) -> 
         pytest.fail(f"{case.setter}({value!r}) on a closed socket did not raise")
 
 
-@given(st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-2**70, 2**70)),
-       st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-2**70, 2**70)),
-       st.one_of(st.none(), st.integers(-2**70, 2**70)))
+@given(
+    st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-(2**70), 2**70)),
+    st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-(2**70), 2**70)),
+    st.one_of(st.none(), st.integers(-(2**70), 2**70)),
+)
 def test_tcp_keepalive_values(time: object, interval: object, retries: object) -> None:
     with make_socket("tcp4") as sock:
         try:
@@ -282,6 +315,7 @@ def test_tcp_keepalive_values(time: object, interval: object, retries: object) -
 
 
 # ---------------------------------------------------------------- control messages
+
 
 def _own_module(name: str):  # type: ignore[no-untyped-def]
     """pysock2.<name> if this pysock2 ships it, else None. (Checked by file, not by a bare
@@ -296,9 +330,10 @@ def _own_module(name: str):  # type: ignore[no-untyped-def]
 
 cmsg = _own_module("cmsg")  # the message-I/O work adds pysock2.cmsg
 
-needs_cmsg = pytest.mark.skipif(cmsg is None, reason="pysock2.cmsg (control messages) "
-                                "does not exist yet in this build")
-levels = st.integers(-2**31, 2**31 - 1)
+needs_cmsg = pytest.mark.skipif(
+    cmsg is None, reason="pysock2.cmsg (control messages) does not exist yet in this build"
+)
+levels = st.integers(-(2**31), 2**31 - 1)
 
 
 @needs_cmsg

@@ -16,6 +16,7 @@ program uses to pass on what it got (the echo pattern). The tests below run ever
 A stream socket discards with ``recv(n, flags=MSG_TRUNC)`` and writes nothing: the bytes
 returned are zeros, never whatever the heap held (the last test).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ from typing import Callable, Optional
 
 import pytest
 
-from conftest import LINUX, needs_linux, needs_unix, open_fds
 from pysock2 import DatagramBatch, MsgHdr, MsgHdrMut, Socket, cmsg
+
+from conftest import LINUX, needs_linux, needs_unix, open_fds
 
 ROOM = 16
 DATAGRAM = bytes(range(100))
@@ -37,9 +39,9 @@ HAS_SCM_RIGHTS = hasattr(cmsg, "SCM_RIGHTS")
 
 @dataclass
 class Received:
-    data: bytes                       # what the path says arrived, as a program slices it
-    truncated: Optional[bool]         # the path's truncation report (None: it has none)
-    echo: Callable[[], object]        # sends `data` back with the matching send path
+    data: bytes  # what the path says arrived, as a program slices it
+    truncated: Optional[bool]  # the path's truncation report (None: it has none)
+    echo: Callable[[], object]  # sends `data` back with the matching send path
 
 
 def _view(buf, n: int) -> memoryview:
@@ -91,8 +93,7 @@ def _recv_from_vectored(s: Socket, flags: int) -> Received:
     bufs = [bytearray(ROOM // 2), bytearray(ROOM // 2)]
     n, rflags, addr = s.recv_from_vectored(bufs, flags=flags)
     pieces = _split(bufs, n)
-    return Received(b"".join(pieces), rflags.is_truncated,
-                    lambda: s.send_to_vectored(pieces, addr))
+    return Received(b"".join(pieces), rflags.is_truncated, lambda: s.send_to_vectored(pieces, addr))
 
 
 def _recvmsg(s: Socket, flags: int, control: Optional[int] = None) -> Received:
@@ -103,32 +104,34 @@ def _recvmsg(s: Socket, flags: int, control: Optional[int] = None) -> Received:
             os.close(fd)
         truncated, addr = msg.flags().is_truncated, msg.addr
     pieces = _split([buf], n)
-    return Received(bytes(pieces[0]), truncated,
-                    lambda: s.sendmsg(MsgHdr(addr=addr, buffers=pieces)))
+    return Received(
+        bytes(pieces[0]), truncated, lambda: s.sendmsg(MsgHdr(addr=addr, buffers=pieces))
+    )
 
 
 def _recv_batch(s: Socket, flags: int, control_size: int = 0) -> Received:
     batch = DatagramBatch.allocate(4, ROOM, control_size=control_size)
     assert s.recv_batch(batch, flags=flags) == 1
     # The documented echo: the slots go back to their senders, length(0) bytes each.
-    return Received(bytes(batch.data(0)), batch.flags(0).is_truncated,
-                    lambda: s.send_batch(batch))
+    return Received(bytes(batch.data(0)), batch.flags(0).is_truncated, lambda: s.send_batch(batch))
 
 
 def _recv_gro_into(s: Socket, flags: int) -> Received:
     buf = bytearray(ROOM)
     n, size = s.recv_gro_into(buf, flags=flags)
     data = _view(buf, n)
-    return Received(bytes(data), n > ROOM if flags else None,
-                    lambda: s.send_gso(data, max(size, 1)))
+    return Received(
+        bytes(data), n > ROOM if flags else None, lambda: s.send_gso(data, max(size, 1))
+    )
 
 
 def _recv_gro_from_into(s: Socket, flags: int) -> Received:
     buf = bytearray(ROOM)
     n, size, addr = s.recv_gro_from_into(buf, flags=flags)
     data = _view(buf, n)
-    return Received(bytes(data), n > ROOM if flags else None,
-                    lambda: s.send_gso(data, max(size, 1), addr))
+    return Received(
+        bytes(data), n > ROOM if flags else None, lambda: s.send_gso(data, max(size, 1), addr)
+    )
 
 
 def _drained(received: Received, s: Socket) -> Received:
@@ -184,8 +187,11 @@ PEEKS = {"peek", "peek_into", "peek_from", "peek_from_into"}  # they take no fla
 
 
 TRUNCATIONS = [pytest.param(name, 0, id=f"{name}-cut-by-the-kernel") for name in RECEIVE_PATHS]
-TRUNCATIONS += [pytest.param(name, MSG_TRUNC, id=f"{name}-MSG_TRUNC-asked")
-                for name in RECEIVE_PATHS if name not in PEEKS and MSG_TRUNC]
+TRUNCATIONS += [
+    pytest.param(name, MSG_TRUNC, id=f"{name}-MSG_TRUNC-asked")
+    for name in RECEIVE_PATHS
+    if name not in PEEKS and MSG_TRUNC
+]
 
 
 @pytest.mark.parametrize("path, flags", TRUNCATIONS)
@@ -234,8 +240,11 @@ def test_unasked_descriptors_never_stay_open(unix_dgram_pair, pipe, path, kind):
     hostile, victim = unix_dgram_pair
     before = open_fds()
     for _ in range(3):
-        hostile.sendmsg(MsgHdr(buffers=[DATAGRAM[:ROOM]],
-                               control=_hostile_control(kind, [pipe.r, pipe.w, pipe.r])))
+        hostile.sendmsg(
+            MsgHdr(
+                buffers=[DATAGRAM[:ROOM]], control=_hostile_control(kind, [pipe.r, pipe.w, pipe.r])
+            )
+        )
         assert RECEIVE_PATHS[path](victim, 0).data == DATAGRAM[:ROOM]
     assert open_fds() == before
 
@@ -243,7 +252,8 @@ def test_unasked_descriptors_never_stay_open(unix_dgram_pair, pipe, path, kind):
 @needs_linux
 @pytest.mark.parametrize("control_size", [cmsg.space(4) if HAS_SCM_RIGHTS else 0, 1, 20])
 def test_a_batch_closes_descriptors_even_when_the_control_room_is_short(
-        unix_dgram_pair, pipe, control_size):
+    unix_dgram_pair, pipe, control_size
+):
     hostile, victim = unix_dgram_pair
     before = open_fds()
     hostile.sendmsg(MsgHdr(buffers=[b"x"], control=cmsg.scm_rights([pipe.r] * 3)))

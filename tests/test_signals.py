@@ -12,6 +12,7 @@ loaded 2-core CI machine passes; what they catch is a deadline restarted after e
 signal, which under this storm never expires at all: a watchdog in the handler turns
 that hang into a failure (``Watchdog``) after 5 s.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import connected_tcp_pair, connected_udp_pair, idle_socket, needs_linux, pattern
 from pysock2 import DatagramBatch, Domain, MsgHdr, MsgHdrMut, Socket, Type
 from pysock2 import _pysock2 as C
+
+from conftest import connected_tcp_pair, connected_udp_pair, idle_socket, needs_linux, pattern
 
 pytestmark = needs_linux
 
@@ -93,6 +95,7 @@ def storming(s: Storm, must_wait: bool = True):
 
 def in_thread(fn, *args) -> threading.Thread:
     """Runs fn in a thread that blocks SIGALRM, so every signal hits the main thread."""
+
     def run():
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         fn(*args)
@@ -115,7 +118,7 @@ def udp_pair():
 def trickle(sock: Socket, data: bytes, chunk: int = 997) -> None:
     """Sends data in pieces with pauses, so the receiver blocks (and is interrupted) often."""
     for start in range(0, len(data), chunk):
-        sock.sendall(data[start:start + chunk])
+        sock.sendall(data[start : start + chunk])
         time.sleep(0.0005)
 
 
@@ -129,23 +132,30 @@ def _recv_some(sock: Socket, how: str, n: int) -> bytes:
     if how == "recv_waitall":
         return sock.recv(n, flags=C.MSG_WAITALL)
     if how == "recv_into":
-        return bytes(buf[:sock.recv_into(buf)])
+        return bytes(buf[: sock.recv_into(buf)])
     if how == "recv_from":
         return sock.recv_from(n)[0]
     if how == "recv_from_into":
-        return bytes(buf[:sock.recv_from_into(buf)[0]])
+        return bytes(buf[: sock.recv_from_into(buf)[0]])
     if how == "recv_vectored":
         half = n // 2
         got, _ = sock.recv_vectored([memoryview(buf)[:half], memoryview(buf)[half:]])
         return bytes(buf[:got])
     if how == "recvmsg":
         with MsgHdrMut(buffers=[buf]) as msg:
-            return bytes(buf[:sock.recvmsg(msg)])
+            return bytes(buf[: sock.recvmsg(msg)])
     raise AssertionError(how)
 
 
-STREAM_RECEIVES = ["recv", "recv_waitall", "recv_into", "recv_from", "recv_from_into",
-                   "recv_vectored", "recvmsg"]
+STREAM_RECEIVES = [
+    "recv",
+    "recv_waitall",
+    "recv_into",
+    "recv_from",
+    "recv_from_into",
+    "recv_vectored",
+    "recvmsg",
+]
 
 
 @pytest.mark.parametrize("kind", ["unix", "tcp"])
@@ -198,7 +208,7 @@ def test_stream_sends_keep_every_byte(storm, how):
                 view = memoryview(data)
                 sent = 0
                 while sent < len(data):
-                    rest = view[sent:sent + 65536]
+                    rest = view[sent : sent + 65536]
                     if how == "send":
                         n = a.send(rest)
                     elif how == "send_vectored":
@@ -212,8 +222,15 @@ def test_stream_sends_keep_every_byte(storm, how):
         assert bytes(received) == data
 
 
-DATAGRAM_RECEIVES = ["recv", "recv_from", "recv_into", "recvmsg", "recv_batch", "recv_gro_into",
-                     "recv_gro_from_into"]
+DATAGRAM_RECEIVES = [
+    "recv",
+    "recv_from",
+    "recv_into",
+    "recvmsg",
+    "recv_batch",
+    "recv_gro_into",
+    "recv_gro_from_into",
+]
 
 
 @pytest.mark.parametrize("how", DATAGRAM_RECEIVES)
@@ -241,7 +258,9 @@ def test_datagram_receives_lose_and_repeat_nothing(storm, how):
                     got = getattr(b, how)(buf)
                     nbytes, segment = got[0], got[1]
                     step = segment or nbytes
-                    datagrams = [bytes(buf[i:min(i + step, nbytes)]) for i in range(0, nbytes, step)]
+                    datagrams = [
+                        bytes(buf[i : min(i + step, nbytes)]) for i in range(0, nbytes, step)
+                    ]
                 else:
                     datagrams = [_recv_some(b, how, 2048)]
                 for datagram in datagrams:
@@ -269,7 +288,7 @@ def test_datagram_sends_lose_and_repeat_nothing(storm, how):
         with storming(storm):
             if how == "send_batch":
                 for start in range(0, count, 32):
-                    chunk = datagrams[start:start + 32]
+                    chunk = datagrams[start : start + 32]
                     sent = 0
                     while sent < len(chunk):
                         n = a.send_batch(chunk[sent:])
@@ -277,7 +296,7 @@ def test_datagram_sends_lose_and_repeat_nothing(storm, how):
                         sent += n
             elif how == "send_gso":
                 for start in range(0, count, 8):  # 8 equal segments per call
-                    assert a.send_gso(b"".join(datagrams[start:start + 8]), 64) == 8 * 64
+                    assert a.send_gso(b"".join(datagrams[start : start + 8]), 64) == 8 * 64
             else:
                 for datagram in datagrams:
                     assert a.send_to(datagram, b.local_addr()) == len(datagram)
@@ -380,9 +399,21 @@ def _wait_in(sock: Socket, how: str) -> None:
         _recv_some(sock, how, 64)
 
 
-@pytest.mark.parametrize("how", ["recv", "recv_into", "recv_from", "recv_from_into",
-                                 "recv_vectored", "recvmsg", "recv_batch", "recv_gro_into",
-                                 "recv_gro_from_into", "accept"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "recv",
+        "recv_into",
+        "recv_from",
+        "recv_from_into",
+        "recv_vectored",
+        "recvmsg",
+        "recv_batch",
+        "recv_gro_into",
+        "recv_gro_from_into",
+        "accept",
+    ],
+)
 def test_a_read_timeout_ends_on_time(storm, how):
     with idle_socket("listener" if how == "accept" else "udp") as sock:
         sock.set_read_timeout(TIMEOUT)
@@ -428,8 +459,9 @@ def test_a_write_timeout_ends_on_time(storm, how):
 # ------------------------------------------------------------------ a raising handler
 
 
-@pytest.mark.parametrize("how", ["recv", "recvmsg", "recv_batch", "accept", "sendall",
-                                 "connect_timeout"])
+@pytest.mark.parametrize(
+    "how", ["recv", "recvmsg", "recv_batch", "accept", "sendall", "connect_timeout"]
+)
 def test_a_raising_handler_ends_the_call_with_its_exception(storm, how, full_unix_listener):
     _, path = full_unix_listener
     a, b = Socket.pair(Domain.UNIX, Type.DGRAM if how == "recv_batch" else Type.STREAM)

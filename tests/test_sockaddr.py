@@ -1,4 +1,5 @@
 """SockAddr: construction from address-likes, accessors, equality, hashing, raw bytes."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -199,7 +200,9 @@ class TestBadAddresses:
         with pytest.raises(ValueError):
             SockAddr(("127.0.0.1", 1, 0, 0))
 
-    @pytest.mark.parametrize("bad", [("127.0.0.1",), (1, 2, 3, 4, 5), 42, None, 1.5, bytearray(b"/x")])
+    @pytest.mark.parametrize(
+        "bad", [("127.0.0.1",), (1, 2, 3, 4, 5), 42, None, 1.5, bytearray(b"/x")]
+    )
     def test_wrong_shapes(self, bad):
         with pytest.raises(TypeError):
             SockAddr(bad)

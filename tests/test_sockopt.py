@@ -1,6 +1,7 @@
 """``Socket.getsockopt(level, optname[, buflen])`` and ``Socket.setsockopt(level, optname,
 value[, optlen])``: any option, in the stdlib's shapes, for options without a typed
 accessor. Every argument is checked before the system call."""
+
 from __future__ import annotations
 
 import errno
@@ -31,8 +32,10 @@ class TestIntegers:
     def test_reads_what_the_stdlib_reads(self, tcp):
         std = socket.socket(fileno=tcp.fileno())
         try:
-            for level, name in [(socket.SOL_SOCKET, socket.SO_TYPE),
-                                (socket.SOL_SOCKET, socket.SO_RCVBUF)]:
+            for level, name in [
+                (socket.SOL_SOCKET, socket.SO_TYPE),
+                (socket.SOL_SOCKET, socket.SO_RCVBUF),
+            ]:
                 assert tcp.getsockopt(level, name) == std.getsockopt(level, name)
         finally:
             std.detach()
@@ -56,8 +59,9 @@ class TestBytes:
     @needs_linux
     def test_a_name(self, tcp):
         tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno")
-        assert tcp.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\0") \
-            == b"reno"
+        assert (
+            tcp.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\0") == b"reno"
+        )
 
 
 class TestNoneWithOptlen:
@@ -73,37 +77,44 @@ class TestCheckedBeforeTheCall:
     """A closed socket would raise EBADF at the system call: a TypeError or ValueError
     instead proves the argument was refused first."""
 
-    @pytest.mark.parametrize("args, exc, match", [
-        (("1", 2), TypeError, "level must be an int"),
-        ((1, 2.0), TypeError, "optname must be an int"),
-        ((1, 2, 0), ValueError, "buflen must be 1-65536"),
-        ((1, 2, 65537), ValueError, "buflen must be 1-65536"),
-        ((1, 2, -1), ValueError, "must not be negative"),
-        ((1, 2, "4"), TypeError, "buflen must be an int"),
-        ((1 << 40, 2), OverflowError, "level"),
-    ])
+    @pytest.mark.parametrize(
+        "args, exc, match",
+        [
+            (("1", 2), TypeError, "level must be an int"),
+            ((1, 2.0), TypeError, "optname must be an int"),
+            ((1, 2, 0), ValueError, "buflen must be 1-65536"),
+            ((1, 2, 65537), ValueError, "buflen must be 1-65536"),
+            ((1, 2, -1), ValueError, "must not be negative"),
+            ((1, 2, "4"), TypeError, "buflen must be an int"),
+            ((1 << 40, 2), OverflowError, "level"),
+        ],
+    )
     def test_getsockopt(self, closed_socket, args, exc, match):
         with pytest.raises(exc, match=match):
             closed_socket.getsockopt(*args)
 
-    @pytest.mark.parametrize("args, exc, match", [
-        ((1, 2, 1.5), TypeError, "value must be an int, a bytes-like object or None"),
-        ((1, 2, "text"), TypeError, "value must be an int"),
-        ((1, 2, 1 << 40), OverflowError, "value"),
-        ((1, 2, None), TypeError, "needs optlen"),
-        ((1, 2, None, -1), ValueError, "optlen must not be negative"),
-        ((1, 2, 1, 4), TypeError, "optlen only with value None"),
-        ((1, 2, b"xx", 2), TypeError, "optlen only with value None"),
-        (("1", 2, 1), TypeError, "level must be an int"),
-    ])
+    @pytest.mark.parametrize(
+        "args, exc, match",
+        [
+            ((1, 2, 1.5), TypeError, "value must be an int, a bytes-like object or None"),
+            ((1, 2, "text"), TypeError, "value must be an int"),
+            ((1, 2, 1 << 40), OverflowError, "value"),
+            ((1, 2, None), TypeError, "needs optlen"),
+            ((1, 2, None, -1), ValueError, "optlen must not be negative"),
+            ((1, 2, 1, 4), TypeError, "optlen only with value None"),
+            ((1, 2, b"xx", 2), TypeError, "optlen only with value None"),
+            (("1", 2, 1), TypeError, "level must be an int"),
+        ],
+    )
     def test_setsockopt(self, closed_socket, args, exc, match):
         with pytest.raises(exc, match=match):
             closed_socket.setsockopt(*args)
 
     def test_then_a_closed_socket_is_ebadf(self, closed_socket):
-        for call in (lambda: closed_socket.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE),
-                     lambda: closed_socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE,
-                                                      1)):
+        for call in (
+            lambda: closed_socket.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE),
+            lambda: closed_socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        ):
             with pytest.raises(OSError) as info:
                 call()
             assert info.value.errno == errno.EBADF

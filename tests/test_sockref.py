@@ -1,6 +1,7 @@
 """SockRef: a Socket on a borrowed descriptor — every Socket method except ownership
 transfer, the owner kept alive, the descriptor never closed; close() only releases the
 borrow."""
+
 from __future__ import annotations
 
 import gc
@@ -9,7 +10,7 @@ import weakref
 
 import pytest
 
-from pysock2 import Domain, SockAddr, SockRef, Socket, Type
+from pysock2 import Domain, SockAddr, Socket, SockRef, Type
 
 from conftest import is_closed
 
@@ -54,8 +55,19 @@ class TestBorrowing:
     def test_is_a_socket_with_its_methods(self, std):
         ref = SockRef(std)
         assert isinstance(ref, Socket)
-        for name in ("send", "recv_into", "recvmsg", "set_tcp_nodelay", "connect", "accept",
-                     "try_clone", "shutdown", "take_error", "close", "__enter__"):
+        for name in (
+            "send",
+            "recv_into",
+            "recvmsg",
+            "set_tcp_nodelay",
+            "connect",
+            "accept",
+            "try_clone",
+            "shutdown",
+            "take_error",
+            "close",
+            "__enter__",
+        ):
             assert hasattr(ref, name), name
 
     def test_io_through_a_sockref(self):

@@ -18,6 +18,7 @@ holds no descriptor that a live socket does not own.
 The size of the run: PYSOCK2_STATEFUL_EXAMPLES (default 30) sequences of up to
 PYSOCK2_STATEFUL_STEPS (default 40) steps; .ci/stateful.sh runs thousands under ASan+UBSan.
 """
+
 from __future__ import annotations
 
 import array
@@ -50,7 +51,15 @@ from pysock2 import DatagramBatch, Domain, MsgHdr, MsgHdrMut, SockAddr, Socket, 
 from pysock2 import _pysock2 as C  # noqa: E402
 
 from conftest import (  # noqa: E402
-    LINUX, LO_INDEX, connected_tcp_pair, connected_udp_pair, idle_socket, is_closed, open_fds, pattern)
+    LINUX,
+    LO_INDEX,
+    connected_tcp_pair,
+    connected_udp_pair,
+    idle_socket,
+    is_closed,
+    open_fds,
+    pattern,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix descriptors and pairs")
 
@@ -65,17 +74,73 @@ STATS = {"sequences": 0, "checks": 0}  # printed at the module's end (.ci/statef
 
 # ------------------------------------------------------------------ hostile values
 
-EDGE_INTS = [0, 1, -1, 2, 7, 255, 256, 1 << 15, 65535, 65536, 2**31 - 1, 2**31, -(2**31),
-             -(2**31) - 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, -(2**63), 2**64, 10**30,
-             -(10**30)]
-EDGE_FLOATS = [0.0, -0.0, 1e-9, 1e-7, 0.001, 0.5, 0.999, 1.5, -0.5, -1.0, 1e9, 1.8e10, 9.2e12,
-               1.8e19, 1e300, math.inf, -math.inf, math.nan]
-EDGE_DELTAS = [datetime.timedelta(0), datetime.timedelta(microseconds=1),
-               datetime.timedelta(milliseconds=5), datetime.timedelta(days=-1),
-               datetime.timedelta.max, datetime.timedelta.min]
-FLAGS = [0, C.MSG_PEEK, C.MSG_TRUNC, C.MSG_DONTWAIT, C.MSG_OOB, C.MSG_WAITALL,
-         getattr(C, "MSG_ERRQUEUE", 0), getattr(C, "MSG_CMSG_CLOEXEC", 0),
-         C.MSG_TRUNC | C.MSG_PEEK, C.MSG_DONTWAIT | C.MSG_TRUNC, -1, 2**31 - 1, 2**32]
+EDGE_INTS = [
+    0,
+    1,
+    -1,
+    2,
+    7,
+    255,
+    256,
+    1 << 15,
+    65535,
+    65536,
+    2**31 - 1,
+    2**31,
+    -(2**31),
+    -(2**31) - 1,
+    2**32 - 1,
+    2**32,
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    2**64,
+    10**30,
+    -(10**30),
+]
+EDGE_FLOATS = [
+    0.0,
+    -0.0,
+    1e-9,
+    1e-7,
+    0.001,
+    0.5,
+    0.999,
+    1.5,
+    -0.5,
+    -1.0,
+    1e9,
+    1.8e10,
+    9.2e12,
+    1.8e19,
+    1e300,
+    math.inf,
+    -math.inf,
+    math.nan,
+]
+EDGE_DELTAS = [
+    datetime.timedelta(0),
+    datetime.timedelta(microseconds=1),
+    datetime.timedelta(milliseconds=5),
+    datetime.timedelta(days=-1),
+    datetime.timedelta.max,
+    datetime.timedelta.min,
+]
+FLAGS = [
+    0,
+    C.MSG_PEEK,
+    C.MSG_TRUNC,
+    C.MSG_DONTWAIT,
+    C.MSG_OOB,
+    C.MSG_WAITALL,
+    getattr(C, "MSG_ERRQUEUE", 0),
+    getattr(C, "MSG_CMSG_CLOEXEC", 0),
+    C.MSG_TRUNC | C.MSG_PEEK,
+    C.MSG_DONTWAIT | C.MSG_TRUNC,
+    -1,
+    2**31 - 1,
+    2**32,
+]
 TEXTS = st.text(alphabet="ab/.\0é%:1", max_size=8)
 
 
@@ -87,8 +152,17 @@ class Buf:
     size: int
 
 
-BUFFER_KINDS = ["bytearray", "bytes", "released", "readonly_view", "strided", "empty",
-                "array_i", "cast_2d", "view_slice"]
+BUFFER_KINDS = [
+    "bytearray",
+    "bytes",
+    "released",
+    "readonly_view",
+    "strided",
+    "empty",
+    "array_i",
+    "cast_2d",
+    "view_slice",
+]
 
 
 def make_buffer(spec: Buf) -> Any:
@@ -111,30 +185,68 @@ def make_buffer(spec: Buf) -> Any:
         return array.array("i", bytes(4 * (n // 4 + 1)))
     if spec.kind == "cast_2d":
         return memoryview(bytearray(4 * (n // 4 + 1))).cast("B", (n // 4 + 1, 4))
-    return memoryview(bytearray(n + 16))[8:8 + n]
+    return memoryview(bytearray(n + 16))[8 : 8 + n]
 
 
 # Loopback or invalid only: nothing a hostile call does may reach beyond this host.
-ADDRESSES = ["127.0.0.1", ("127.0.0.1", 0), ("127.0.0.1", 1), ("127.0.0.1", 65536),
-             ("127.0.0.1", -1), ("::1", 0), ("::1", 9, 2**20, 0), ("::1", 0, 0, 2**32),
-             ("localhost", 80), ("999.1.1.1", 1), ("::1%lo", 0), ("", 0), (), ("127.0.0.1",),
-             "sock-a", b"sock-b", "\0abstract", b"\0", "", "x" * 200, b"a\0b",
-             SockAddr(("127.0.0.1", 0)), SockAddr(("::1", 0))]
+ADDRESSES = [
+    "127.0.0.1",
+    ("127.0.0.1", 0),
+    ("127.0.0.1", 1),
+    ("127.0.0.1", 65536),
+    ("127.0.0.1", -1),
+    ("::1", 0),
+    ("::1", 9, 2**20, 0),
+    ("::1", 0, 0, 2**32),
+    ("localhost", 80),
+    ("999.1.1.1", 1),
+    ("::1%lo", 0),
+    ("", 0),
+    (),
+    ("127.0.0.1",),
+    "sock-a",
+    b"sock-b",
+    "\0abstract",
+    b"\0",
+    "",
+    "x" * 200,
+    b"a\0b",
+    SockAddr(("127.0.0.1", 0)),
+    SockAddr(("::1", 0)),
+]
 
 buffers = st.builds(Buf, st.sampled_from(BUFFER_KINDS), st.sampled_from([0, 1, 7, 64, 1500, 70000]))
 scalars = st.one_of(
-    st.none(), st.booleans(), st.sampled_from(EDGE_INTS), st.integers(),
-    st.sampled_from(EDGE_FLOATS), st.floats(), st.sampled_from(EDGE_DELTAS), TEXTS,
-    st.binary(max_size=16), st.sampled_from(ADDRESSES), st.sampled_from(FLAGS), buffers,
+    st.none(),
+    st.booleans(),
+    st.sampled_from(EDGE_INTS),
+    st.integers(),
+    st.sampled_from(EDGE_FLOATS),
+    st.floats(),
+    st.sampled_from(EDGE_DELTAS),
+    TEXTS,
+    st.binary(max_size=16),
+    st.sampled_from(ADDRESSES),
+    st.sampled_from(FLAGS),
+    buffers,
     st.just(object()),
 )
-hostile = st.one_of(scalars, st.lists(st.one_of(buffers, scalars), max_size=4),
-                    st.tuples(st.sampled_from(EDGE_INTS), st.sampled_from(EDGE_INTS),
-                              st.sampled_from(EDGE_INTS), st.sampled_from(EDGE_INTS)))
+hostile = st.one_of(
+    scalars,
+    st.lists(st.one_of(buffers, scalars), max_size=4),
+    st.tuples(
+        st.sampled_from(EDGE_INTS),
+        st.sampled_from(EDGE_INTS),
+        st.sampled_from(EDGE_INTS),
+        st.sampled_from(EDGE_INTS),
+    ),
+)
 hostile_args = st.lists(hostile, max_size=3)
-hostile_kwargs = st.dictionaries(st.sampled_from(["flags", "address", "timeout", "offset",
-                                                  "length", "control_size"]),
-                                 hostile, max_size=1)
+hostile_kwargs = st.dictionaries(
+    st.sampled_from(["flags", "address", "timeout", "offset", "length", "control_size"]),
+    hostile,
+    max_size=1,
+)
 
 
 def materialize(value: Any) -> Any:
@@ -154,7 +266,8 @@ def call(fn, *args, allowed: tuple = DOCUMENTED, **kwargs) -> Any:
     except BaseException as exc:  # the point of this suite: say which call raised what
         raise AssertionError(
             f"{getattr(fn, '__qualname__', fn)}(*{args!r}, **{kwargs!r}) raised an "
-            f"undocumented {type(exc).__name__}: {exc}") from exc
+            f"undocumented {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 # ------------------------------------------------------------------ the surface
@@ -162,17 +275,45 @@ def call(fn, *args, allowed: tuple = DOCUMENTED, **kwargs) -> Any:
 # Methods a hostile call may not reach: they take a descriptor number on trust (taking one
 # over closes somebody else's descriptor, SECURITY.md says so), or the multicast and
 # congestion-control calls whose arguments are pinned to loopback/known names below.
-NOT_HOSTILE = {"from_fd", "_borrow", "join_multicast_v4", "leave_multicast_v4",
-               "join_multicast_v4_n", "leave_multicast_v4_n", "join_ssm_v4", "leave_ssm_v4",
-               "join_multicast_v6", "leave_multicast_v6", "set_tcp_congestion", "sendfile"}
-METHODS = sorted(n for n in dir(Socket) if not n.startswith("_") and n not in NOT_HOSTILE
-                 and callable(getattr(Socket, n)))
+NOT_HOSTILE = {
+    "from_fd",
+    "_borrow",
+    "join_multicast_v4",
+    "leave_multicast_v4",
+    "join_multicast_v4_n",
+    "leave_multicast_v4_n",
+    "join_ssm_v4",
+    "leave_ssm_v4",
+    "join_multicast_v6",
+    "leave_multicast_v6",
+    "set_tcp_congestion",
+    "sendfile",
+}
+METHODS = sorted(
+    n
+    for n in dir(Socket)
+    if not n.startswith("_") and n not in NOT_HOSTILE and callable(getattr(Socket, n))
+)
 # Calls whose size argument is the caller's to choose (recv(2**40) may be MemoryError).
 ALLOCATING = {"recv", "recv_from", "peek", "peek_from", "recv_out_of_band"}
 
-KINDS = ["tcp4", "udp4", "tcp6", "udp6", "unix_stream", "unix_dgram", "unix_seqpacket",
-         "pair_stream", "pair_dgram", "pair_seqpacket", "tcp_pair", "udp_pair", "listener",
-         "icmp4", "raw_fds"]
+KINDS = [
+    "tcp4",
+    "udp4",
+    "tcp6",
+    "udp6",
+    "unix_stream",
+    "unix_dgram",
+    "unix_seqpacket",
+    "pair_stream",
+    "pair_dgram",
+    "pair_seqpacket",
+    "tcp_pair",
+    "udp_pair",
+    "listener",
+    "icmp4",
+    "raw_fds",
+]
 
 
 def _bound(kind: str) -> list[Socket]:
@@ -193,8 +334,11 @@ def _bound(kind: str) -> list[Socket]:
     if kind == "raw_fds":
         return list(Socket.pair_raw(Domain.UNIX, Type.STREAM))
     domain = {"4": Domain.IPV4, "6": Domain.IPV6}.get(kind[-1], Domain.UNIX)
-    type_ = Type.STREAM if "stream" in kind or kind.startswith("tcp") else (
-        Type.SEQPACKET if "seqpacket" in kind else Type.DGRAM)
+    type_ = (
+        Type.STREAM
+        if "stream" in kind or kind.startswith("tcp")
+        else (Type.SEQPACKET if "seqpacket" in kind else Type.DGRAM)
+    )
     return [Socket(domain, type_)]
 
 
@@ -213,8 +357,10 @@ def _fds_of(result: Any):
 def report():
     start = time.monotonic()
     yield
-    print(f"\n[test_stateful] {STATS['sequences']} sequences (examples), "
-          f"{STATS['checks'] - STATS['sequences']} steps, {time.monotonic() - start:.1f} s")
+    print(
+        f"\n[test_stateful] {STATS['sequences']} sequences (examples), "
+        f"{STATS['checks'] - STATS['sequences']} steps, {time.monotonic() - start:.1f} s"
+    )
 
 
 class Surface(RuleBasedStateMachine):
@@ -275,8 +421,10 @@ class Surface(RuleBasedStateMachine):
             gc.collect()
             extra = {fd for fd in open_fds() - self.owned() if not is_closed(fd)}
         assert not extra, f"descriptors nobody owns: {sorted(extra)} " + ", ".join(
-            f"{fd}->{os.readlink(f'/proc/self/fd/{fd}')}" for fd in sorted(extra)
-            if os.path.exists(f"/proc/self/fd/{fd}"))
+            f"{fd}->{os.readlink(f'/proc/self/fd/{fd}')}"
+            for fd in sorted(extra)
+            if os.path.exists(f"/proc/self/fd/{fd}")
+        )
 
     # -------------------------------------------------------------- sockets
 
@@ -289,8 +437,10 @@ class Surface(RuleBasedStateMachine):
                 sock.set_nonblocking(True)
 
     @precondition(lambda self: len(self.sockets) < MAX_SOCKETS)
-    @rule(args=st.lists(st.one_of(st.sampled_from([1, 2, 10, 5, 3, 4, 40, 0]), scalars), max_size=3),
-          constructor=st.sampled_from(["__new__", "new_raw", "pair", "pair_raw"]))
+    @rule(
+        args=st.lists(st.one_of(st.sampled_from([1, 2, 10, 5, 3, 4, 40, 0]), scalars), max_size=3),
+        constructor=st.sampled_from(["__new__", "new_raw", "pair", "pair_raw"]),
+    )
     def construct(self, args: list, constructor: str) -> None:
         args = materialize(args)
         if constructor == "__new__":
@@ -300,8 +450,12 @@ class Surface(RuleBasedStateMachine):
         self.adopt(result)
 
     @precondition(lambda self: self.sockets)
-    @rule(index=st.integers(0, MAX_SOCKETS), name=st.sampled_from(METHODS),
-          args=hostile_args, kwargs=hostile_kwargs)
+    @rule(
+        index=st.integers(0, MAX_SOCKETS),
+        name=st.sampled_from(METHODS),
+        args=hostile_args,
+        kwargs=hostile_kwargs,
+    )
     def hostile_call(self, index: int, name: str, args: list, kwargs: dict) -> None:
         sock = self.sockets[index % len(self.sockets)]
         self.guard(sock)
@@ -314,8 +468,13 @@ class Surface(RuleBasedStateMachine):
             os.close(result)  # a detached descriptor is the caller's to close
         elif name in ("send", "send_to", "send_out_of_band") and isinstance(result, int) and args:
             assert 0 <= result <= memoryview(args[0]).nbytes, (name, result)
-        elif name in ALLOCATING and isinstance(result, (bytes, tuple)) and args and \
-                isinstance(args[0], int) and not (kwargs.get("flags", 0) == C.MSG_TRUNC):
+        elif (
+            name in ALLOCATING
+            and isinstance(result, (bytes, tuple))
+            and args
+            and isinstance(args[0], int)
+            and not (kwargs.get("flags", 0) == C.MSG_TRUNC)
+        ):
             data = result if isinstance(result, bytes) else result[0]
             assert len(data) <= args[0]
         self.adopt(result)
@@ -330,14 +489,19 @@ class Surface(RuleBasedStateMachine):
         if len(args) >= 2:
             t = args[1]
             seconds = t.total_seconds() if isinstance(t, datetime.timedelta) else t
-            if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and \
-                    (seconds != seconds or seconds > 0.1):
+            if (
+                isinstance(seconds, (int, float))
+                and not isinstance(seconds, bool)
+                and (seconds != seconds or seconds > 0.1)
+            ):
                 args = [("127.0.0.1", 1)] + list(args[1:])
         return args
 
     @precondition(lambda self: self.sockets)
-    @rule(index=st.integers(0, MAX_SOCKETS), how=st.sampled_from(["close", "shutdown", "clone",
-                                                                  "from_fd", "stdlib"]))
+    @rule(
+        index=st.integers(0, MAX_SOCKETS),
+        how=st.sampled_from(["close", "shutdown", "clone", "from_fd", "stdlib"]),
+    )
     def lifecycle(self, index: int, how: str) -> None:
         sock = self.sockets[index % len(self.sockets)]
         if how == "close":
@@ -356,8 +520,12 @@ class Surface(RuleBasedStateMachine):
             self.adopt(Socket.from_stdlib(std))
 
     @precondition(lambda self: self.sockets)
-    @rule(index=st.integers(0, MAX_SOCKETS), group=st.sampled_from(["224.0.0.251", "239.1.2.3", "ff02::fb", "1.2.3.4", 7, None]),
-          which=st.sampled_from(["v4", "v4_n", "ssm", "v6"]), leave=st.booleans())
+    @rule(
+        index=st.integers(0, MAX_SOCKETS),
+        group=st.sampled_from(["224.0.0.251", "239.1.2.3", "ff02::fb", "1.2.3.4", 7, None]),
+        which=st.sampled_from(["v4", "v4_n", "ssm", "v6"]),
+        leave=st.booleans(),
+    )
     def multicast(self, index: int, group: Any, which: str, leave: bool) -> None:
         sock = self.sockets[index % len(self.sockets)]
         verb = "leave" if leave else "join"
@@ -371,9 +539,12 @@ class Surface(RuleBasedStateMachine):
             call(getattr(sock, f"{verb}_multicast_v6"), group, LO_INDEX)
 
     @precondition(lambda self: self.sockets)
-    @rule(index=st.integers(0, MAX_SOCKETS), offset=st.sampled_from([0, 1, -1, 2**63, 10**30, None, 0.5]),
-          length=st.sampled_from([None, 0, 1, 100, -1, 2**63, 2**64, "x"]),
-          file=st.sampled_from(["file", "fd", "closed_fd", "str", "none"]))
+    @rule(
+        index=st.integers(0, MAX_SOCKETS),
+        offset=st.sampled_from([0, 1, -1, 2**63, 10**30, None, 0.5]),
+        length=st.sampled_from([None, 0, 1, 100, -1, 2**63, 2**64, "x"]),
+        file=st.sampled_from(["file", "fd", "closed_fd", "str", "none"]),
+    )
     def sendfile(self, index: int, offset: Any, length: Any, file: str) -> None:
         sock = self.sockets[index % len(self.sockets)]
         self.guard(sock)
@@ -392,21 +563,47 @@ class Surface(RuleBasedStateMachine):
                 if isinstance(length, int):
                     assert result <= length
 
-    @rule(name=st.sampled_from(["ip_tos", "ip_ttl", "ipv6_tclass", "ipv6_hoplimit", "scm_rights",
-                                "scm_credentials", "ip_pktinfo", "ipv6_pktinfo", "udp_segment",
-                                "build", "parse", "space", "length", "parse_int",
-                                "parse_scm_rights", "parse_scm_credentials", "parse_ip_pktinfo",
-                                "parse_ipv6_pktinfo", "parse_timestamp", "parse_timestamp_ns",
-                                "parse_timestamping_ns", "parse_udp_gro"]),
-          args=hostile_args)
+    @rule(
+        name=st.sampled_from(
+            [
+                "ip_tos",
+                "ip_ttl",
+                "ipv6_tclass",
+                "ipv6_hoplimit",
+                "scm_rights",
+                "scm_credentials",
+                "ip_pktinfo",
+                "ipv6_pktinfo",
+                "udp_segment",
+                "build",
+                "parse",
+                "space",
+                "length",
+                "parse_int",
+                "parse_scm_rights",
+                "parse_scm_credentials",
+                "parse_ip_pktinfo",
+                "parse_ipv6_pktinfo",
+                "parse_timestamp",
+                "parse_timestamp_ns",
+                "parse_timestamping_ns",
+                "parse_udp_gro",
+            ]
+        ),
+        args=hostile_args,
+    )
     def cmsg_builder(self, name: str, args: list) -> None:
         fn = getattr(pysock2.cmsg, name, None)
         if fn is None:
             return
         args = materialize(args)
         if name == "scm_rights":  # descriptors are numbers on trust: only ones we own
-            args = [[a for a in arg if isinstance(a, int) and a in (0, 1, 2)] if
-                    isinstance(arg, list) else arg for arg in args]
+            args = [
+                [a for a in arg if isinstance(a, int) and a in (0, 1, 2)]
+                if isinstance(arg, list)
+                else arg
+                for arg in args
+            ]
         call(fn, *args)
 
     @rule(raw=st.one_of(st.binary(max_size=130), buffers), args=hostile_args)
@@ -418,16 +615,26 @@ class Surface(RuleBasedStateMachine):
             if isinstance(other, SockAddr):
                 assert SockAddr.from_bytes(bytes(other)) == other or other.family == 0
         if isinstance(addr, SockAddr):
-            for name in ("as_socket", "as_pathname", "ip", "port", "is_unnamed",
-                         "as_abstract_namespace", "as_vsock_address", "domain"):
+            for name in (
+                "as_socket",
+                "as_pathname",
+                "ip",
+                "port",
+                "is_unnamed",
+                "as_abstract_namespace",
+                "as_vsock_address",
+                "domain",
+            ):
                 if hasattr(addr, name):
                     call(getattr(addr, name))
             assert bytes(addr) == bytes(raw)
 
-    @rule(slots=st.lists(st.one_of(buffers, scalars), max_size=4),
-          control_size=st.sampled_from([0, 1, 64, -1, 2**31, 2**63, None, "x"]),
-          count=st.sampled_from([0, 1, 2, 5, -1, 2**63, None]),
-          idx=st.sampled_from([0, 1, -1, 5, 2**63]))
+    @rule(
+        slots=st.lists(st.one_of(buffers, scalars), max_size=4),
+        control_size=st.sampled_from([0, 1, 64, -1, 2**31, 2**63, None, "x"]),
+        count=st.sampled_from([0, 1, 2, 5, -1, 2**63, None]),
+        idx=st.sampled_from([0, 1, -1, 5, 2**63]),
+    )
     def batch_object(self, slots: list, control_size: Any, count: Any, idx: Any) -> None:
         batch = call(DatagramBatch, materialize(slots), control_size=control_size)
         if not isinstance(batch, DatagramBatch):
@@ -439,12 +646,17 @@ class Surface(RuleBasedStateMachine):
             call(batch.set, idx, count, allowed=DOCUMENTED + (IndexError,))
         call(batch.length, 0, allowed=DOCUMENTED + (IndexError,))
 
-    @rule(addr=st.one_of(st.none(), st.sampled_from(ADDRESSES), scalars),
-          bufs=st.lists(st.one_of(buffers, scalars), max_size=3),
-          control=st.one_of(buffers, scalars), flags=st.sampled_from(FLAGS))
+    @rule(
+        addr=st.one_of(st.none(), st.sampled_from(ADDRESSES), scalars),
+        bufs=st.lists(st.one_of(buffers, scalars), max_size=3),
+        control=st.one_of(buffers, scalars),
+        flags=st.sampled_from(FLAGS),
+    )
     def msghdr_objects(self, addr: Any, bufs: list, control: Any, flags: int) -> None:
-        for cls, args in ((MsgHdr, (addr, materialize(bufs), materialize(control), flags)),
-                          (MsgHdrMut, (bool(addr), materialize(bufs), materialize(control)))):
+        for cls, args in (
+            (MsgHdr, (addr, materialize(bufs), materialize(control), flags)),
+            (MsgHdrMut, (bool(addr), materialize(bufs), materialize(control))),
+        ):
             msg = call(cls, *args)
             if isinstance(msg, (MsgHdr, MsgHdrMut)):
                 msg.release()
@@ -455,15 +667,19 @@ class Surface(RuleBasedStateMachine):
     @precondition(lambda self: not self.stream)
     @rule(kind=st.sampled_from(["unix", "tcp"]))
     def open_stream(self, kind: str) -> None:
-        self.stream = _bound("tcp_pair") if kind == "tcp" else list(Socket.pair(Domain.UNIX, Type.STREAM))
+        self.stream = (
+            _bound("tcp_pair") if kind == "tcp" else list(Socket.pair(Domain.UNIX, Type.STREAM))
+        )
         for sock in self.stream:
             sock.set_nonblocking(True)
         self.sent = self.received = 0
         self.kind_stream = kind
 
     @precondition(lambda self: self.stream)
-    @rule(size=st.sampled_from([1, 7, 100, 4096, 70000]),
-          how=st.sampled_from(["send", "send_vectored", "sendmsg", "send_to", "send_batch"]))
+    @rule(
+        size=st.sampled_from([1, 7, 100, 4096, 70000]),
+        how=st.sampled_from(["send", "send_vectored", "sendmsg", "send_to", "send_batch"]),
+    )
     def stream_send(self, size: int, how: str) -> None:
         a = self.stream[0]
         data = bytearray(pattern(self.sent, size))
@@ -496,9 +712,23 @@ class Surface(RuleBasedStateMachine):
         self.stream = []
 
     @precondition(lambda self: self.stream)
-    @rule(size=st.sampled_from([1, 5, 64, 5000, 100000]),
-          how=st.sampled_from(["recv", "recv_into", "recv_vectored", "recvmsg", "peek",
-                               "peek_into", "recv_from", "recv_from_into", "trunc", "waitall"]))
+    @rule(
+        size=st.sampled_from([1, 5, 64, 5000, 100000]),
+        how=st.sampled_from(
+            [
+                "recv",
+                "recv_into",
+                "recv_vectored",
+                "recvmsg",
+                "peek",
+                "peek_into",
+                "recv_from",
+                "recv_from_into",
+                "trunc",
+                "waitall",
+            ]
+        ),
+    )
     def stream_recv(self, size: int, how: str) -> None:
         b = self.stream[1]
         buf = bytearray(size)
@@ -508,7 +738,9 @@ class Surface(RuleBasedStateMachine):
         elif how == "recv_into":
             got = call(b.recv_into, buf)
         elif how == "recv_vectored":
-            got = call(b.recv_vectored, [memoryview(buf)[:size // 2], memoryview(buf)[size // 2:]])
+            got = call(
+                b.recv_vectored, [memoryview(buf)[: size // 2], memoryview(buf)[size // 2 :]]
+            )
         elif how == "recvmsg":
             with MsgHdrMut(buffers=[buf]) as msg:
                 got = call(b.recvmsg, msg)
@@ -526,8 +758,10 @@ class Surface(RuleBasedStateMachine):
             if isinstance(got, bytes):
                 want = pattern(self.received, len(got))
                 junk = [i for i, (x, y) in enumerate(zip(got, want)) if x not in (0, y)]
-                assert not junk, ("recv(MSG_TRUNC) returned bytes that were never sent: "
-                                  f"{got[junk[0]:junk[0] + 16]!r}")
+                assert not junk, (
+                    "recv(MSG_TRUNC) returned bytes that were never sent: "
+                    f"{got[junk[0] : junk[0] + 16]!r}"
+                )
                 self.received += len(got)
                 assert self.received <= self.sent
             return
@@ -542,15 +776,23 @@ class Surface(RuleBasedStateMachine):
         else:
             data = got
         assert len(data) <= size
-        assert data == pattern(self.received, len(data)), "stream bytes lost, duplicated or invented"
+        assert data == pattern(self.received, len(data)), (
+            "stream bytes lost, duplicated or invented"
+        )
         if not expected_peek:
             self.received += len(data)
         assert self.received <= self.sent
 
-    @rule(domain=st.sampled_from(["udp", "unix"]), sizes=st.lists(st.sampled_from([0, 1, 9, 64, 65, 300, 1400]), min_size=1, max_size=6),
-          slot=st.sampled_from([1, 8, 64, 512]), flags=st.sampled_from([0, C.MSG_TRUNC, C.MSG_PEEK | C.MSG_TRUNC]),
-          control_size=st.sampled_from([0, 64]))
-    def batch_echo(self, domain: str, sizes: list, slot: int, flags: int, control_size: int) -> None:
+    @rule(
+        domain=st.sampled_from(["udp", "unix"]),
+        sizes=st.lists(st.sampled_from([0, 1, 9, 64, 65, 300, 1400]), min_size=1, max_size=6),
+        slot=st.sampled_from([1, 8, 64, 512]),
+        flags=st.sampled_from([0, C.MSG_TRUNC, C.MSG_PEEK | C.MSG_TRUNC]),
+        control_size=st.sampled_from([0, 64]),
+    )
+    def batch_echo(
+        self, domain: str, sizes: list, slot: int, flags: int, control_size: int
+    ) -> None:
         """recv_batch (truncating, maybe with MSG_TRUNC) then the documented echo: the peer
         gets back at most each slot's bytes, exactly those (issue 10, item 1)."""
         pair = _bound("udp_pair") if domain == "udp" else list(Socket.pair(Domain.UNIX, Type.DGRAM))
@@ -568,12 +810,20 @@ class Surface(RuleBasedStateMachine):
                 slots = []
                 sent_datagrams = [pattern(seq * 1000, size) for seq, size in enumerate(sizes)]
                 for i in range(n):
-                    assert batch.length(i) <= slot, ("length(i) beyond its slot", batch.length(i), slot)
+                    assert batch.length(i) <= slot, (
+                        "length(i) beyond its slot",
+                        batch.length(i),
+                        slot,
+                    )
                     data = bytes(batch.data(i))
                     if flags & C.MSG_PEEK:  # recvmmsg peeks the head datagram in every slot
-                        assert data == sent_datagrams[0][:len(data)], "a peek holds bytes never sent"
+                        assert data == sent_datagrams[0][: len(data)], (
+                            "a peek holds bytes never sent"
+                        )
                     else:
-                        assert data == sent_datagrams[i][:len(data)], "batch slot holds bytes never sent"
+                        assert data == sent_datagrams[i][: len(data)], (
+                            "batch slot holds bytes never sent"
+                        )
                     slots.append(data)
                 sent = call(b.send_batch, batch)
                 if isinstance(sent, OSError):
@@ -585,19 +835,37 @@ class Surface(RuleBasedStateMachine):
                 if isinstance(got, OSError):
                     break
                 echoed.append(got)
-            assert echoed == slots[:len(echoed)], "send_batch sent other bytes than the slots held"
+            assert echoed == slots[: len(echoed)], "send_batch sent other bytes than the slots held"
         finally:
             a.close()
             b.close()
 
-    @rule(kind=st.sampled_from([Type.DGRAM, Type.SEQPACKET, Type.STREAM]),
-          how=st.sampled_from(["recv", "recv_into", "recv_from", "recv_vectored", "recv_batch",
-                               "recv_gro_into", "recv_gro_from_into", "recvmsg",
-                               "recvmsg_release", "recvmsg_dropped", "peek", "recv_trunc"]),
-          nfds=st.sampled_from([1, 3, 60]), control_size=st.sampled_from([0, 17, 20, 22, 64, 4096]),
-          creds=st.booleans(), passcred=st.booleans())
-    def unsolicited_control(self, kind: Any, how: str, nfds: int, control_size: int, creds: bool,
-                            passcred: bool) -> None:
+    @rule(
+        kind=st.sampled_from([Type.DGRAM, Type.SEQPACKET, Type.STREAM]),
+        how=st.sampled_from(
+            [
+                "recv",
+                "recv_into",
+                "recv_from",
+                "recv_vectored",
+                "recv_batch",
+                "recv_gro_into",
+                "recv_gro_from_into",
+                "recvmsg",
+                "recvmsg_release",
+                "recvmsg_dropped",
+                "peek",
+                "recv_trunc",
+            ]
+        ),
+        nfds=st.sampled_from([1, 3, 60]),
+        control_size=st.sampled_from([0, 17, 20, 22, 64, 4096]),
+        creds=st.booleans(),
+        passcred=st.booleans(),
+    )
+    def unsolicited_control(
+        self, kind: Any, how: str, nfds: int, control_size: int, creds: bool, passcred: bool
+    ) -> None:
         """A peer sends descriptors (and credentials) nobody asked for: whatever receive path
         takes the message, with a control buffer too small for them all (MSG_CTRUNC) or
         none, no descriptor is left behind in this process."""
@@ -645,8 +913,12 @@ class Surface(RuleBasedStateMachine):
             a.close()
             b.close()
 
-    @rule(timeout=st.sampled_from([0.001, 0.02, 0.05, datetime.timedelta(milliseconds=30), 1e-7]),
-          which=st.sampled_from(["recv", "recv_into", "recv_batch", "recvmsg", "accept", "recv_gro_into"]))
+    @rule(
+        timeout=st.sampled_from([0.001, 0.02, 0.05, datetime.timedelta(milliseconds=30), 1e-7]),
+        which=st.sampled_from(
+            ["recv", "recv_into", "recv_batch", "recvmsg", "accept", "recv_gro_into"]
+        ),
+    )
     def timed_wait(self, timeout: Any, which: str) -> None:
         """A blocking wait with a read timeout ends with TimeoutError, near its deadline."""
         seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
@@ -668,8 +940,10 @@ class Surface(RuleBasedStateMachine):
             # Generous: a loaded 2-core machine. What this catches is a lost deadline.
             assert elapsed < 5 * max(seconds, 0.001) + 1.0, (which, elapsed)
 
-    @rule(timeout=st.sampled_from([0.02, datetime.timedelta(milliseconds=20)]),
-          how=st.sampled_from(["connect_timeout", "blocking", "write_timeout"]))
+    @rule(
+        timeout=st.sampled_from([0.02, datetime.timedelta(milliseconds=20)]),
+        how=st.sampled_from(["connect_timeout", "blocking", "write_timeout"]),
+    )
     def unix_backlog_full(self, timeout: Any, how: str) -> None:
         """Connecting to an AF_UNIX listener whose backlog is full: a connect that returns
         has connected (issue 10 items 3, 9); a timeout is TimeoutError."""
@@ -697,8 +971,9 @@ class Surface(RuleBasedStateMachine):
                     assert isinstance(got, BlockingIOError), got
                     return
                 if got is None:
-                    assert isinstance(call(sock.peer_addr), SockAddr), \
+                    assert isinstance(call(sock.peer_addr), SockAddr), (
                         f"{how} returned but the socket is not connected"
+                    )
                 else:
                     assert isinstance(got, TimeoutError), f"{how} on a full backlog: {got!r}"
         finally:
@@ -710,7 +985,10 @@ class Surface(RuleBasedStateMachine):
 
 
 Surface.TestCase.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-    suppress_health_check=list(HealthCheck), derandomize="PYSOCK2_STATEFUL_EXAMPLES" not in os.environ,
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize="PYSOCK2_STATEFUL_EXAMPLES" not in os.environ,
 )
 TestSurface = Surface.TestCase

@@ -2,6 +2,7 @@
 flags are keyword-only, a text address on an IP socket is a TypeError naming the family,
 ``sendfile`` sends the whole file, ``SockAddr`` pickles and copies, ``repr`` describes the
 socket, and every timeout is the same ``TimeoutError``."""
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,7 @@ import threading
 
 import pytest
 
-from pysock2 import Domain, MsgFlags, MsgHdr, MsgHdrMut, SockAddr, SockRef, Socket, Type
+from pysock2 import Domain, MsgFlags, MsgHdr, MsgHdrMut, SockAddr, Socket, SockRef, Type
 
 from conftest import needs_unix, wait_until
 
@@ -132,24 +133,37 @@ class TestTextAddressOnAnIpSocket:
     """A str (or bytes, or a path) is a Unix address. On an IP socket the kernel would
     answer EINVAL; pysock2 says what is wrong first, as the stdlib does."""
 
-    @pytest.mark.parametrize("family, name", [(Domain.IPV4, "AF_INET"),
-                                              (Domain.IPV6, "AF_INET6")])
+    @pytest.mark.parametrize("family, name", [(Domain.IPV4, "AF_INET"), (Domain.IPV6, "AF_INET6")])
     def test_connect_names_the_family(self, family, name):
         with Socket(family, Type.STREAM) as sock:
-            with pytest.raises(TypeError, match=rf"connect\(\): an {name} socket takes a "
-                                                r"\(host, port\) tuple or a SockAddr, not str"):
+            with pytest.raises(
+                TypeError,
+                match=rf"connect\(\): an {name} socket takes a "
+                r"\(host, port\) tuple or a SockAddr, not str",
+            ):
                 sock.connect("127.0.0.1:80")
 
-    @pytest.mark.parametrize("call", [
-        lambda s: s.bind("0.0.0.0:0"),
-        lambda s: s.connect(b"127.0.0.1:80"),
-        lambda s: s.connect_timeout("127.0.0.1:80", 1),
-        lambda s: s.send_to(b"x", "127.0.0.1:80"),
-        lambda s: s.send_to_vectored([b"x"], "127.0.0.1:80"),
-        lambda s: s.send_batch([b"x"], "127.0.0.1:80"),
-        lambda s: send_gso_or_skip(s, b"x", 1, "127.0.0.1:80"),
-    ], ids=["bind", "connect-bytes", "connect_timeout", "send_to", "send_to_vectored",
-            "send_batch", "send_gso"])
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda s: s.bind("0.0.0.0:0"),
+            lambda s: s.connect(b"127.0.0.1:80"),
+            lambda s: s.connect_timeout("127.0.0.1:80", 1),
+            lambda s: s.send_to(b"x", "127.0.0.1:80"),
+            lambda s: s.send_to_vectored([b"x"], "127.0.0.1:80"),
+            lambda s: s.send_batch([b"x"], "127.0.0.1:80"),
+            lambda s: send_gso_or_skip(s, b"x", 1, "127.0.0.1:80"),
+        ],
+        ids=[
+            "bind",
+            "connect-bytes",
+            "connect_timeout",
+            "send_to",
+            "send_to_vectored",
+            "send_batch",
+            "send_gso",
+        ],
+    )
     def test_every_method_that_takes_an_address(self, call):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             with pytest.raises(TypeError, match="AF_INET"):
@@ -186,6 +200,7 @@ def big_file(tmp_path):
 
 def drain(sock: Socket, into: bytearray, size: int = 65536) -> threading.Thread:
     """A reader thread that takes everything until EOF."""
+
     def run() -> None:
         while True:
             chunk = sock.recv(size)
@@ -228,8 +243,7 @@ class TestSendfile:
         reader.join()
         assert received == data[1000:6000] + data[-10:]
 
-    def test_like_the_stdlib_offset_not_the_position_says_where_to_start(self, tcp_pair,
-                                                                          big_file):
+    def test_like_the_stdlib_offset_not_the_position_says_where_to_start(self, tcp_pair, big_file):
         client, server = tcp_pair
         f, data = big_file
         f.seek(100)
@@ -272,7 +286,7 @@ class TestSendfile:
         received = bytearray()
         client.shutdown(socket.SHUT_WR)
         drain(server, received).join()
-        assert received == data[10:10 + sent]
+        assert received == data[10 : 10 + sent]
 
     @needs_unix
     def test_a_pipe_falls_back_to_read_and_send(self, tcp_pair, pipe):
@@ -287,8 +301,7 @@ class TestSendfile:
         reader.join()
         assert received == b"through a pipe"
 
-    def test_a_timeout_stops_it_and_the_position_says_how_far_it_got(self, tcp_pair,
-                                                                      big_file):
+    def test_a_timeout_stops_it_and_the_position_says_how_far_it_got(self, tcp_pair, big_file):
         client, server = tcp_pair
         f, data = big_file
         client.set_send_buffer_size(4096)
@@ -386,9 +399,13 @@ class TestSendfileOnce:
 
 
 def every_family() -> list[SockAddr]:
-    addrs = [SockAddr(("127.0.0.1", 80)), SockAddr(("::1", 443)),
-             SockAddr(("fe80::1", 5, 0xABCDE, 3)), SockAddr.unix("/run/app.sock"),
-             SockAddr.unix("")]
+    addrs = [
+        SockAddr(("127.0.0.1", 80)),
+        SockAddr(("::1", 443)),
+        SockAddr(("fe80::1", 5, 0xABCDE, 3)),
+        SockAddr.unix("/run/app.sock"),
+        SockAddr.unix(""),
+    ]
     if hasattr(SockAddr, "abstract"):
         addrs.append(SockAddr.abstract(b"name\0with nul"))
     if hasattr(SockAddr, "vsock"):
@@ -444,8 +461,7 @@ class TestRepr:
     def test_unbound(self):
         with Socket(Domain.IPV4, Type.DGRAM) as sock:
             text = repr(sock)
-            assert text.startswith(f"<pysock2.Socket fd={sock.fileno()}, family=IPV4, "
-                                   "type=DGRAM")
+            assert text.startswith(f"<pysock2.Socket fd={sock.fileno()}, family=IPV4, type=DGRAM")
             assert "raddr" not in text
 
     def test_connected(self, tcp_pair):

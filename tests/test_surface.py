@@ -5,6 +5,7 @@ dunders users call through syntax) has an ``inspect.signature``.
 The surface is enumerated at run time, so a method added without a docstring or a text
 signature (``name($self, ...)\\n--\\n\\n...`` in C) fails here.
 """
+
 from __future__ import annotations
 
 import enum
@@ -29,7 +30,8 @@ C_CONSTRUCTOR_SIGNATURES = sys.version_info >= (3, 10)
 
 def _constructed_in_c(cls: type) -> bool:
     return isinstance(cls.__new__, types.BuiltinMethodType) and not any(
-        isinstance(vars(k).get("__init__"), types.FunctionType) for k in cls.__mro__)
+        isinstance(vars(k).get("__init__"), types.FunctionType) for k in cls.__mro__
+    )
 
 
 def _ours(cls: type) -> bool:
@@ -93,8 +95,11 @@ def problems(entries) -> list[str]:
             try:
                 inspect.signature(value)
             except (TypeError, ValueError) as exc:
-                if isinstance(value, type) and _constructed_in_c(value) \
-                        and not C_CONSTRUCTOR_SIGNATURES:
+                if (
+                    isinstance(value, type)
+                    and _constructed_in_c(value)
+                    and not C_CONSTRUCTOR_SIGNATURES
+                ):
                     continue
                 found.append(f"{qualname}: no signature ({exc})")
     return found
@@ -103,13 +108,24 @@ def problems(entries) -> list[str]:
 def test_the_surface_is_enumerated():
     names = {qualname for qualname, _, _ in surface()}
     # A sample of each kind of entry, so that a broken enumeration cannot pass vacuously.
-    for expected in ("pysock2.Socket", "pysock2.Socket.recv_into", "pysock2.Socket.recvmsg",
-                     "pysock2.Socket.__enter__", "pysock2.Socket.set_tcp_keepalive",
-                     "pysock2.SockAddr.__bytes__", "pysock2.DatagramBatch.allocate",
-                     "pysock2.DatagramBatch.set", "pysock2.MsgHdrMut.take_fds",
-                     "pysock2.TcpKeepalive.with_time", "pysock2.RecvFlags.is_truncated",
-                     "pysock2.Domain.for_address", "pysock2.SockRef", "pysock2.segments",
-                     "pysock2.cmsg.build", "pysock2.cmsg.parse_int"):
+    for expected in (
+        "pysock2.Socket",
+        "pysock2.Socket.recv_into",
+        "pysock2.Socket.recvmsg",
+        "pysock2.Socket.__enter__",
+        "pysock2.Socket.set_tcp_keepalive",
+        "pysock2.SockAddr.__bytes__",
+        "pysock2.DatagramBatch.allocate",
+        "pysock2.DatagramBatch.set",
+        "pysock2.MsgHdrMut.take_fds",
+        "pysock2.TcpKeepalive.with_time",
+        "pysock2.RecvFlags.is_truncated",
+        "pysock2.Domain.for_address",
+        "pysock2.SockRef",
+        "pysock2.segments",
+        "pysock2.cmsg.build",
+        "pysock2.cmsg.parse_int",
+    ):
         assert expected in names
     assert len(names) > 300
 
@@ -129,8 +145,17 @@ def test_every_public_name_has_a_docstring_and_a_signature():
 
 
 @pytest.mark.skipif(not C_CONSTRUCTOR_SIGNATURES, reason="CPython 3.9 drops them")
-@pytest.mark.parametrize("cls", [pysock2.Socket, pysock2.SockAddr, pysock2.DatagramBatch,
-                                 pysock2.MsgHdr, pysock2.MsgHdrMut, pysock2.SockRef])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        pysock2.Socket,
+        pysock2.SockAddr,
+        pysock2.DatagramBatch,
+        pysock2.MsgHdr,
+        pysock2.MsgHdrMut,
+        pysock2.SockRef,
+    ],
+)
 def test_constructors_have_their_real_signature(cls):
     first = next(iter(inspect.signature(cls).parameters), None)
     assert first not in (None, "args", "kwargs")
@@ -149,8 +174,10 @@ def test_the_check_catches_what_it_is_for():
     module.Undocumented = Undocumented
     found = problems(surface([module]))
     # inspect's wording for the missing signature varies between CPython versions.
-    assert sorted(line.partition(" (")[0] for line in found) == sorted([
-        "pysock2.fake.Undocumented: no docstring",
-        "pysock2.fake.Undocumented.method: no docstring",
-        "pysock2.fake.Undocumented.opaque: no signature",
-    ])
+    assert sorted(line.partition(" (")[0] for line in found) == sorted(
+        [
+            "pysock2.fake.Undocumented: no docstring",
+            "pysock2.fake.Undocumented.method: no docstring",
+            "pysock2.fake.Undocumented.opaque: no signature",
+        ]
+    )

@@ -1,5 +1,6 @@
 """Socket.tcp_info() (beyond socket2): the kernel's TCP statistics as a TcpInfo, with times
 in float seconds and None for what the running kernel does not fill."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,8 +12,9 @@ import pytest
 from pysock2 import Domain, Socket, TcpInfo, Type
 from pysock2._types import _LINUX_LAYOUT, _MACOS_LAYOUT
 
-needs_tcp_info = pytest.mark.skipif(not hasattr(Socket, "tcp_info"),
-                                    reason="TCP_INFO: Linux and macOS only")
+needs_tcp_info = pytest.mark.skipif(
+    not hasattr(Socket, "tcp_info"), reason="TCP_INFO: Linux and macOS only"
+)
 TCP_ESTABLISHED, TCP_LISTEN = 1, 10  # Linux's numbering
 
 

@@ -5,6 +5,7 @@ still interleave at every system call, which releases it. Each test runs ITERATI
 operations per thread (2,000: 16,000 per test) and checks what the threads saw: no lost
 or corrupted data, only the documented exceptions, a descriptor closed exactly once.
 """
+
 from __future__ import annotations
 
 import collections
@@ -84,7 +85,8 @@ def test_datagrams_sent_and_received_by_eight_threads_arrive_once_and_intact() -
             except BlockingIOError:
                 break
     assert sorted(record.unpack(d) for d in received) == [
-        (i, seq) for i in range(THREADS) for seq in range(ITERATIONS)]
+        (i, seq) for i in range(THREADS) for seq in range(ITERATIONS)
+    ]
 
 
 def test_a_stream_written_and_read_by_eight_threads_loses_nothing() -> None:

@@ -1,6 +1,7 @@
 """Vectored I/O: send_vectored / send_to_vectored gather any sequence of bytes-like objects
 into one send, recv_vectored / recv_from_vectored scatter one receive over any sequence of
 writable buffers, zero-copy, up to IOV_MAX buffers, reporting RecvFlags."""
+
 from __future__ import annotations
 
 import array
@@ -12,7 +13,6 @@ import threading
 import pytest
 
 from pysock2 import Domain, RecvFlags, SockAddr, Socket, Type, _pysock2
-
 
 IOV_MAX = _pysock2.IOV_MAX
 
@@ -159,8 +159,10 @@ class TestRecvVectored:
         assert flags.is_truncated
         assert flags & RecvFlags.TRUNC
 
-    @pytest.mark.skipif(not hasattr(socket, "MSG_TRUNC") or not hasattr(RecvFlags, "TRUNC"),
-                        reason="MSG_TRUNC is Linux-only as a request flag")
+    @pytest.mark.skipif(
+        not hasattr(socket, "MSG_TRUNC") or not hasattr(RecvFlags, "TRUNC"),
+        reason="MSG_TRUNC is Linux-only as a request flag",
+    )
     def test_msg_trunc_reports_the_real_length(self, udp_pair):
         a, b = udp_pair
         a.send(b"y" * 100)
@@ -220,8 +222,9 @@ class TestRecvVectored:
         head, tail = bytearray(4), bytearray(6)
         got = 0
         while got < 10:  # a stream may deliver in pieces
-            n, _ = server.recv_vectored([memoryview(head)[min(got, 4):],
-                                         memoryview(tail)[max(got - 4, 0):]])
+            n, _ = server.recv_vectored(
+                [memoryview(head)[min(got, 4) :], memoryview(tail)[max(got - 4, 0) :]]
+            )
             got += n
         assert head + tail == b"0123456789"
 
@@ -308,8 +311,9 @@ class HostileBuffer:
         view.release()
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12),
-                    reason="Python classes export buffers (__buffer__) from 3.12 on")
+@pytest.mark.skipif(
+    sys.version_info < (3, 12), reason="Python classes export buffers (__buffer__) from 3.12 on"
+)
 def test_a_list_changed_by_a_buffer_export_is_an_error_not_a_crash(udp_pair):
     a, _ = udp_pair
     bufs: list = []
@@ -323,8 +327,7 @@ class TestRecvFlagsProperties:
         a, b = udp_pair
         a.send(b"x")
         _, flags = b.recv_vectored([bytearray(4)])
-        names = ["is_truncated", "is_end_of_record", "is_out_of_band", "is_confirm",
-                 "is_dontroute"]
+        names = ["is_truncated", "is_end_of_record", "is_out_of_band", "is_confirm", "is_dontroute"]
         present = [name for name in names if hasattr(flags, name)]
         if sys.platform.startswith("linux"):
             assert present == names

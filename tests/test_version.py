@@ -1,5 +1,6 @@
 """The version is written once, as ``pysock2.__version__``; the package metadata, the command
 line and the changelog take it from there or say it again where a test can see it."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -23,7 +24,8 @@ def test_the_version_is_a_pep_440_string():
 def test_the_installed_metadata_carries_the_same_version():
     assert importlib.metadata.version("pysock2") == pysock2.__version__, (
         "the metadata is from an older install: reinstall, and remove a stale "
-        "pysock2.egg-info from the source tree")
+        "pysock2.egg-info from the source tree"
+    )
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is 3.11's")

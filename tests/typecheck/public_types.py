@@ -2,6 +2,7 @@
 """What type checkers must infer from pysock2's annotations (checked, not run, by
 .ci/typed-example.sh with mypy --strict and pyright): the public classes, never
 `_pysock2.*`, and no `Any`. An `assert_type` that stops holding is an error for both."""
+
 from __future__ import annotations
 
 import socket
@@ -16,8 +17,8 @@ from pysock2 import (
     MsgHdrMut,
     RecvFlags,
     SockAddr,
-    SockRef,
     Socket,
+    SockRef,
     TcpInfo,
     Type,
 )

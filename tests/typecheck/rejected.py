@@ -5,10 +5,11 @@ Every line below is an error, silenced by `# type: ignore[mypy's code]`. Both ch
 report an ignore that silences nothing (mypy: --warn-unused-ignores, part of --strict,
 which also checks the code; pyright: reportUnnecessaryTypeIgnoreComment, set above), so a
 line that stops being an error, because something became `Any` again, fails the check."""
+
 from __future__ import annotations
 
 import pysock2
-from pysock2 import DatagramBatch, Domain, SockAddr, SockRef, Socket, TcpKeepalive
+from pysock2 import DatagramBatch, Domain, SockAddr, Socket, SockRef, TcpKeepalive
 
 
 def mistakes(sock: Socket, ref: SockRef, addr: SockAddr) -> None:
