@@ -227,18 +227,26 @@ callback_failed(EngineObject *self)
     return 0;
 }
 
-/* The OSError in flight goes to error_received; 0, or -1 for an exception to propagate. */
+/* The exception in flight goes to the callback `slot`; 0, or -1 for an exception to
+ * propagate. */
 static int
-report_os_error(EngineObject *self)
+pass_exception(EngineObject *self, PyObject *slot)
 {
     PyObject *exc = error_take();
-    PyObject *r = call_slot(self->on_error, &exc, 1);
+    PyObject *r = call_slot(slot, &exc, 1);
     Py_DECREF(exc);
     if (r == NULL) {
         return callback_failed(self);
     }
     Py_DECREF(r);
     return 0;
+}
+
+/* The OSError in flight goes to error_received. */
+static int
+report_os_error(EngineObject *self)
+{
+    return pass_exception(self, self->on_error);
 }
 
 static int
@@ -561,14 +569,7 @@ delivering(EngineObject *self)
 static int
 receive_failed(EngineObject *self)
 {
-    PyObject *exc = error_take();
-    PyObject *r = call_slot(self->on_fatal, &exc, 1);
-    Py_DECREF(exc);
-    if (r == NULL) {
-        return callback_failed(self);
-    }
-    Py_DECREF(r);
-    return 0;
+    return pass_exception(self, self->on_fatal);
 }
 
 /* set_protocol() to a datagrams_received protocol in the middle of a batch: the datagrams
