@@ -118,31 +118,6 @@ socket_call(SocketObject *self, sys_call_fn fn, void *ctx, int how)
     }
 }
 
-void
-finalizer_warning(PyObject *source, const char *format, ...)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *saved = PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-#endif
-    va_list vargs;
-    va_start(vargs, format);
-    PyObject *message = PyUnicode_FromFormatV(format, vargs);
-    va_end(vargs);
-    /* A warnings filter may turn the warning into an error: report it, never raise. */
-    if (message == NULL || PyErr_ResourceWarning(source, 1, "%U", message) < 0) {
-        PyErr_WriteUnraisable(source);
-    }
-    Py_XDECREF(message);
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(saved);
-#else
-    PyErr_Restore(type, value, tb);
-#endif
-}
-
 /* ---------------------------------------------------------------- the fast path */
 
 #ifdef MSG_DONTWAIT

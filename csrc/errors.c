@@ -4,6 +4,7 @@
 #include "errors.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 PyObject *
@@ -21,6 +22,30 @@ error_take(void)
     Py_XDECREF(type);
     Py_XDECREF(tb);
     return value;
+#endif
+}
+
+void
+error_resource_warning(PyObject *source, const char *format, ...)
+{
+    PyObject *saved = error_take();
+    va_list vargs;
+    va_start(vargs, format);
+    PyObject *message = PyUnicode_FromFormatV(format, vargs);
+    va_end(vargs);
+    /* A warnings filter may turn the warning into an error: report it, never raise. */
+    if (message == NULL || PyErr_ResourceWarning(source, 1, "%U", message) < 0) {
+        PyErr_WriteUnraisable(source);
+    }
+    Py_XDECREF(message);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved);
+#else
+    if (saved != NULL) {  /* as it was: no chaining, the same traceback */
+        PyObject *type = (PyObject *)Py_TYPE(saved);
+        Py_INCREF(type);
+        PyErr_Restore(type, saved, PyException_GetTraceback(saved));
+    }
 #endif
 }
 

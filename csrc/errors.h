@@ -15,5 +15,8 @@ PyObject *error_set_from_sys(int err);
 PyObject *error_from_sys(int err);
 /* The exception in flight as one object, cleared (PyErr_GetRaisedException before 3.12). */
 PyObject *error_take(void);
+/* Emits a ResourceWarning from a finalizer ("unclosed ..."), keeping any exception in flight:
+ * a warnings filter that makes it an error is reported as unraisable, never raised. */
+void error_resource_warning(PyObject *source, const char *format, ...);
 
 #endif /* PYSOCK2_ERRORS_H */

@@ -557,10 +557,10 @@ msghdrmut_finalize(PyObject *op)
     if (self->nfds == 0) {
         return;
     }
-    finalizer_warning(op,
-                      "%R closed %zd received descriptor(s) never taken with "
-                      "take_fds()",
-                      op, self->nfds);
+    error_resource_warning(op,
+                           "%R closed %zd received descriptor(s) never taken with "
+                           "take_fds()",
+                           op, self->nfds);
     close_untaken_fds(self);
 }
 

@@ -36,8 +36,6 @@ typedef struct {
 extern PyModuleDef pysock2_module_def;
 /* A heap type from `spec`, added to `module` under its short name (module.c). */
 PyTypeObject *module_add_type(PyObject *module, PyType_Spec *spec);
-/* Emits a ResourceWarning from a finalizer, keeping any exception in flight (call.c). */
-void finalizer_warning(PyObject *source, const char *format, ...);
 /* The state of the module that defined `type` or one of its bases; NULL with TypeError. */
 module_state *module_state_of_type(PyTypeObject *type);
 

@@ -302,7 +302,7 @@ socket_finalize(PyObject *op)
     if (self->owner != NULL || SOCK_FD(self) == SYS_INVALID_SOCKET) {
         return;
     }
-    finalizer_warning(op, "unclosed %R", op);
+    error_resource_warning(op, "unclosed %R", op);
     release_fd(self);
 }
 
