@@ -79,13 +79,14 @@ install_pysock2() {
 }
 
 # suite_dir: a directory holding a copy of tests/ and what the tests read beside it (the
-# pytest configuration, docs/ and examples/ which run, fuzz/ whose saved inputs replay) but no
+# pytest configuration, docs/ and examples/ which run, fuzz/ whose saved inputs replay, the
+# root pages whose links and version the docs tests check) but no
 # pysock2/, so that `import pysock2` can only find the installed package. Prints its path.
 suite_dir() {
     local dir="$TMP/suite" item
     rm -rf "$dir"
     mkdir -p "$dir"
-    for item in tests pyproject.toml docs fuzz README.md examples; do
+    for item in tests pyproject.toml docs fuzz examples README.md SECURITY.md CONTRIBUTING.md CHANGELOG.md; do
         [ -e "$ROOT/$item" ] && cp -r "$ROOT/$item" "$dir/"
     done
     find "$dir" -name __pycache__ -prune -exec rm -rf {} +
